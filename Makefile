@@ -1,0 +1,36 @@
+# Sibyl: `make demo` to try it, `make test` to check it.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+NODE_MODULES := tracker_js/node_modules/.package-lock.json
+
+.PHONY: demo test build install chromium clean
+
+install: $(VENV)/.installed $(NODE_MODULES)
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(NODE_MODULES): tracker_js/package.json tracker_js/package-lock.json
+	cd tracker_js && npm ci --no-audit --no-fund
+
+build: install
+	$(PY) -m build_tracker
+
+# Playwright's own Chromium where it can be downloaded, Debian's `chromium` where it cannot.
+chromium: install
+	@command -v chromium >/dev/null 2>&1 \
+	  || $(VENV)/bin/playwright install chromium \
+	  || (apt-get update -qq && apt-get install -y -qq chromium)
+
+demo: build
+	$(PY) -m demo_site.launch
+
+test: build chromium
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) tracker_js/node_modules tracker_js/dist

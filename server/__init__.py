@@ -1,0 +1,29 @@
+"""Sibyl's receiver: a Flask app serving the tracker, its endpoints and Brevo's APIs."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from . import cli, collect, config, db, errors, health, tracker_script, v3
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """The app factory: configuration from the environment, then `test_config` on top."""
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(config.load(app.instance_path))
+    app.config["AUTO_MIGRATE"] = os.environ.get("SIBYL_AUTO_MIGRATE", "1") != "0"
+    app.json.sort_keys = False
+    if test_config:
+        app.config.from_mapping(test_config)
+    db.init_app(app)
+    if app.config["AUTO_MIGRATE"]:
+        db.upgrade(app.extensions["sibyl.engine"])
+    errors.init_app(app)
+    cli.init_app(app)
+    for module in (collect, tracker_script, health, v3):
+        app.register_blueprint(module.bp)
+    return app

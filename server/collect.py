@@ -1,0 +1,139 @@
+"""`POST /collect`: the tracker's batches, validated whole and handed to ingest."""
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from . import db, limits
+from .contacts import normalise_email
+from .errors import ApiError, describe
+from .ingest import IncomingEvent, event_time, ingest
+from .models import utcnow
+from .sites import accepts_origin, by_client_key
+
+bp = Blueprint("collect", __name__)
+
+Identifier = Annotated[str, Field(pattern=r"^[\w.\-]+$", min_length=1, max_length=limits.ID_CHARS)]
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: StrictStr | StrictInt | None = None
+    data: Any = None
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: Identifier
+    type: Literal["page", "track", "identify", "link"]
+    ts: StrictInt | None = Field(default=None, ge=0)
+    url: str | None = Field(default=None, max_length=limits.URL_CHARS)
+    name: str | None = Field(default=None, max_length=limits.NAME_CHARS)
+    email: str | None = Field(default=None, max_length=254)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    eventdata: EventData | None = None
+
+    @model_validator(mode="after")
+    def _required_per_type(self) -> "Message":
+        if self.type in ("track", "link") and not (self.name or "").strip():
+            raise ValueError(f"a {self.type} message needs a non-empty name")
+        if self.email is not None and normalise_email(self.email) is None:
+            raise ValueError("email is not a valid email address")
+        if self.type == "identify" and self.email is None:
+            raise ValueError("an identify message needs an email")
+        return self
+
+
+class Batch(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    key: str = Field(min_length=1, max_length=limits.ID_CHARS)
+    cuid: Identifier
+    messages: list[Message] = Field(min_length=1, max_length=limits.BATCH_MESSAGES)
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    """Every answer is readable by the page, so the tracker can tell a 4xx from a network error."""
+    origin = request.headers.get("Origin")
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Max-Age"] = "86400"
+        response.vary.add("Origin")
+    return response
+
+
+@bp.route("/collect", methods=["OPTIONS"])
+def preflight() -> Response:
+    return Response(status=204)
+
+
+@bp.post("/collect")
+def collect() -> Response:
+    raw = _read_batch()
+    session = db.session()
+    site = by_client_key(session, str(raw.get("key", "")))
+    if site is None:
+        raise ApiError(401, "key: unknown or missing client key")
+    if not accepts_origin(site, request.headers.get("Origin")):
+        raise ApiError(403, "Origin: this site does not accept traffic from this origin")
+    try:
+        batch = Batch.model_validate(raw)
+    except ValidationError as error:
+        raise ApiError(400, describe(error)) from None
+    result = ingest(session, site, _incoming_events(batch))
+    return jsonify(stored=result.stored, duplicates=result.duplicates)
+
+
+def _read_batch() -> dict[str, Any]:
+    """The body as a JSON object within the size limits (413 names the limit crossed)."""
+    request.max_content_length = limits.BATCH_BYTES
+    try:
+        raw = json.loads(request.get_data())
+    except RequestEntityTooLarge:
+        raise ApiError(413, f"body: over {limits.BATCH_BYTES} bytes, the limit for one batch") from None
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "body: not valid JSON") from None
+    if not isinstance(raw, dict):
+        raise ApiError(400, "body: expected a JSON object")
+    messages = raw.get("messages")
+    if isinstance(messages, list):
+        if len(messages) > limits.BATCH_MESSAGES:
+            raise ApiError(413, f"messages: {len(messages)} in one batch; the limit is {limits.BATCH_MESSAGES}")
+        for index, message in enumerate(messages):
+            size = len(json.dumps(message, separators=(",", ":")).encode())
+            if size > limits.MESSAGE_BYTES:
+                raise ApiError(413, f"messages[{index}]: {size} bytes; the limit is {limits.MESSAGE_BYTES}")
+    return raw
+
+
+def _incoming_events(batch: Batch) -> list[IncomingEvent]:
+    now = utcnow()
+    return [
+        IncomingEvent(
+            message_id=message.id,
+            kind=message.type,
+            name=(message.name or _page_name(message)).strip(),
+            occurred_at=event_time(message.ts, now),
+            url=message.url,
+            cuid=batch.cuid,
+            email=message.email,
+            properties=message.properties,
+            eventdata=message.eventdata.model_dump(exclude_unset=True) if message.eventdata else None,
+            attributes=message.properties if message.type == "identify" else {},
+        )
+        for message in batch.messages
+    ]
+
+
+def _page_name(message: Message) -> str:
+    title = message.properties.get("ma_title") or message.properties.get("ma_path")
+    return str(title or message.url or message.type)[: limits.NAME_CHARS]

@@ -1,0 +1,49 @@
+"""Settings read from the environment, with the defaults CONTRACT.md documents."""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in `90`, `90s`, `15m`, `2h` or `1d`; ValueError otherwise."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"not a duration: {text!r} (use seconds, or 90s, 15m, 2h)")
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def database_url(instance_path: str) -> str:
+    """`SIBYL_DATABASE_URL`, or a SQLite file in the instance folder."""
+    return os.environ.get("SIBYL_DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'sibyl.db'}"
+
+
+def secret_key(instance_path: str) -> str:
+    """`SIBYL_SECRET_KEY`, or a key generated once and kept in the instance folder."""
+    if os.environ.get("SIBYL_SECRET_KEY"):
+        return os.environ["SIBYL_SECRET_KEY"]
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load(instance_path: str) -> dict[str, object]:
+    """The app's configuration from the environment."""
+    return {
+        "DATABASE_URL": database_url(instance_path),
+        "SECRET_KEY": secret_key(instance_path),
+        "PUBLIC_URL": os.environ.get("SIBYL_PUBLIC_URL", "").rstrip("/") or None,
+        "CART_DELAY": parse_duration(os.environ.get("SIBYL_CART_DELAY", "2h")),
+        "WORKER": os.environ.get("SIBYL_WORKER", "inline"),
+        "SMTP_URL": os.environ.get("SIBYL_SMTP_URL") or None,
+        "MAIL_FROM": os.environ.get("SIBYL_MAIL_FROM", "shop@localhost"),
+        "TRACKER_PATH": os.environ.get("SIBYL_TRACKER_PATH")
+        or str(Path(__file__).resolve().parent.parent / "tracker_js" / "dist" / "sa.js"),
+    }

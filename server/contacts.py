@@ -1,0 +1,98 @@
+"""Contacts: identification by email, upper-case attributes, visitors linked to contacts."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .models import Attribute, Contact, Event, Site, Visitor, utcnow
+
+DEFAULT_ATTRIBUTES = ("FIRSTNAME", "LASTNAME", "SMS")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_ATTRIBUTE_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,49}$")
+
+
+def normalise_email(value: Any) -> str | None:
+    """A trimmed, lower-case email address, or None when `value` is not one."""
+    if not isinstance(value, str):
+        return None
+    email = value.strip().lower()
+    return email if len(email) <= 254 and _EMAIL.match(email) else None
+
+
+def is_attribute_value(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def seed_attributes(session: Session, site: Site) -> None:
+    session.add_all(Attribute(site_id=site.id, name=name) for name in DEFAULT_ATTRIBUTES)
+
+
+def known_attributes(session: Session, site_id: int) -> set[str]:
+    return set(session.scalars(select(Attribute.name).where(Attribute.site_id == site_id)))
+
+
+def find_contact(session: Session, site_id: int, email: str) -> Contact | None:
+    return session.scalar(select(Contact).where(Contact.site_id == site_id, Contact.email == email))
+
+
+class ContactBook:
+    """One site's contacts and attribute names, cached for the length of one ingest."""
+
+    def __init__(self, session: Session, site: Site) -> None:
+        self.session = session
+        self.site = site
+        self.attributes = known_attributes(session, site.id)
+        self._contacts: dict[str, Contact] = {}
+
+    def contact(self, email: str) -> Contact:
+        """The site's contact with this email, created when new."""
+        if email not in self._contacts:
+            found = find_contact(self.session, self.site.id, email)
+            if found is None:
+                found = Contact(site_id=self.site.id, email=email, attributes={})
+                self.session.add(found)
+                self.session.flush()
+            self._contacts[email] = found
+        return self._contacts[email]
+
+    def matching_attributes(self, properties: dict[str, Any]) -> dict[str, Any]:
+        """The properties whose upper-cased name is a known attribute."""
+        return {
+            key.upper(): value
+            for key, value in properties.items()
+            if key.upper() in self.attributes and is_attribute_value(value)
+        }
+
+    def set_attributes(self, contact: Contact, values: dict[str, Any], create: bool) -> None:
+        """Store `values` on the contact; with `create`, unknown names become attributes."""
+        changed = dict(contact.attributes or {})
+        for key, value in values.items():
+            name = key.upper()
+            if name == "EMAIL" or not is_attribute_value(value):
+                continue
+            if name not in self.attributes:
+                if not (create and _ATTRIBUTE_NAME.match(name)):
+                    continue
+                self.session.add(Attribute(site_id=self.site.id, name=name))
+                self.attributes.add(name)
+            changed[name] = value
+        if changed != contact.attributes:
+            contact.attributes = changed
+            contact.modified_at = utcnow()
+
+
+def link_visitor(session: Session, visitor: Visitor, contact: Contact) -> None:
+    """Link the visitor to the contact; its anonymous events move to the contact."""
+    if visitor.contact_id == contact.id:
+        return
+    visitor.contact_id = contact.id
+    session.flush()
+    session.execute(
+        update(Event)
+        .where(Event.visitor_id == visitor.id, Event.contact_id.is_(None))
+        .values(contact_id=contact.id)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,55 @@
+"""Brevo-shaped JSON errors: `{"code", "message"}` with a 4xx status naming the problem."""
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+_CODES = {
+    400: "invalid_parameter",
+    401: "unauthorized",
+    403: "permission_denied",
+    404: "document_not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    429: "too_many_requests",
+}
+
+
+class ApiError(Exception):
+    """Raised by a handler to answer with a JSON error."""
+
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code or _CODES.get(status, "error")
+
+
+def describe(error: ValidationError, prefix: str = "") -> str:
+    """The first validation problem as `field.path: what is wrong`."""
+    first = error.errors(include_url=False)[0]
+    path = prefix
+    for part in first["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return f"{path or 'body'}: {first['msg']}"
+
+
+def error_response(status: int, message: str, code: str | None = None) -> Response:
+    response = jsonify(code=code or _CODES.get(status, "error"), message=message)
+    response.status_code = status
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return error_response(error.status, error.message, error.code)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        response = error_response(error.code or 500, error.description or error.name)
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response

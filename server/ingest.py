@@ -1,0 +1,139 @@
+"""The one ingest path: every entry point hands normalised events here to be stored once."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .contacts import ContactBook, link_visitor, normalise_email
+from .models import Contact, Event, Site, Visitor, utcnow
+
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """An event in the shape every entry point produces, whichever door it came in by."""
+
+    message_id: str
+    kind: str  # "page", "track", "identify" or "link"
+    name: str
+    occurred_at: datetime
+    url: str | None = None
+    cuid: str | None = None
+    email: str | None = None
+    contact_id: int | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    eventdata: dict[str, Any] | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    stored: int
+    duplicates: int
+
+
+def event_time(ms: int | None, now: datetime) -> datetime:
+    """The client's timestamp, unless missing or ahead of the server's clock."""
+    if ms is None:
+        return now
+    sent = datetime.fromtimestamp(ms / 1000, now.tzinfo)
+    return now if sent > now + MAX_CLOCK_SKEW else sent
+
+
+def ingest(session: Session, site: Site, events: list[IncomingEvent]) -> IngestResult:
+    """Store each event not stored before, in one transaction; a concurrent writer means a retry."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            result = _store(session, site, events)
+            session.commit()
+            return result
+        except IntegrityError:
+            session.rollback()
+            if attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestResult:
+    seen = _stored_ids(session, site.id, [event.message_id for event in events])
+    book = ContactBook(session, site)
+    visitors: dict[str, Visitor] = {}
+    stored = 0
+    now = utcnow()
+    for incoming in events:
+        if incoming.message_id in seen:
+            continue
+        seen.add(incoming.message_id)
+        visitor = _visitor(session, site, incoming.cuid, now, visitors) if incoming.cuid else None
+        contact = _contact(session, book, incoming, visitor)
+        session.add(
+            Event(
+                site_id=site.id,
+                message_id=incoming.message_id,
+                kind=incoming.kind,
+                name=incoming.name,
+                url=incoming.url,
+                visitor_id=visitor.id if visitor else None,
+                contact_id=contact.id if contact else None,
+                properties=incoming.properties,
+                eventdata=incoming.eventdata,
+                occurred_at=incoming.occurred_at,
+                received_at=now,
+            )
+        )
+        stored += 1
+    site.last_traffic_at = now
+    session.flush()
+    return IngestResult(stored=stored, duplicates=len(events) - stored)
+
+
+def _stored_ids(session: Session, site_id: int, message_ids: list[str]) -> set[str]:
+    query = select(Event.message_id).where(Event.site_id == site_id, Event.message_id.in_(message_ids))
+    return set(session.scalars(query))
+
+
+def _visitor(
+    session: Session, site: Site, cuid: str, now: datetime, cache: dict[str, Visitor]
+) -> Visitor:
+    if cuid not in cache:
+        visitor = session.scalar(select(Visitor).where(Visitor.site_id == site.id, Visitor.cuid == cuid))
+        if visitor is None:
+            visitor = Visitor(site_id=site.id, cuid=cuid, first_seen_at=now)
+            session.add(visitor)
+            session.flush()
+        visitor.last_seen_at = now
+        cache[cuid] = visitor
+    return cache[cuid]
+
+
+def _contact(
+    session: Session, book: ContactBook, incoming: IncomingEvent, visitor: Visitor | None
+) -> Contact | None:
+    """Identify by email (the event's, or `email` among its properties), else by visitor or id."""
+    email = normalise_email(incoming.email) or normalise_email(_email_property(incoming.properties))
+    contact: Contact | None = None
+    if email:
+        contact = book.contact(email)
+        if visitor is not None:
+            link_visitor(session, visitor, contact)
+    elif visitor is not None and visitor.contact_id is not None:
+        contact = session.get(Contact, visitor.contact_id)
+    elif incoming.contact_id is not None:
+        contact = session.get(Contact, incoming.contact_id)
+        if contact is not None and contact.site_id != book.site.id:
+            contact = None
+    if contact is not None:
+        book.set_attributes(contact, incoming.attributes, create=True)
+        book.set_attributes(contact, book.matching_attributes(incoming.properties), create=False)
+    return contact
+
+
+def _email_property(properties: dict[str, Any]) -> Any:
+    return next((value for key, value in properties.items() if key.lower() == "email"), None)

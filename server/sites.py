@@ -1,0 +1,76 @@
+"""Sites: their keys, allowed origins, tracking code and tracking status."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import render_template
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .contacts import seed_attributes
+from .models import Site, utcnow
+
+RECENT_TRAFFIC = timedelta(hours=24)
+RECEIVED_MESSAGE = "We've recently received traffic for this Tracking ID"
+WAITING_MESSAGE = "No traffic received yet for this Tracking ID in the last 24 hours"
+
+
+def normalise_origin(url: str) -> str:
+    """`https://shop.example` from any URL on that origin; ValueError when it has none."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) origin: {url!r}")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def create_site(session: Session, name: str, origins: list[str]) -> Site:
+    site = Site(
+        name=name,
+        client_key=secrets.token_hex(12),
+        api_key=f"xkeysib-{secrets.token_hex(32)}",
+        origins=[normalise_origin(origin) for origin in origins],
+    )
+    session.add(site)
+    session.flush()
+    seed_attributes(session, site)
+    session.commit()
+    return site
+
+
+def by_name(session: Session, name: str) -> Site | None:
+    return session.scalar(select(Site).where(Site.name == name))
+
+
+def by_client_key(session: Session, key: str) -> Site | None:
+    return session.scalar(select(Site).where(Site.client_key == key))
+
+
+def by_api_key(session: Session, key: str) -> Site | None:
+    return session.scalar(select(Site).where(Site.api_key == key))
+
+
+def accepts_origin(site: Site, origin: str | None) -> bool:
+    """A site with origins configured takes browser traffic from those origins only."""
+    if not site.origins or origin is None:
+        return True
+    return origin.lower() in site.origins
+
+
+def snippet(site: Site, base_url: str) -> str:
+    """Brevo's loader snippet, pointing at this server's `sa.js`."""
+    return render_template("snippet.html", client_key=site.client_key, script_url=f"{base_url}/sa.js")
+
+
+def tracking_status(site: Site, now: datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    last = site.last_traffic_at
+    recent = last is not None and now - last <= RECENT_TRAFFIC
+    return {
+        "site": site.name,
+        "last_traffic_at": last.isoformat() if last else None,
+        "receiving": recent,
+        "message": RECEIVED_MESSAGE if recent else WAITING_MESSAGE,
+    }

@@ -1,0 +1,206 @@
+"""Fixtures: the real receiver and demo shop as processes, a page host, Chromium, the store."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from server import create_app, db
+from server.models import Contact, Event, Site
+from server.sites import create_site, snippet
+
+ROOT = Path(__file__).resolve().parent.parent
+SA_JS = ROOT / "tracker_js" / "dist" / "sa.js"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll `condition` until it returns something truthy; fail the test at the timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s (last value: {result!r})")
+        time.sleep(interval)
+
+
+class Process:
+    """A server started as a child process on 127.0.0.1, stopped by its PID."""
+
+    def __init__(self, args: list[str], port: int, env: dict[str, str], health: str) -> None:
+        self.args, self.port, self.env, self.health = args, port, env, health
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.args, cwd=ROOT, env=self.env)
+        wait_until(self._healthy, timeout=30)
+
+    def _healthy(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            pytest.fail(f"{self.args} exited with {self.proc.returncode}")
+        try:
+            return requests.get(self.url + self.health, timeout=1).ok
+        except requests.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def flask_command(app: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "flask", "--app", app, "run", "--port", str(port), "--no-reload"]
+
+
+@pytest.fixture(scope="session")
+def built_tracker() -> Path:
+    """The real `sa.js`, built once by the real build."""
+    subprocess.run([sys.executable, "-m", "build_tracker"], cwd=ROOT, check=True, capture_output=True)
+    return SA_JS
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return os.environ.get("SIBYL_TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'sibyl.db'}"
+
+
+class Store:
+    """Direct access to the receiver's database, for arranging sites and reading results."""
+
+    def __init__(self, database_url: str) -> None:
+        self.app = create_app({"DATABASE_URL": database_url})
+
+    def create_site(self, origins: list[str] | None = None) -> Site:
+        with db.new_session(self.app) as session:
+            return create_site(session, f"site-{uuid.uuid4().hex[:8]}", origins or [])
+
+    def snippet(self, site: Site, base_url: str) -> str:
+        with self.app.app_context():
+            return snippet(site, base_url)
+
+    def events(self, site: Site, kind: str | None = None) -> list[Event]:
+        with db.new_session(self.app) as session:
+            query = select(Event).where(Event.site_id == site.id).order_by(Event.occurred_at, Event.id)
+            if kind is not None:
+                query = query.where(Event.kind == kind)
+            return list(session.scalars(query))
+
+    def wait_for_events(self, site: Site, count: int, kind: str | None = None, timeout: float = 15) -> list[Event]:
+        """Wait until at least `count` events (of `kind`) are stored; return all of them."""
+        return wait_until(lambda: (found := self.events(site, kind)) if len(found) >= count else None, timeout)
+
+    def contact(self, site: Site, email: str) -> Contact | None:
+        with db.new_session(self.app) as session:
+            return session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.email == email))
+
+
+@pytest.fixture(scope="session")
+def store(database_url: str) -> Store:
+    return Store(database_url)
+
+
+@pytest.fixture(scope="session")
+def receiver(built_tracker: Path, database_url: str, store: Store) -> Iterator[Process]:
+    """The real receiver: `flask --app server run` on a free port."""
+    port = free_port()
+    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_TRACKER_PATH": str(built_tracker)}
+    process = Process(flask_command("server", port), port, env, "/healthz")
+    process.start()
+    yield process
+    process.stop()
+
+
+class PageHost:
+    """A plain HTTP server for test pages on their own origin (cross-origin to the receiver)."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, str] = {}
+        pages = self.pages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                body = pages.get(self.path.split("?")[0].split("#")[0])
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write((body or "not found").encode())
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def add(self, path: str, head: str = "", body: str = "") -> str:
+        self.pages[path] = f"<!doctype html><html><head><title>{path}</title>{head}</head><body>{body}</body></html>"
+        return self.url + path
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def page_host() -> Iterator[PageHost]:
+    host = PageHost()
+    yield host
+    host.close()
+
+
+@pytest.fixture
+def site(store: Store) -> Site:
+    return store.create_site()
+
+
+@pytest.fixture
+def tracking_code(store: Store, site: Site, receiver: Process) -> str:
+    """The site's snippet, exactly as `flask --app server sites snippet` prints it."""
+    return store.snippet(site, receiver.url)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any], playwright: Any) -> dict[str, Any]:
+    """Playwright's own Chromium where it was downloaded, else the system's (Debian's `chromium`)."""
+    args = {**browser_type_launch_args, "args": CHROMIUM_ARGS}
+    if not Path(playwright.chromium.executable_path).exists():
+        system = os.environ.get("SIBYL_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+        if system is None:
+            pytest.fail("no Chromium: run `make chromium` (Playwright's download or Debian's package)")
+        args["executable_path"] = system
+    return args

@@ -1,0 +1,37 @@
+"""The `flask --app server sites` commands, run as a user runs them."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+from .conftest import ROOT
+
+
+def flask(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SIBYL_DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "server", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_sites_create_prints_both_keys_last_and_snippet_points_here(database_url: str) -> None:
+    name = f"shop-{uuid.uuid4().hex[:6]}"
+    created = flask(database_url, "sites", "create", name, "--origin", "https://shop.example/")
+    assert created.returncode == 0, created.stderr
+    last_two = created.stdout.strip().splitlines()[-2:]
+    assert last_two[0].startswith("client_key=") and last_two[1].startswith("api_key=")
+    client_key = last_two[0].split("=", 1)[1]
+    code = flask(database_url, "sites", "snippet", name, "--url", "https://track.example")
+    assert code.returncode == 0, code.stderr
+    assert f'client_key: "{client_key}"' in code.stdout
+    assert '"https://track.example/sa.js"' in code.stdout
+    assert "window.sendinblue.page()" in code.stdout
+    again = flask(database_url, "sites", "create", name)
+    assert again.returncode != 0 and "already exists" in again.stderr
+
+
+def test_a_bad_origin_is_refused(database_url: str) -> None:
+    result = flask(database_url, "sites", "create", f"shop-{uuid.uuid4().hex[:6]}", "--origin", "shop.example")
+    assert result.returncode != 0 and "origin" in result.stderr
