@@ -19,7 +19,7 @@ import requests
 from sqlalchemy import select
 
 from server import create_app, db
-from server.models import Contact, Event, Site
+from server.models import Contact, Event, Site, Visitor
 from server.sites import create_site, snippet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,14 +115,18 @@ class Store:
 
     def events(self, site: Site, kind: str | None = None) -> list[Event]:
         with db.new_session(self.app) as session:
-            query = select(Event).where(Event.site_id == site.id).order_by(Event.occurred_at, Event.id)
+            query = select(Event).where(Event.site_id == site.id).order_by(Event.id)
             if kind is not None:
                 query = query.where(Event.kind == kind)
             return list(session.scalars(query))
 
     def wait_for_events(self, site: Site, count: int, kind: str | None = None, timeout: float = 15) -> list[Event]:
         """Wait until at least `count` events (of `kind`) are stored; return all of them."""
-        return wait_until(lambda: (found := self.events(site, kind)) if len(found) >= count else None, timeout)
+        return wait_until(lambda: found if len(found := self.events(site, kind)) >= count else None, timeout)
+
+    def visitor(self, visitor_id: int | None) -> Visitor | None:
+        with db.new_session(self.app) as session:
+            return session.get(Visitor, visitor_id) if visitor_id is not None else None
 
     def contact(self, site: Site, email: str) -> Contact | None:
         with db.new_session(self.app) as session:
@@ -204,3 +208,15 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any], playwrigh
             pytest.fail("no Chromium: run `make chromium` (Playwright's download or Debian's package)")
         args["executable_path"] = system
     return args
+
+
+@pytest.fixture
+def shop(store: Store, receiver: Process) -> Iterator[tuple[Process, Site]]:
+    """The demo shop on its own origin, with a fresh site's tracking code pasted in."""
+    port = free_port()
+    site = store.create_site([f"http://127.0.0.1:{port}"])
+    env = {**os.environ, "DEMO_SNIPPET": store.snippet(site, receiver.url)}
+    process = Process(flask_command("demo_site", port), port, env, "/")
+    process.start()
+    yield process, site
+    process.stop()
