@@ -121,7 +121,7 @@ def _incoming_events(batch: Batch) -> list[IncomingEvent]:
         IncomingEvent(
             message_id=message.id,
             kind=message.type,
-            name=(message.name or _page_name(message)).strip(),
+            name=(message.name or _default_name(message)).strip(),
             occurred_at=event_time(message.ts, now),
             url=message.url,
             cuid=batch.cuid,
@@ -134,6 +134,9 @@ def _incoming_events(batch: Batch) -> list[IncomingEvent]:
     ]
 
 
-def _page_name(message: Message) -> str:
+def _default_name(message: Message) -> str:
+    """A page's title or path; an identification is named `identify`."""
+    if message.type != "page":
+        return message.type
     title = message.properties.get("ma_title") or message.properties.get("ma_path")
     return str(title or message.url or message.type)[: limits.NAME_CHARS]
