@@ -1,0 +1,5 @@
+"""Entry point for `python -m build_tracker`."""
+
+from build_tracker import main
+
+raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""Measure the built tracker (bytes, deterministic gzip size, SRI hash), print the size table and write dist/."""
+
+import base64
+import gzip
+import hashlib
+import json
+import os
+from pathlib import Path
+
+BUDGET = 2048  # gzipped bytes, the hard limit (DESIGN.md)
+AIM = 1600  # gzipped bytes we aim for
+
+Sizes = dict[str, dict[str, int | str]]
+
+
+def gzip_size(code: bytes) -> int:
+    """Size of code compressed with gzip level 9 and mtime 0, so the number is reproducible."""
+    return len(gzip.compress(code, compresslevel=9, mtime=0))
+
+
+def manifest(code: bytes) -> Sizes:
+    """The manifest entry for sa.js: bytes, gzip_bytes and a subresource-integrity sha384."""
+    digest = base64.b64encode(hashlib.sha384(code).digest()).decode()
+    return {"sa.js": {"bytes": len(code), "gzip_bytes": gzip_size(code), "sha384": f"sha384-{digest}"}}
+
+
+def size_table(sizes: Sizes) -> str:
+    """A small table: file, bytes, gzip bytes, budget and aim."""
+    rows = [("file", "bytes", "gzip", "budget", "aim")]
+    rows += [(name, str(s["bytes"]), str(s["gzip_bytes"]), str(BUDGET), str(AIM)) for name, s in sizes.items()]
+    return "\n".join("  ".join(cell.ljust(8) for cell in row).rstrip() for row in rows)
+
+
+def write_outputs(out: Path, code: bytes, sizes: Sizes) -> None:
+    """Write sa.js and manifest.json into out, each replaced atomically so a running server never serves half a file."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in (("sa.js", code), ("manifest.json", (json.dumps(sizes, indent=2) + "\n").encode())):
+        partial = out / f".{name}.partial"
+        partial.write_bytes(data)
+        os.replace(partial, out / name)

@@ -1,0 +1,53 @@
+// queue.js — unsent messages, in memory and mirrored to localStorage (key sib_q) until the server acknowledges them
+const KEY = 'sib_q'
+const MAX = 200
+
+let saving
+
+const read = () => {
+  try {
+    return JSON.parse(localStorage[KEY] || '[]')
+  } catch {
+    return []
+  }
+}
+
+export let queue = read()
+
+// Merge by id with what other tabs stored, so that no tab erases another's unsent messages
+function store(messages, removed = []) {
+  try {
+    const skip = new Set(removed.map((m) => m.id))
+    localStorage[KEY] = JSON.stringify(
+      read()
+        .concat(messages)
+        .filter((m) => !skip.has(m.id) && skip.add(m.id))
+        .slice(-MAX)
+    )
+  } catch {}
+}
+
+// Writes to localStorage are slow: one write per burst of calls, just after them (or now, when the page hides)
+export function save() {
+  if (saving) {
+    clearTimeout(saving)
+    saving = 0
+    store(queue)
+  }
+}
+
+export function add(message) {
+  queue = queue.concat(message).slice(-MAX)
+  saving ||= setTimeout(save)
+}
+
+// Out of this page's hands (sent by beacon): stays stored until a later fetch is acknowledged
+export function release(messages) {
+  queue = queue.filter((m) => !messages.includes(m))
+}
+
+// Acknowledged or refused by the server: gone for good
+export function forget(messages) {
+  release(messages)
+  store([], messages)
+}

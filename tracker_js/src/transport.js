@@ -1,0 +1,67 @@
+// transport.js — delivers the queue to /collect: batched keepalive fetch with backoff, sendBeacon when the page hides
+import { endpoint, key, off } from './config.js'
+import { forget, queue, release, save } from './queue.js'
+import { visitor } from './visitor.js'
+
+const DELAY = 1000 // wait after the first message, to batch what follows
+const MAX_COUNT = 50
+const MAX_BYTES = 32000 // per request; keepalive requests share a 64 KB quota
+const MAX_BACKOFF = 60000
+
+let timer
+let flying = []
+let tries = 0
+
+const encoder = new TextEncoder()
+export const bytes = (text) => encoder.encode(text).length
+
+const body = (messages) => JSON.stringify({ key, cuid: visitor(), messages })
+
+// The oldest messages, as many as fit in one request
+function batch() {
+  const out = []
+  let size = 0
+  for (const m of queue) {
+    size += bytes(JSON.stringify(m))
+    if (out.length == MAX_COUNT || (out.length && size > MAX_BYTES)) break
+    out.push(m)
+  }
+  return out
+}
+
+export function schedule(ms = DELAY) {
+  timer ||= setTimeout(() => {
+    timer = 0
+    send()
+  }, ms)
+}
+
+function retry(after) {
+  clearTimeout(timer)
+  timer = 0
+  schedule(after * 1000 || Math.min(MAX_BACKOFF, DELAY * 2 ** tries++) * (0.5 + Math.random()))
+}
+
+// One request at a time: 2xx and other 4xx settle the batch; network errors, 408, 429 and 5xx retry it
+async function send() {
+  if (flying.length || off() || !(flying = batch()).length) return
+  const sent = flying
+  let r
+  try {
+    r = await fetch(endpoint, { method: 'POST', body: body(sent), keepalive: true })
+  } catch {}
+  flying = []
+  if (!r || r.status == 408 || r.status == 429 || r.status > 499) return retry(r?.headers.get('Retry-After'))
+  tries = 0
+  forget(sent)
+  send()
+}
+
+// The page may be going away: the request in flight (keepalive) and beacons carry the rest; all stay
+// stored until a later fetch is acknowledged, and this page does not send them again
+export function beacon() {
+  if (off()) return
+  save()
+  release(flying)
+  for (let b; (b = batch()).length && navigator.sendBeacon(endpoint, body(b)); ) release(b)
+}

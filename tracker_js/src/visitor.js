@@ -1,0 +1,16 @@
+// visitor.js — the first-party visitor id, kept in the sib_cuid cookie for 13 months
+import { uuid } from './uuid.js'
+
+let id
+
+// Read (or made) and written back once per page, which renews the cookie; kept in memory when cookies are blocked
+export function visitor() {
+  if (!id) {
+    try {
+      id = (document.cookie.match(/(?:^|; )sib_cuid=([^;]+)/) || [])[1] || uuid()
+      document.cookie =
+        'sib_cuid=' + id + '; path=/; max-age=34214400; SameSite=Lax' + (location.protocol == 'https:' ? '; Secure' : '')
+    } catch {}
+  }
+  return (id ||= uuid())
+}
