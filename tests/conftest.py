@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+from playwright.sync_api import Page
 from sqlalchemy import select
 
 from server import create_app, db
@@ -24,6 +25,7 @@ from server.sites import create_site, snippet
 
 ROOT = Path(__file__).resolve().parent.parent
 SA_JS = ROOT / "tracker_js" / "dist" / "sa.js"
+POLL_SECONDS = 0.05
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-background-networking",
@@ -39,8 +41,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll `condition` until it returns something truthy; fail the test at the timeout."""
+def wait_until(condition: Callable[[], Any], timeout: float = 10.0, page: Page | None = None) -> Any:
+    """Poll `condition` until it returns something truthy; fail the test at the timeout.
+
+    With `page`, the pauses go through Playwright, so that its route handlers keep running.
+    """
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
@@ -48,7 +53,10 @@ def wait_until(condition: Callable[[], Any], timeout: float = 10.0, interval: fl
             return result
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout}s (last value: {result!r})")
-        time.sleep(interval)
+        if page is not None:
+            page.wait_for_timeout(POLL_SECONDS * 1000)
+        else:
+            time.sleep(POLL_SECONDS)
 
 
 class Process:
@@ -120,9 +128,11 @@ class Store:
                 query = query.where(Event.kind == kind)
             return list(session.scalars(query))
 
-    def wait_for_events(self, site: Site, count: int, kind: str | None = None, timeout: float = 15) -> list[Event]:
+    def wait_for_events(
+        self, site: Site, count: int, kind: str | None = None, timeout: float = 15, page: Page | None = None
+    ) -> list[Event]:
         """Wait until at least `count` events (of `kind`) are stored; return all of them."""
-        return wait_until(lambda: found if len(found := self.events(site, kind)) >= count else None, timeout)
+        return wait_until(lambda: found if len(found := self.events(site, kind)) >= count else None, timeout, page)
 
     def visitor(self, visitor_id: int | None) -> Visitor | None:
         with db.new_session(self.app) as session:

@@ -1,0 +1,244 @@
+"""The built `sa.js` in Chromium against the real receiver: replay, page views, delivery, safety."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, Route
+
+from server.models import Site
+
+from .conftest import ROOT, PageHost, Process, Store, flask_command, free_port, wait_until
+
+LOADED = "() => window.sib && typeof window.sib.track === 'function'"
+
+
+def open_tracked(page: Page, host: PageHost, code: str, path: str, script: str = "", body: str = "") -> None:
+    """Serve a page with the tracking code pasted before </head> (plus `script` after it) and open it."""
+    extra = f"<script>{script}</script>" if script else ""
+    page.goto(host.add(path, head=code + extra, body=body))
+    page.wait_for_function(LOADED)
+
+
+def stored_names(store: Store, site: Site, kind: str | None = None) -> list[str]:
+    return [event.name for event in store.events(site, kind)]
+
+
+def test_calls_made_before_load_are_sent_once_each_in_order(
+    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site
+) -> None:
+    calls = """
+        sendinblue.track('first', {n: 1});
+        sendinblue.identify('thomas@example.com', {FIRSTNAME: 'Thomas'});
+        sendinblue.track('second', {n: 2}, {id: 'cart:9', data: {total: 1}});
+        window.queuedBeforeLoad = window.sib.equeue.length;
+    """
+    open_tracked(page, page_host, tracking_code, "/replay", calls)
+    assert page.evaluate("window.queuedBeforeLoad") == 4  # the snippet's page() and the three calls
+    events = store.wait_for_events(site, 4)
+    assert [(event.kind, event.name) for event in events] == [
+        ("page", "/replay"),
+        ("track", "first"),
+        ("identify", "identify"),
+        ("track", "second"),
+    ]
+    assert events[3].eventdata == {"id": "cart:9", "data": {"total": 1}}
+    assert all(event.url == page_host.url + "/replay" for event in events)
+    contact = store.contact(site, "thomas@example.com")
+    assert contact is not None and contact.attributes == {"FIRSTNAME": "Thomas"}
+    assert {event.contact_id for event in events} == {contact.id}
+
+
+def test_page_view_carries_brevos_reserved_properties_and_the_visitor_cookie(
+    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site
+) -> None:
+    landing = page_host.add("/landing", head=tracking_code)
+    page.goto(page_host.add("/from", body=f'<a href="{landing}">in</a>'))
+    page.click("a")
+    (view,) = store.wait_for_events(site, 1, "page")
+    assert view.properties["ma_url"] == page_host.url + "/landing"
+    assert view.properties["ma_path"] == "/landing"
+    assert view.properties["ma_title"] == "/landing"
+    assert view.properties["ma_referrer"] == page_host.url + "/from"
+    cookies = {cookie["name"]: cookie for cookie in page.context.cookies(page_host.url)}
+    assert cookies["sib_cuid"]["sameSite"] == "Lax"
+    visitor = store.visitor(view.visitor_id)
+    assert visitor is not None and visitor.cuid == cookies["sib_cuid"]["value"]
+
+
+def test_one_page_view_per_load_and_per_spa_navigation(
+    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site
+) -> None:
+    open_tracked(page, page_host, tracking_code, "/spa")
+    page.evaluate("history.pushState({}, '', '/spa/two')")
+    page.evaluate("history.pushState({}, '', '/spa/two')")  # same path again: no new view
+    page.evaluate("history.replaceState({}, '', '/spa/three')")
+    page.evaluate("history.back()")  # back to the second /spa/two entry
+    page.wait_for_function("location.pathname == '/spa/two'")
+    page.evaluate("sendinblue.track('done')")
+    store.wait_for_events(site, 1, "track")
+    views = [event.properties["ma_path"] for event in store.events(site, "page")]
+    assert views == ["/spa", "/spa/two", "/spa/three", "/spa/two"]
+
+
+def test_loading_sa_js_twice_changes_nothing(
+    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site
+) -> None:
+    again = "document.head.appendChild(Object.assign(document.createElement('script'), {src: document.getElementById('sendinblue-js').src}))"
+    open_tracked(page, page_host, tracking_code, "/twice")
+    page.evaluate(f"new Promise(done => {{ const s = {again}; s.onload = done; }})")
+    page.evaluate("sendinblue.track('once')")
+    store.wait_for_events(site, 2)
+    assert [(e.kind, e.name) for e in store.events(site)] == [("page", "/twice"), ("track", "once")]
+
+
+def test_server_errors_are_retried_until_every_event_arrives_once(
+    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site, receiver: Process
+) -> None:
+    attempts: list[int] = []
+
+    def fail_three_times(route: Route) -> None:
+        attempts.append(1)
+        if len(attempts) <= 3:
+            route.fulfill(status=500, body="down for a moment")
+        else:
+            route.continue_()
+
+    page.route(f"{receiver.url}/collect", fail_three_times)
+    open_tracked(page, page_host, tracking_code, "/flaky", "sendinblue.track('kept')")
+    store.wait_for_events(site, 2, timeout=30, page=page)
+    assert len(attempts) >= 4
+    assert stored_names(store, site) == ["/flaky", "kept"]
+
+
+@pytest.fixture
+def own_receiver(database_url: str, built_tracker: object) -> Iterator[Process]:
+    """A receiver of this test's own, so that it can be stopped and started again."""
+    port = free_port()
+    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_TRACKER_PATH": str(built_tracker)}
+    process = Process(flask_command("server", port), port, env, "/healthz")
+    process.start()
+    yield process
+    process.stop()
+
+
+def test_a_receiver_that_is_down_gets_the_events_when_it_returns(
+    page: Page, page_host: PageHost, store: Store, site: Site, own_receiver: Process
+) -> None:
+    code = store.snippet(site, own_receiver.url)
+    open_tracked(page, page_host, code, "/outage")
+    store.wait_for_events(site, 1)
+    own_receiver.stop()
+    with page.expect_event("requestfailed", lambda request: request.url.endswith("/collect"), timeout=15000):
+        page.evaluate("sendinblue.track('during_outage')")
+    own_receiver.start()
+    store.wait_for_events(site, 2, timeout=30)
+    assert stored_names(store, site) == ["/outage", "during_outage"]
+
+
+def test_an_event_tracked_right_before_leaving_arrives(
+    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site
+) -> None:
+    open_tracked(page, page_host, tracking_code, "/leaving")
+    store.wait_for_events(site, 1)
+    elsewhere = page_host.add("/untracked")  # no tracking code: only the beacon can deliver
+    page.evaluate(f"sendinblue.track('last_words'); location.href = {json.dumps(elsewhere)}")
+    page.wait_for_url(elsewhere)
+    assert stored_names(store, site, "track") or store.wait_for_events(site, 1, "track")
+    assert stored_names(store, site, "track") == ["last_words"]
+
+
+def test_a_later_visit_resends_unacknowledged_events_with_the_same_ids(
+    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site, receiver: Process
+) -> None:
+    def store_but_lose_the_answer(route: Route) -> None:
+        route.fetch()
+        route.abort("connectionreset")
+
+    page.route(f"{receiver.url}/collect", store_but_lose_the_answer)
+    open_tracked(page, page_host, tracking_code, "/first-visit", "sendinblue.track('unacknowledged')")
+    store.wait_for_events(site, 2, page=page)
+    unsent = json.loads(page.evaluate("localStorage.sib_q"))
+    assert len(unsent) == 2
+    page.unroute_all(behavior="wait")
+    resent: list[str] = []
+    page.on("request", lambda request: request.url == f"{receiver.url}/collect" and resent.append(request.post_data or ""))
+    page.goto(page_host.add("/later-visit", head=tracking_code))
+    wait_until(lambda: page.evaluate("JSON.parse(localStorage.sib_q || '[]').length") == 0)
+    assert all(any(message["id"] in body for body in resent) for message in unsent)
+    events = store.events(site)
+    assert [event.name for event in events] == ["/first-visit", "unacknowledged", "/later-visit"]
+    assert [event.message_id for event in events[:2]] == [message["id"] for message in unsent]
+
+
+def test_tracking_works_with_local_storage_blocked(
+    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site
+) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.add_init_script(
+        "Object.defineProperty(window, 'localStorage', {get() { throw new DOMException('blocked', 'SecurityError') }})"
+    )
+    open_tracked(page, page_host, tracking_code, "/no-storage", "sendinblue.track('still_counted')")
+    store.wait_for_events(site, 2)
+    assert stored_names(store, site) == ["/no-storage", "still_counted"]
+    assert errors == []
+
+
+def test_track_link_never_delays_the_click_and_the_click_arrives(
+    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site
+) -> None:
+    target = page_host.add("/destination")
+    body = f'<a id="out" href="{target}">go</a> <a id="tab" target="_blank" href="{target}?tab">tab</a>'
+    script = "addEventListener('DOMContentLoaded', () => sendinblue.trackLink(document.querySelectorAll('a'), {from: 'test'}))"
+    open_tracked(page, page_host, tracking_code, "/links", script, body)
+    with page.context.expect_page() as new_tab:
+        page.click("#tab")
+    assert new_tab.value.url.endswith("/destination?tab")
+    page.click("#out")
+    page.wait_for_url(target, timeout=2000)
+    links = store.wait_for_events(site, 2, "link")
+    assert sorted(event.name for event in links) == [target, target + "?tab"]
+    assert all(event.properties == {"from": "test"} for event in links)
+
+
+def test_odd_calls_break_nothing_and_warn_once_each(
+    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site
+) -> None:
+    errors: list[str] = []
+    warnings: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: message.type == "warning" and warnings.append(message.text))
+    open_tracked(page, page_host, tracking_code, "/odd")
+    odd = [
+        "sendinblue.track()",
+        "sendinblue.track(123)",
+        "sendinblue.track('x'.repeat(300))",
+        "sendinblue.track('ok', 'not an object')",
+        "sendinblue.identify('not-an-email')",
+        "sendinblue.trackLink(null)",
+    ]
+    results = page.evaluate(f"[{', '.join(f'(() => {{ try {{ {call}; return true }} catch (e) {{ return String(e) }} }})()' for call in odd)}]")
+    assert results == [True] * len(odd)
+    page.evaluate("sendinblue.track('fine')")
+    store.wait_for_events(site, 2)
+    assert stored_names(store, site) == ["/odd", "fine"]
+    assert len(warnings) == len(odd)
+    assert errors == []
+
+
+def test_opted_out_pages_send_nothing_and_set_no_cookie(
+    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site, receiver: Process
+) -> None:
+    requests_seen: list[str] = []
+    page.on("request", lambda request: request.url.startswith(receiver.url + "/collect") and requests_seen.append(request.url))
+    open_tracked(page, page_host, tracking_code, "/opted-out", "window.sib.disabled = true; sendinblue.track('private')")
+    page.evaluate("sendinblue.track('private_too')")
+    page.goto(page_host.add("/after-opt-out"))  # leaving would flush anything queued
+    assert requests_seen == []
+    assert "sib_cuid" not in {cookie["name"] for cookie in page.context.cookies(page_host.url)}
+    assert store.events(site) == []
