@@ -15,21 +15,21 @@ SHOP_URL = "http://127.0.0.1:5001"
 SITE_NAME = "demo"
 
 
-def prepare_site(snippet_file: Path) -> str:
-    """Create the demo site once, write its tracking code for the shop; return its client key."""
+def prepare_site(snippet_file: Path) -> tuple[str, str]:
+    """Create the demo site once, write its tracking code for the shop; return its two keys."""
     app = create_app()
     with db.new_session(app) as session:
         site = by_name(session, SITE_NAME) or create_site(session, SITE_NAME, [SHOP_URL])
         with app.app_context():
             snippet_file.write_text(snippet(site, RECEIVER_URL))
         print(f"Database:   {app.config['DATABASE_URL']}")
-        return site.client_key
+        return site.client_key, site.api_key
 
 
 def main() -> int:
     instance = Path(create_app().instance_path)
     snippet_file = instance / "demo-snippet.html"
-    client_key = prepare_site(snippet_file)
+    client_key, api_key = prepare_site(snippet_file)
     env = {**os.environ, "DEMO_SNIPPET_FILE": str(snippet_file), "SIBYL_AUTO_MIGRATE": "0"}
     flask = [sys.executable, "-m", "flask", "--app"]
     processes = [
@@ -39,6 +39,7 @@ def main() -> int:
     print(f"Receiver:   {RECEIVER_URL}")
     print(f"Demo shop:  {SHOP_URL}")
     print(f"Client key: {client_key}")
+    print(f"API key:    {api_key}  (try: curl -H 'api-key: {api_key}' {RECEIVER_URL}/v3/events)")
     print("Ctrl-C stops everything.", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
