@@ -1,0 +1,202 @@
+"""SMTP delivery: `SIBYL_SMTP_URL` settings, MIME messages and one reused connection."""
+from __future__ import annotations
+
+import hashlib
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate
+from types import TracebackType
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+_DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+_REPLY_CHARS = 200
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ssl: bool = False
+    starttls: bool = False
+
+
+def parse_smtp_url(url: str) -> SmtpSettings:
+    """Settings from `smtp://[user:pass@]host:port`, `smtps://…` (implicit TLS) or `…?starttls=1`.
+
+    ValueError otherwise; its message never repeats the password.
+    """
+    parts = urlsplit(url.strip())
+    shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    if parts.scheme not in _DEFAULT_PORTS:
+        raise ValueError(f"SMTP URL must start with smtp:// or smtps://: {shown!r}")
+    if not parts.hostname:
+        raise ValueError(f"SMTP URL has no host: {shown!r}")
+    if parts.path not in ("", "/") or parts.fragment:
+        raise ValueError(f"SMTP URL takes no path: {shown!r}")
+    try:
+        port = parts.port or _DEFAULT_PORTS[parts.scheme]
+    except ValueError:
+        raise ValueError(f"SMTP URL has an invalid port: {shown!r}") from None
+    starttls = False
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name != "starttls" or value.lower() not in _TRUE + _FALSE:
+            raise ValueError(f"SMTP URL takes only ?starttls=1 or ?starttls=0: {shown!r}")
+        starttls = value.lower() in _TRUE
+    if starttls and parts.scheme == "smtps":
+        raise ValueError(f"smtps:// is already TLS; drop ?starttls=1 or use smtp://: {shown!r}")
+    return SmtpSettings(
+        host=parts.hostname,
+        port=port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        ssl=parts.scheme == "smtps",
+        starttls=starttls,
+    )
+
+
+@dataclass(frozen=True)
+class Email:
+    sender: str
+    recipient: str
+    subject: str
+    html: str
+    text: str
+    message_id: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def message_id(key: str, domain: str) -> str:
+    """The same `<…@domain>` Message-ID for the same key, so a re-send is recognisably the same."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+
+
+def build_message(email: Email) -> EmailMessage:
+    """multipart/alternative: the plain text first, the HTML second (the part clients prefer)."""
+    message = EmailMessage()
+    message["Message-ID"] = email.message_id
+    message["Date"] = formatdate(usegmt=True)
+    message["From"] = email.sender
+    message["To"] = email.recipient
+    message["Subject"] = email.subject
+    for name, value in email.headers.items():
+        message[name] = value
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    return message
+
+
+class MailFailure(Exception):
+    """Delivery failed; the message names the SMTP code or the connection problem."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TemporaryFailure(MailFailure):
+    """Worth retrying later: a 4xx reply, or the server could not be reached."""
+
+
+class PermanentFailure(MailFailure):
+    """Retrying will not help: a 5xx reply (unknown recipient, bad credentials, rejected)."""
+
+
+def _reply_failure(code: int, reply: bytes | str) -> MailFailure:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    text = " ".join(text.split())[:_REPLY_CHARS]
+    kind = PermanentFailure if 500 <= code < 600 else TemporaryFailure
+    return kind(f"SMTP {code}: {text}", code)
+
+
+def _failure(error: smtplib.SMTPException | OSError) -> MailFailure:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return _reply_failure(*next(iter(error.recipients.values())))
+    if isinstance(error, smtplib.SMTPResponseException):
+        return _reply_failure(error.smtp_code, error.smtp_error)
+    if isinstance(error, (smtplib.SMTPServerDisconnected, OSError)):
+        return TemporaryFailure(f"SMTP connection failed: {type(error).__name__}: {error}")
+    return PermanentFailure(f"SMTP error: {error}")
+
+
+class Mailer:
+    """One SMTP connection, opened on the first `send` and reused until `close`.
+
+    Not thread-safe: use one Mailer per thread.
+    """
+
+    def __init__(self, settings: SmtpSettings, timeout: float = 10) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        self._connection: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.close()
+
+    def send(self, email: Email) -> None:
+        """Deliver `email`, or raise TemporaryFailure or PermanentFailure."""
+        try:
+            message = build_message(email)
+        except ValueError as error:  # e.g. a line break in a header: no retry will fix it
+            raise PermanentFailure(f"invalid email: {error}") from None
+        try:
+            self._live_connection().send_message(message, email.sender, [email.recipient])
+        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as error:
+            raise _failure(error) from None
+        except (smtplib.SMTPException, OSError) as error:
+            self._drop()
+            raise _failure(error) from None
+
+    def close(self) -> None:
+        """Say QUIT and close the connection, if one is open."""
+        if self._connection is None:
+            return
+        try:
+            self._connection.quit()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+        self._connection = None
+
+    def _live_connection(self) -> smtplib.SMTP:
+        """The open connection if the server still answers NOOP, else a new one."""
+        if self._connection is not None:
+            try:
+                code, _ = self._connection.noop()
+            except (smtplib.SMTPException, OSError):
+                code = 0
+            if code != 250:
+                self._drop()
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection
+
+    def _connect(self) -> smtplib.SMTP:
+        settings = self.settings
+        if settings.ssl:
+            connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                settings.host, settings.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
+        else:
+            connection = smtplib.SMTP(settings.host, settings.port, timeout=self.timeout)
+        try:
+            if settings.starttls:
+                connection.starttls(context=ssl.create_default_context())
+            if settings.username:
+                connection.login(settings.username, settings.password or "")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

@@ -1,0 +1,133 @@
+"""The abandoned-cart recovery email, rendered from an untrusted cart snapshot."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+MAX_ITEMS = 50
+MAX_TEXT = 200
+MAX_URL = 2048
+_NUMBER = re.compile(r"^\s*-?\d{1,15}(\.\d{1,10})?\s*$")
+_UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f]")
+
+environment = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    html: str
+    text: str
+
+
+@dataclass(frozen=True)
+class _Line:
+    name: str
+    url: str | None
+    image: str | None
+    quantity: str | None
+    price: str | None
+    total: str | None
+
+
+def _one_line(value: Any, limit: int = MAX_TEXT) -> str | None:
+    """A string or number as one line of at most `limit` characters; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return None
+    line = " ".join(str(value).split())
+    return line[:limit] or None
+
+
+def _number(value: Any) -> Decimal | None:
+    """A finite number, or a string that is plainly one ("90", "19.99"); None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if not isinstance(value, (int, float)) and not (isinstance(value, str) and _NUMBER.match(value)):
+        return None
+    amount = Decimal(str(value).strip())
+    return amount if amount.is_finite() else None
+
+
+def _web_url(value: Any) -> str | None:
+    """The URL when it is a plain http(s) URL with a host; None for `javascript:` and the rest."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if not url or len(url) > MAX_URL or _UNSAFE_URL_CHARS.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def _money(amount: Decimal, currency: str | None) -> str:
+    return f"{amount:.2f} {currency}" if currency else f"{amount:.2f}"
+
+
+def _quantity_text(value: Any) -> str | None:
+    amount = _number(value)
+    if amount is None:
+        return _one_line(value, 20)
+    return f"{amount.normalize():f}" if amount == amount.to_integral_value() else f"{amount:f}"
+
+
+def _cart_lines(items: Any, currency: str | None) -> tuple[list[_Line], list[Decimal]]:
+    """The displayable lines, and the line totals that could be computed."""
+    lines: list[_Line] = []
+    totals: list[Decimal] = []
+    for item in items[:MAX_ITEMS] if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        price, quantity = _number(item.get("price")), _number(item.get("quantity"))
+        total = price * quantity if price is not None and quantity is not None else None
+        if total is not None:
+            totals.append(total)
+        lines.append(
+            _Line(
+                name=_one_line(item.get("name")) or "Item",
+                url=_web_url(item.get("url")),
+                image=_web_url(item.get("image")),
+                quantity=_quantity_text(item.get("quantity")),
+                price=_money(price, currency) if price is not None else _one_line(item.get("price"), 40),
+                total=_money(total, currency) if total is not None else None,
+            )
+        )
+    return lines, totals
+
+
+def render_recovery_email(*, shop_name: str, subject: str, firstname: str | None, cart: dict[str, Any]) -> RenderedEmail:
+    """Subject, HTML and plain text for a cart snapshot (`eventdata.data` of `cart_updated`)."""
+    cart = cart if isinstance(cart, dict) else {}
+    currency = _one_line(cart.get("currency"), 12)
+    lines, totals = _cart_lines(cart.get("items"), currency)
+    total = _number(cart.get("total"))
+    if total is None and totals:
+        total = sum(totals, Decimal(0))
+    context = {
+        "shop_name": _one_line(shop_name) or "our shop",
+        "firstname": _one_line(firstname, 100),
+        "lines": lines,
+        "total": _money(total, currency) if total is not None else None,
+        "cart_url": _web_url(cart.get("url")),
+    }
+    return RenderedEmail(
+        subject=" ".join(subject.split()),
+        html=environment.get_template("email/recovery.html").render(context),
+        text=environment.get_template("email/recovery.txt").render(context),
+    )
