@@ -19,7 +19,7 @@ def prepare_site(snippet_file: Path) -> tuple[str, str]:
     """Create the demo site once, write its tracking code for the shop; return its two keys."""
     app = create_app()
     with db.new_session(app) as session:
-        site = by_name(session, SITE_NAME) or create_site(session, SITE_NAME, [SHOP_URL])
+        site = by_name(session, SITE_NAME) or create_site(session, SITE_NAME, [SHOP_URL], app.config["CART_DELAY"])
         with app.app_context():
             snippet_file.write_text(snippet(site, RECEIVER_URL))
         print(f"Database:   {app.config['DATABASE_URL']}")

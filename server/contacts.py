@@ -84,10 +84,10 @@ class ContactBook:
             contact.modified_at = utcnow()
 
 
-def link_visitor(session: Session, visitor: Visitor, contact: Contact) -> None:
-    """Link the visitor to the contact; its anonymous events move to the contact."""
+def link_visitor(session: Session, visitor: Visitor, contact: Contact) -> bool:
+    """Link the visitor to the contact; its anonymous events move to the contact. True if new."""
     if visitor.contact_id == contact.id:
-        return
+        return False
     visitor.contact_id = contact.id
     session.flush()
     session.execute(
@@ -96,3 +96,4 @@ def link_visitor(session: Session, visitor: Visitor, contact: Contact) -> None:
         .values(contact_id=contact.id)
         .execution_options(synchronize_session=False)
     )
+    return True

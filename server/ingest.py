@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .carts import adopt_visitor_carts, apply_event, workflow_of
 from .contacts import ContactBook, link_visitor, normalise_email
-from .models import Contact, Event, Site, Visitor, utcnow
+from .models import Contact, Event, Site, Visitor, Workflow, utcnow
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 _ATTEMPTS = 3
@@ -64,6 +65,7 @@ def ingest(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
 def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestResult:
     seen = _stored_ids(session, site.id, [event.message_id for event in events])
     book = ContactBook(session, site)
+    workflow = workflow_of(session, site.id)
     visitors: dict[str, Visitor] = {}
     stored = 0
     now = utcnow()
@@ -72,22 +74,22 @@ def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
             continue
         seen.add(incoming.message_id)
         visitor = _visitor(session, site, incoming.cuid, now, visitors) if incoming.cuid else None
-        contact = _contact(session, book, incoming, visitor)
-        session.add(
-            Event(
-                site_id=site.id,
-                message_id=incoming.message_id,
-                kind=incoming.kind,
-                name=incoming.name,
-                url=incoming.url,
-                visitor_id=visitor.id if visitor else None,
-                contact_id=contact.id if contact else None,
-                properties=incoming.properties,
-                eventdata=incoming.eventdata,
-                occurred_at=incoming.occurred_at,
-                received_at=now,
-            )
+        contact = _contact(session, book, workflow, incoming, visitor)
+        event = Event(
+            site_id=site.id,
+            message_id=incoming.message_id,
+            kind=incoming.kind,
+            name=incoming.name,
+            url=incoming.url,
+            visitor_id=visitor.id if visitor else None,
+            contact_id=contact.id if contact else None,
+            properties=incoming.properties,
+            eventdata=incoming.eventdata,
+            occurred_at=incoming.occurred_at,
+            received_at=now,
         )
+        session.add(event)
+        apply_event(session, workflow, event)
         stored += 1
     site.last_traffic_at = now
     session.flush()
@@ -114,15 +116,15 @@ def _visitor(
 
 
 def _contact(
-    session: Session, book: ContactBook, incoming: IncomingEvent, visitor: Visitor | None
+    session: Session, book: ContactBook, workflow: Workflow, incoming: IncomingEvent, visitor: Visitor | None
 ) -> Contact | None:
     """Identify by email (the event's, or `email` among its properties), else by visitor or id."""
     email = normalise_email(incoming.email) or normalise_email(_email_property(incoming.properties))
     contact: Contact | None = None
     if email:
         contact = book.contact(email)
-        if visitor is not None:
-            link_visitor(session, visitor, contact)
+        if visitor is not None and link_visitor(session, visitor, contact):
+            adopt_visitor_carts(session, workflow, visitor, contact)
     elif visitor is not None and visitor.contact_id is not None:
         contact = session.get(Contact, visitor.contact_id)
     elif incoming.contact_id is not None:

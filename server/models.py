@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -109,3 +109,76 @@ class Event(Base):
     eventdata: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Workflow(Base):
+    """A site's abandoned-cart workflow: on/off, delay, re-entry, cap on timer resets, the email's words."""
+
+    __tablename__ = "workflows"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    delay_seconds: Mapped[float] = mapped_column(Float)
+    reentry: Mapped[bool] = mapped_column(Boolean, default=True)
+    max_resets: Mapped[int] = mapped_column(Integer, default=100)
+    subject: Mapped[str] = mapped_column(String(255), default="You left something in your cart")
+
+
+class Cart(Base):
+    """One cart of one owner (a contact, or a visitor until identified) and its one timer.
+
+    `deadline_at` is the last `cart_updated` plus the delay; `due_at` is the same time once the
+    cart may be emailed (open, owner identified, workflow on) and NULL otherwise, so the worker
+    reads only due rows through its index.
+    """
+
+    __tablename__ = "carts"
+    __table_args__ = (
+        UniqueConstraint("site_id", "owner", "cart_key"),
+        Index("ix_carts_due", "due_at"),
+        Index("ix_carts_contact", "contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    owner: Mapped[str] = mapped_column(String(40))
+    cart_key: Mapped[str] = mapped_column(String(255))
+    visitor_id: Mapped[int | None] = mapped_column(ForeignKey("visitors.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16))
+    snapshot: Mapped[Any] = mapped_column(JSONType)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    cycle: Mapped[int] = mapped_column(Integer, default=1)
+    resets: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class OutboxEmail(Base):
+    """Every automation email, sent or not; one per cart cycle (`dedupe_key`)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_next_attempt", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    cart_id: Mapped[int | None] = mapped_column(ForeignKey("carts.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    dedupe_key: Mapped[str] = mapped_column(String(100), unique=True)
+    message_id: Mapped[str] = mapped_column(String(255))
+    sender: Mapped[str] = mapped_column(String(255))
+    recipient: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -10,6 +10,7 @@ from flask import render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .carts import new_workflow
 from .contacts import seed_attributes
 from .models import Site, utcnow
 
@@ -26,7 +27,8 @@ def normalise_origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def create_site(session: Session, name: str, origins: list[str]) -> Site:
+def create_site(session: Session, name: str, origins: list[str], cart_delay: float) -> Site:
+    """A new site with fresh keys, the default attributes and its abandoned-cart workflow."""
     site = Site(
         name=name,
         client_key=secrets.token_hex(12),
@@ -36,6 +38,7 @@ def create_site(session: Session, name: str, origins: list[str]) -> Site:
     session.add(site)
     session.flush()
     seed_attributes(session, site)
+    session.add(new_workflow(site.id, cart_delay))
     session.commit()
     return site
 
