@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import cli, collect, config, db, errors, health, tracker_script, v3
+from . import automation, cli, collect, config, db, errors, health, tracker_script, v3
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -26,4 +26,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     for module in (collect, tracker_script, health, v3):
         app.register_blueprint(module.bp)
+    if app.config["WORKER"] == "inline":
+        automation.start_inline(app)
     return app

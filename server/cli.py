@@ -2,18 +2,35 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from . import db
+from .automation import Worker
+from .carts import reconfigure, workflow_of
+from .config import parse_duration
+from .models import OutboxEmail, Site
 from .sites import by_name, create_site, snippet, tracking_status
 
 sites_cli = AppGroup("sites", help="Create sites and print their tracking code.")
+workflows_cli = AppGroup("workflows", help="Each site's abandoned-cart workflow.")
+outbox_cli = AppGroup("outbox", help="Automation emails, sent or not.")
 db_cli = AppGroup("db", help="The database schema.")
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+def _site(session: Session, name: str) -> Site:
+    site = by_name(session, name)
+    if site is None:
+        raise click.ClickException(f"no site named {name!r}")
+    return site
 
 
 @sites_cli.command("create")
@@ -25,7 +42,7 @@ def create_command(name: str, origins: tuple[str, ...]) -> None:
         if by_name(session, name) is not None:
             raise click.ClickException(f"a site named {name!r} already exists")
         try:
-            site = create_site(session, name, list(origins))
+            site = create_site(session, name, list(origins), current_app.config["CART_DELAY"])
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--origin") from None
         click.echo(f"Created site {site.name!r}. Paste `flask --app server sites snippet {site.name}` before </head>.")
@@ -40,10 +57,7 @@ def snippet_command(name: str, url: str | None) -> None:
     """Print the site's tracking code, to paste just before </head>."""
     base = (url or current_app.config["PUBLIC_URL"] or DEFAULT_PUBLIC_URL).rstrip("/")
     with db.new_session(current_app) as session:
-        site = by_name(session, name)
-        if site is None:
-            raise click.ClickException(f"no site named {name!r}")
-        click.echo(snippet(site, base))
+        click.echo(snippet(_site(session, name), base))
 
 
 @sites_cli.command("status")
@@ -51,10 +65,7 @@ def snippet_command(name: str, url: str | None) -> None:
 def status_command(name: str) -> None:
     """Print whether the site has received traffic in the last 24 hours."""
     with db.new_session(current_app) as session:
-        site = by_name(session, name)
-        if site is None:
-            raise click.ClickException(f"no site named {name!r}")
-        click.echo(json.dumps(tracking_status(site), indent=2))
+        click.echo(json.dumps(tracking_status(_site(session, name)), indent=2))
 
 
 @db_cli.command("upgrade")
@@ -65,6 +76,81 @@ def upgrade_command(revision: str) -> None:
     click.echo(f"Database at {revision}.")
 
 
+@workflows_cli.command("set")
+@click.argument("site_name")
+@click.option("--delay", help="Inactivity before the email: seconds, or 90s, 15m, 2h.")
+@click.option("--enable/--disable", "enabled", default=None, help="Turn the workflow on or off.")
+@click.option("--reentry/--no-reentry", "reentry", default=None, help="Email again after a later update.")
+@click.option("--max-resets", type=click.IntRange(min=0), help="How often one cart's timer may be pushed back.")
+@click.option("--subject", help="The email's subject.")
+def workflows_set_command(
+    site_name: str,
+    delay: str | None,
+    enabled: bool | None,
+    reentry: bool | None,
+    max_resets: int | None,
+    subject: str | None,
+) -> None:
+    """Change a site's abandoned-cart workflow and print it."""
+    with db.new_session(current_app) as session:
+        workflow = workflow_of(session, _site(session, site_name).id)
+        if delay is not None:
+            try:
+                workflow.delay_seconds = parse_duration(delay)
+            except ValueError as error:
+                raise click.BadParameter(str(error), param_hint="--delay") from None
+        if enabled is not None:
+            workflow.enabled = enabled
+        if reentry is not None:
+            workflow.reentry = reentry
+        if max_resets is not None:
+            workflow.max_resets = max_resets
+        if subject is not None:
+            workflow.subject = subject
+        reconfigure(session, workflow)
+        session.commit()
+        click.echo(
+            f"{site_name}: {'on' if workflow.enabled else 'off'}, delay {workflow.delay_seconds:g}s, "
+            f"re-entry {'on' if workflow.reentry else 'off'}, at most {workflow.max_resets} resets, "
+            f"subject {workflow.subject!r}"
+        )
+
+
+@click.command("worker")
+def worker_command() -> None:
+    """Run the automation worker until SIGTERM or Ctrl-C (it finishes the current email first)."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo("Automation worker running; SIGTERM or Ctrl-C stops it.")
+    Worker(current_app._get_current_object()).run(stop)  # type: ignore[attr-defined]
+    click.echo("Automation worker stopped.")
+
+
+@outbox_cli.command("list")
+@click.option("--limit", default=20, show_default=True)
+def outbox_list_command(limit: int) -> None:
+    """The newest emails: id, status, attempts, recipient, subject."""
+    with db.new_session(current_app) as session:
+        rows = session.scalars(select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(limit))
+        for row in rows:
+            error = f"  ({row.last_error})" if row.last_error else ""
+            click.echo(f"{row.id:>6}  {row.status:<8} {row.attempts}  {row.recipient}  {row.subject}{error}")
+
+
+@outbox_cli.command("show")
+@click.argument("outbox_id", type=int)
+@click.option("--html", is_flag=True, help="Print the HTML part instead of the text part.")
+def outbox_show_command(outbox_id: int, html: bool) -> None:
+    """Print one email."""
+    with db.new_session(current_app) as session:
+        row = session.get(OutboxEmail, outbox_id)
+        if row is None:
+            raise click.ClickException(f"no email {outbox_id} in the outbox")
+        click.echo(f"From: {row.sender}\nTo: {row.recipient}\nSubject: {row.subject}\nStatus: {row.status}\n")
+        click.echo(row.html if html else row.text)
+
+
 def init_app(app: Flask) -> None:
-    app.cli.add_command(sites_cli)
-    app.cli.add_command(db_cli)
+    for command in (sites_cli, db_cli, workflows_cli, outbox_cli, worker_command):
+        app.cli.add_command(command)

@@ -42,6 +42,8 @@ def load(instance_path: str) -> dict[str, object]:
         "PUBLIC_URL": os.environ.get("SIBYL_PUBLIC_URL", "").rstrip("/") or None,
         "CART_DELAY": parse_duration(os.environ.get("SIBYL_CART_DELAY", "2h")),
         "WORKER": os.environ.get("SIBYL_WORKER", "inline"),
+        "WORKER_POLL": parse_duration(os.environ.get("SIBYL_WORKER_POLL", "1s")),
+        "SMTP_RETRY": parse_duration(os.environ.get("SIBYL_SMTP_RETRY", "30s")),
         "SMTP_URL": os.environ.get("SIBYL_SMTP_URL") or None,
         "MAIL_FROM": os.environ.get("SIBYL_MAIL_FROM", "shop@localhost"),
         "TRACKER_PATH": os.environ.get("SIBYL_TRACKER_PATH")

@@ -23,6 +23,8 @@ from server import create_app, db
 from server.models import Contact, Event, Site, Visitor
 from server.sites import create_site, snippet
 
+from .smtp_sink import SmtpSink, smtp_sink  # noqa: F401 (a fixture for every test module)
+
 ROOT = Path(__file__).resolve().parent.parent
 SA_JS = ROOT / "tracker_js" / "dist" / "sa.js"
 POLL_SECONDS = 0.05
@@ -115,7 +117,7 @@ class Store:
 
     def create_site(self, origins: list[str] | None = None) -> Site:
         with db.new_session(self.app) as session:
-            return create_site(session, f"site-{uuid.uuid4().hex[:8]}", origins or [])
+            return create_site(session, f"site-{uuid.uuid4().hex[:8]}", origins or [], self.app.config["CART_DELAY"])
 
     def snippet(self, site: Site, base_url: str) -> str:
         with self.app.app_context():
@@ -145,14 +147,20 @@ class Store:
 
 @pytest.fixture(scope="session")
 def store(database_url: str) -> Store:
+    """The test's own view of the receiver's database."""
     return Store(database_url)
 
 
 @pytest.fixture(scope="session")
 def receiver(built_tracker: Path, database_url: str, store: Store) -> Iterator[Process]:
-    """The real receiver: `flask --app server run` on a free port."""
+    """The real receiver: `flask --app server run` on a free port; automation runs elsewhere."""
     port = free_port()
-    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_TRACKER_PATH": str(built_tracker)}
+    env = {
+        **os.environ,
+        "SIBYL_DATABASE_URL": database_url,
+        "SIBYL_TRACKER_PATH": str(built_tracker),
+        "SIBYL_WORKER": "external",
+    }
     process = Process(flask_command("server", port), port, env, "/healthz")
     process.start()
     yield process
