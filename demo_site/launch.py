@@ -1,4 +1,4 @@
-"""`make demo`: the receiver on :8000 and the demo shop on :5001, until Ctrl-C."""
+"""`make demo`: the receiver on :8000 (with the automation) and the demo shop on :5001, until Ctrl-C."""
 from __future__ import annotations
 
 import os
@@ -8,29 +8,44 @@ import sys
 from pathlib import Path
 
 from server import create_app, db
+from server.carts import reconfigure, workflow_of
+from server.config import parse_duration
+from server.models import Site
 from server.sites import by_name, create_site, snippet
 
 RECEIVER_URL = "http://127.0.0.1:8000"
 SHOP_URL = "http://127.0.0.1:5001"
 SITE_NAME = "demo"
+DEMO_CART_DELAY = "2m"  # short, so that a newcomer sees a recovery email in minutes
 
 
-def prepare_site(snippet_file: Path) -> tuple[str, str]:
-    """Create the demo site once, write its tracking code for the shop; return its two keys."""
+def prepare_site(snippet_file: Path, cart_delay: float) -> Site:
+    """Create the demo site once, set its cart delay, write its tracking code for the shop."""
     app = create_app()
     with db.new_session(app) as session:
-        site = by_name(session, SITE_NAME) or create_site(session, SITE_NAME, [SHOP_URL], app.config["CART_DELAY"])
+        site = by_name(session, SITE_NAME) or create_site(session, SITE_NAME, [SHOP_URL], cart_delay)
+        workflow = workflow_of(session, site.id)
+        workflow.delay_seconds = cart_delay
+        reconfigure(session, workflow)
+        session.commit()
         with app.app_context():
             snippet_file.write_text(snippet(site, RECEIVER_URL))
         print(f"Database:   {app.config['DATABASE_URL']}")
-        return site.client_key, site.api_key
+        return site
+
+
+def mail_destination() -> str:
+    if os.environ.get("SIBYL_SMTP_URL"):
+        return "sent through SIBYL_SMTP_URL"
+    return "kept in the outbox: .venv/bin/flask --app server outbox list (and outbox show ID)"
 
 
 def main() -> int:
+    delay_text = os.environ.get("SIBYL_CART_DELAY", DEMO_CART_DELAY)
     instance = Path(create_app().instance_path)
     snippet_file = instance / "demo-snippet.html"
-    client_key, api_key = prepare_site(snippet_file)
-    env = {**os.environ, "DEMO_SNIPPET_FILE": str(snippet_file), "SIBYL_AUTO_MIGRATE": "0"}
+    site = prepare_site(snippet_file, parse_duration(delay_text))
+    env = {**os.environ, "DEMO_SNIPPET_FILE": str(snippet_file), "SIBYL_AUTO_MIGRATE": "0", "SIBYL_WORKER": "inline"}
     flask = [sys.executable, "-m", "flask", "--app"]
     processes = [
         subprocess.Popen([*flask, "server", "run", "--port", "8000"], env=env),
@@ -38,8 +53,9 @@ def main() -> int:
     ]
     print(f"Receiver:   {RECEIVER_URL}")
     print(f"Demo shop:  {SHOP_URL}")
-    print(f"Client key: {client_key}")
-    print(f"API key:    {api_key}  (try: curl -H 'api-key: {api_key}' {RECEIVER_URL}/v3/events)")
+    print(f"Client key: {site.client_key}")
+    print(f"API key:    {site.api_key}  (try: curl -H 'api-key: {site.api_key}' {RECEIVER_URL}/v3/events)")
+    print(f"Abandoned carts: emailed {delay_text} after the last update (sign in first); {mail_destination()}")
     print("Ctrl-C stops everything.", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

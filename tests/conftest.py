@@ -20,6 +20,7 @@ from playwright.sync_api import Page
 from sqlalchemy import select
 
 from server import create_app, db
+from server.carts import workflow_of
 from server.models import Contact, Event, Site, Visitor
 from server.sites import create_site, snippet
 
@@ -136,6 +137,12 @@ class Store:
         """Wait until at least `count` events (of `kind`) are stored; return all of them."""
         return wait_until(lambda: found if len(found := self.events(site, kind)) >= count else None, timeout, page)
 
+    def set_cart_delay(self, site: Site, seconds: float) -> None:
+        with db.new_session(self.app) as session:
+            workflow = workflow_of(session, site.id)
+            workflow.delay_seconds = seconds
+            session.commit()
+
     def visitor(self, visitor_id: int | None) -> Visitor | None:
         with db.new_session(self.app) as session:
             return session.get(Visitor, visitor_id) if visitor_id is not None else None
@@ -228,13 +235,36 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any], playwrigh
     return args
 
 
-@pytest.fixture
-def shop(store: Store, receiver: Process) -> Iterator[tuple[Process, Site]]:
-    """The demo shop on its own origin, with a fresh site's tracking code pasted in."""
+def start_shop(store: Store, receiver: Process) -> tuple[Process, Site]:
+    """The demo shop on its own origin, with a fresh site's tracking code (pointing at `receiver`)."""
     port = free_port()
     site = store.create_site([f"http://127.0.0.1:{port}"])
     env = {**os.environ, "DEMO_SNIPPET": store.snippet(site, receiver.url)}
     process = Process(flask_command("demo_site", port), port, env, "/")
     process.start()
+    return process, site
+
+
+@pytest.fixture
+def shop(store: Store, receiver: Process) -> Iterator[tuple[Process, Site]]:
+    process, site = start_shop(store, receiver)
     yield process, site
+    process.stop()
+
+
+@pytest.fixture
+def receiver_with_automation(built_tracker: Path, database_url: str, smtp_sink: SmtpSink) -> Iterator[Process]:
+    """A receiver that runs the automation itself (SIBYL_WORKER=inline) and mails `smtp_sink`."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SIBYL_DATABASE_URL": database_url,
+        "SIBYL_TRACKER_PATH": str(built_tracker),
+        "SIBYL_WORKER": "inline",
+        "SIBYL_WORKER_POLL": "0.2",
+        "SIBYL_SMTP_URL": smtp_sink.url,
+    }
+    process = Process(flask_command("server", port), port, env, "/healthz")
+    process.start()
+    yield process
     process.stop()

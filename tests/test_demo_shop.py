@@ -6,7 +6,7 @@ from playwright.sync_api import Page, expect
 
 from server.models import Site
 
-from .conftest import Process, Store
+from .conftest import Process, SmtpSink, Store, start_shop
 
 EMAIL = "thomas.bianchi@example.com"
 
@@ -89,3 +89,22 @@ def test_checkout_sends_order_completed(page: Page, shop: tuple[Process, Site], 
     assert event.name == "order_completed"
     assert event.eventdata["data"]["total"] == 90
     assert event.properties["email"] == EMAIL
+
+
+def test_update_cart_then_the_recovery_email_arrives(
+    page: Page, store: Store, receiver_with_automation: Process, smtp_sink: SmtpSink
+) -> None:
+    server, site = start_shop(store, receiver_with_automation)
+    try:
+        store.set_cart_delay(site, 1)
+        sign_in(page, server)
+        add_to_cart(page, server, "black-shoes")
+        page.fill("input.qty[data-slug=black-shoes]", "2")
+        page.click(".update-btn")
+        (message,) = smtp_sink.wait_for(1, timeout=20)
+    finally:
+        server.stop()
+    assert message["To"] == EMAIL
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "Thomas" in text and "Black shoes" in text and "180.00 USD" in text
+    assert server.url + "/cart" in text
