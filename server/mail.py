@@ -1,12 +1,15 @@
 """SMTP delivery: `SIBYL_SMTP_URL` settings, MIME messages and one reused connection."""
 from __future__ import annotations
 
+import base64
 import hashlib
+import secrets
 import smtplib
 import ssl
+import time
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import formatdate
+from email.header import Header
+from email.utils import formataddr, formatdate, parseaddr
 from types import TracebackType
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -14,6 +17,7 @@ _DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 _REPLY_CHARS = 200
+IDLE_CHECK_SECONDS = 0.5  # back-to-back sends in one pass skip the NOOP round trip
 
 
 @dataclass(frozen=True)
@@ -76,19 +80,42 @@ def message_id(key: str, domain: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
 
 
-def build_message(email: Email) -> EmailMessage:
-    """multipart/alternative: the plain text first, the HTML second (the part clients prefer)."""
-    message = EmailMessage()
-    message["Message-ID"] = email.message_id
-    message["Date"] = formatdate(usegmt=True)
-    message["From"] = email.sender
-    message["To"] = email.recipient
-    message["Subject"] = email.subject
-    for name, value in email.headers.items():
-        message[name] = value
-    message.set_content(email.text)
-    message.add_alternative(email.html, subtype="html")
-    return message
+def build_message(email: Email) -> bytes:
+    """The raw multipart/alternative message: plain text first, HTML second (the part clients prefer).
+
+    Assembled directly: every part is base64 and every header is ASCII or an RFC 2047 word, so the
+    stdlib's general-purpose MIME generator (0.8 ms a message, most of a worker's time) is not needed.
+    """
+    fields = {
+        "Message-ID": email.message_id,
+        "Date": formatdate(usegmt=True),
+        "From": email.sender,
+        "To": email.recipient,
+        "Subject": email.subject,
+        **email.headers,
+        "MIME-Version": "1.0",
+    }
+    if any("\r" in value or "\n" in value for value in fields.values()):
+        raise ValueError("a header value contains a line break")
+    boundary = f"=_sibyl_{secrets.token_hex(16)}"
+    lines = [f"{name}: {_header_value(value)}" for name, value in fields.items()]
+    lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
+    lines.append("")
+    for subtype, body in (("plain", email.text), ("html", email.html)):
+        lines += [f"--{boundary}", f'Content-Type: text/{subtype}; charset="utf-8"', "Content-Transfer-Encoding: base64", ""]
+        lines.append(base64.encodebytes(body.encode()).decode("ascii").replace("\n", "\r\n").rstrip("\r\n"))
+    lines += [f"--{boundary}--", ""]
+    return "\r\n".join(lines).encode("ascii")
+
+
+def _header_value(value: str) -> str:
+    """ASCII as it is; anything else as RFC 2047 encoded words (display names keep their address)."""
+    if value.isascii():
+        return value
+    name, address = parseaddr(value)
+    if address and "@" in address and name:
+        return formataddr((str(Header(name, "utf-8")), address))
+    return Header(value, "utf-8").encode()
 
 
 class MailFailure(Exception):
@@ -134,6 +161,7 @@ class Mailer:
         self.settings = settings
         self.timeout = timeout
         self._connection: smtplib.SMTP | None = None
+        self._last_used = 0.0
 
     def __enter__(self) -> Mailer:
         return self
@@ -148,7 +176,8 @@ class Mailer:
         except ValueError as error:  # e.g. a line break in a header: no retry will fix it
             raise PermanentFailure(f"invalid email: {error}") from None
         try:
-            self._live_connection().send_message(message, email.sender, [email.recipient])
+            self._live_connection().sendmail(email.sender, [email.recipient], message)
+            self._last_used = time.monotonic()
         except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as error:
             raise _failure(error) from None
         except (smtplib.SMTPException, OSError) as error:
@@ -166,8 +195,8 @@ class Mailer:
         self._connection = None
 
     def _live_connection(self) -> smtplib.SMTP:
-        """The open connection if the server still answers NOOP, else a new one."""
-        if self._connection is not None:
+        """The open connection (checked with NOOP when it has been idle), else a new one."""
+        if self._connection is not None and time.monotonic() - self._last_used > IDLE_CHECK_SECONDS:
             try:
                 code, _ = self._connection.noop()
             except (smtplib.SMTPException, OSError):

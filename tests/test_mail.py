@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import socket
 import time
+from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
@@ -179,7 +180,7 @@ def test_message_ids_are_deterministic_per_key() -> None:
 
 
 def test_the_message_puts_plain_text_first_then_html() -> None:
-    message = build_message(an_email(headers={"X-Sibyl-Cart": "9"}))
+    message = message_from_bytes(build_message(an_email(headers={"X-Sibyl-Cart": "9"})), policy=policy.default)
     assert message.get_content_type() == "multipart/alternative"
     assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
     assert message["Date"] and message["X-Sibyl-Cart"] == "9"
