@@ -5,23 +5,23 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 from email.utils import parseaddr
 
 from flask import Flask
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from . import db
 from .mail import Email, Mailer, PermanentFailure, TemporaryFailure, message_id, parse_smtp_url
 from .carts import workflow_of
-from .models import Cart, Contact, OutboxEmail, Site, utcnow
+from .models import Cart, Contact, OutboxEmail, Site, Workflow, utcnow
 from .recovery_email import render_recovery_email
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-LEASE = timedelta(seconds=60)
 BATCH = 500
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(hours=1)
@@ -35,6 +35,8 @@ class Worker:
         self.clock = clock
         self.poll = float(app.config["WORKER_POLL"])
         self.retry_base = float(app.config["SMTP_RETRY"])
+        self.connections = int(app.config["SMTP_CONNECTIONS"])
+        self.lease = timedelta(seconds=float(app.config["WORKER_LEASE"]))
         smtp_url = app.config["SMTP_URL"]
         self.smtp = parse_smtp_url(smtp_url) if smtp_url else None
         self.sender = str(app.config["MAIL_FROM"])
@@ -56,30 +58,27 @@ class Worker:
         return self.queue_due_carts() + self.deliver(stop)
 
     def queue_due_carts(self) -> int:
+        """Claim the due carts, mark the unchanged ones emailed and write their emails, in one transaction."""
         with db.new_session(self.app) as session:
             now = self.clock()
-            claimed = claim_due_carts(session, now)
-            queued = sum(self._queue_email(session, cart_id, version, now) for cart_id, version in claimed)
+            marked = mark_emailed(session, claim_due_carts(session, now, self.lease), now)
+            if not marked:
+                return 0
+            owned = select(Cart, Contact).join(Contact, Cart.contact_id == Contact.id).where(Cart.id.in_(marked))
+            sites: dict[int, tuple[Site, Workflow]] = {}
+            emails = []
+            for cart, contact in session.execute(owned).all():
+                if cart.site_id not in sites:
+                    sites[cart.site_id] = (session.get_one(Site, cart.site_id), workflow_of(session, cart.site_id))
+                emails.append(self._recovery_email(cart, contact, *sites[cart.site_id], now))
+            session.execute(insert(OutboxEmail), emails)
             session.commit()
-            return queued
+            return len(emails)
 
-    def _queue_email(self, session: Session, cart_id: int, version: int, now: datetime) -> bool:
-        """Re-check the cart, mark it emailed and write its email, in one transaction: a racing update wins."""
-        cart = session.get(Cart, cart_id)
-        if cart is None or cart.contact_id is None:
-            return False
-        marked = session.execute(
-            update(Cart)
-            .where(Cart.id == cart_id, Cart.version == version, Cart.state == "open", Cart.due_at <= now)
-            .values(state="emailed", emailed_at=now, due_at=None, lease_until=None, version=version + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if marked.rowcount != 1:
-            return False
-        contact = session.get(Contact, cart.contact_id)
-        site = session.get(Site, cart.site_id)
-        assert contact is not None and site is not None
-        workflow = workflow_of(session, site.id)
+    def _recovery_email(
+        self, cart: Cart, contact: Contact, site: Site, workflow: Workflow, now: datetime
+    ) -> dict[str, Any]:
+        """The outbox row for this cart cycle: rendered now, keyed by cart and cycle."""
         firstname = (contact.attributes or {}).get("FIRSTNAME")
         rendered = render_recovery_email(
             shop_name=site.name,
@@ -88,68 +87,89 @@ class Worker:
             cart=cart.snapshot,
         )
         key = f"cart-{cart.id}-cycle-{cart.cycle}"
-        session.add(
-            OutboxEmail(
-                site_id=site.id,
-                cart_id=cart.id,
-                contact_id=contact.id,
-                dedupe_key=key,
-                message_id=message_id(key, self.domain),
-                sender=self.sender,
-                recipient=contact.email,
-                subject=rendered.subject,
-                html=rendered.html,
-                text=rendered.text,
-                status="pending" if self.smtp else "held",
-                next_attempt_at=now if self.smtp else None,
-                created_at=now,
-            )
-        )
-        return True
+        return {
+            "site_id": site.id,
+            "cart_id": cart.id,
+            "contact_id": contact.id,
+            "dedupe_key": key,
+            "message_id": message_id(key, self.domain),
+            "sender": self.sender,
+            "recipient": contact.email,
+            "subject": rendered.subject,
+            "html": rendered.html,
+            "text": rendered.text,
+            "status": "pending" if self.smtp else "held",
+            "attempts": 0,
+            "next_attempt_at": now if self.smtp else None,
+            "created_at": now,
+        }
 
     def deliver(self, stop: threading.Event | None = None) -> int:
-        """Send the pending emails over one SMTP connection, marking each before the next."""
+        """Send the pending emails over a few SMTP connections at once, each marked before its next."""
         if self.smtp is None:
             return 0
         with db.new_session(self.app) as session:
-            claimed = claim_outbox(session, self.clock())
-            if not claimed:
-                return 0
-            with Mailer(self.smtp) as mailer:
-                for index, outbox_id in enumerate(claimed):
-                    if stop is not None and stop.is_set():
-                        release_outbox(session, claimed[index:])
-                        break
-                    self._send(session, mailer, outbox_id)
-            return len(claimed)
+            claimed = claim_outbox(session, self.clock(), self.lease)
+        lanes = [claimed[lane :: self.connections] for lane in range(self.connections)]
+        threads = [threading.Thread(target=self._deliver_lane, args=(lane, stop)) for lane in lanes if lane]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return len(claimed)
 
-    def _send(self, session: Session, mailer: Mailer, outbox_id: int) -> None:
-        row = session.get(OutboxEmail, outbox_id)
-        if row is None or row.status != "pending":
-            return
-        row.attempts += 1
+    def _deliver_lane(self, outbox_ids: list[int], stop: threading.Event | None) -> None:
+        """One connection's share of a pass; a stop releases what it has not sent yet."""
+        with db.new_session(self.app) as session, Mailer(self.smtp) as mailer:  # type: ignore[arg-type]
+            rows = session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(outbox_ids)).order_by(OutboxEmail.id))
+            for row in rows.all():
+                if stop is not None and stop.is_set():
+                    release_outbox(session, [id_ for id_ in outbox_ids if id_ >= row.id])
+                    return
+                self._send(session, mailer, row)
+
+    def _send(self, session: Session, mailer: Mailer, row: OutboxEmail) -> None:
+        """One attempt, recorded (and committed) before the next email is sent."""
+        attempts = row.attempts + 1
+        outcome: dict[str, Any] = {"attempts": attempts, "lease_until": None}
         try:
-            mailer.send(
-                Email(row.sender, row.recipient, row.subject, row.html, row.text, row.message_id)
-            )
+            mailer.send(Email(row.sender, row.recipient, row.subject, row.html, row.text, row.message_id))
         except TemporaryFailure as error:
-            row.last_error = str(error)
-            if row.attempts >= MAX_ATTEMPTS:
-                row.status = "failed"
+            outcome["last_error"] = str(error)
+            if attempts >= MAX_ATTEMPTS:
+                outcome["status"] = "failed"
             else:
-                row.next_attempt_at = self.clock() + self._backoff(row.attempts)
+                outcome["next_attempt_at"] = self.clock() + self._backoff(attempts)
         except PermanentFailure as error:
-            row.status, row.last_error = "failed", str(error)
+            outcome.update(status="failed", last_error=str(error))
         else:
-            row.status, row.sent_at, row.last_error = "sent", self.clock(), None
-        row.lease_until = None
+            outcome.update(status="sent", sent_at=self.clock(), last_error=None)
+        outbox = OutboxEmail.__table__
+        session.connection().execute(update(outbox).where(outbox.c.id == row.id).values(**outcome))
         session.commit()
 
     def _backoff(self, attempts: int) -> timedelta:
         return min(MAX_BACKOFF, timedelta(seconds=self.retry_base * 2 ** (attempts - 1)))
 
 
-def claim_due_carts(session: Session, now: datetime) -> list[tuple[int, int]]:
+def mark_emailed(session: Session, claimed: list[tuple[int, int]], now: datetime) -> list[int]:
+    """Of the claimed (id, version) pairs, mark emailed those still open, due and unchanged.
+
+    A cart updated or cancelled since the claim has another version or state: the update wins.
+    """
+    if not claimed:
+        return []
+    rows = session.execute(
+        update(Cart)
+        .where(tuple_(Cart.id, Cart.version).in_(claimed), Cart.state == "open", Cart.due_at <= now)
+        .values(state="emailed", emailed_at=now, due_at=None, lease_until=None, version=Cart.version + 1)
+        .returning(Cart.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return [row.id for row in rows]
+
+
+def claim_due_carts(session: Session, now: datetime, lease: timedelta) -> list[tuple[int, int]]:
     """Lease up to BATCH due carts no one else holds; (id, version) of each. Reads due rows only."""
     due = (
         select(Cart.id)
@@ -161,7 +181,7 @@ def claim_due_carts(session: Session, now: datetime) -> list[tuple[int, int]]:
     rows = session.execute(
         update(Cart)
         .where(Cart.id.in_(due.scalar_subquery()))
-        .values(lease_until=now + LEASE)
+        .values(lease_until=now + lease)
         .returning(Cart.id, Cart.version)
         .execution_options(synchronize_session=False)
     ).all()
@@ -169,7 +189,7 @@ def claim_due_carts(session: Session, now: datetime) -> list[tuple[int, int]]:
     return [(row.id, row.version) for row in rows]
 
 
-def claim_outbox(session: Session, now: datetime) -> list[int]:
+def claim_outbox(session: Session, now: datetime, lease: timedelta) -> list[int]:
     """Lease up to BATCH pending emails whose next attempt is due."""
     ready = (
         select(OutboxEmail.id)
@@ -185,7 +205,7 @@ def claim_outbox(session: Session, now: datetime) -> list[int]:
     rows = session.execute(
         update(OutboxEmail)
         .where(OutboxEmail.id.in_(ready.scalar_subquery()))
-        .values(lease_until=now + LEASE)
+        .values(lease_until=now + lease)
         .returning(OutboxEmail.id)
         .execution_options(synchronize_session=False)
     ).all()

@@ -43,7 +43,9 @@ def load(instance_path: str) -> dict[str, object]:
         "CART_DELAY": parse_duration(os.environ.get("SIBYL_CART_DELAY", "2h")),
         "WORKER": os.environ.get("SIBYL_WORKER", "inline"),
         "WORKER_POLL": parse_duration(os.environ.get("SIBYL_WORKER_POLL", "1s")),
+        "WORKER_LEASE": parse_duration(os.environ.get("SIBYL_WORKER_LEASE", "60s")),
         "SMTP_RETRY": parse_duration(os.environ.get("SIBYL_SMTP_RETRY", "30s")),
+        "SMTP_CONNECTIONS": int(os.environ.get("SIBYL_SMTP_CONNECTIONS", "4")),
         "SMTP_URL": os.environ.get("SIBYL_SMTP_URL") or None,
         "MAIL_FROM": os.environ.get("SIBYL_MAIL_FROM", "shop@localhost"),
         "TRACKER_PATH": os.environ.get("SIBYL_TRACKER_PATH")

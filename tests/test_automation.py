@@ -34,6 +34,7 @@ GUIDE_CART = {
     ],
 }
 DELAY = timedelta(hours=2)
+SMTP_CONNECTIONS = 4
 
 
 class Clock:
@@ -252,7 +253,8 @@ def test_a_permanent_rejection_is_recorded_and_not_retried(
 
 def start_worker(database_url: str, smtp_sink: SmtpSink) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_SMTP_URL": smtp_sink.url,
-           "SIBYL_WORKER_POLL": "0.1", "SIBYL_AUTO_MIGRATE": "0"}
+           "SIBYL_WORKER_POLL": "0.1", "SIBYL_AUTO_MIGRATE": "0", "SIBYL_SMTP_CONNECTIONS": str(SMTP_CONNECTIONS),
+           "SIBYL_WORKER_LEASE": "3s"}
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "server", "worker"], cwd=ROOT, env=env)
 
 
@@ -316,5 +318,6 @@ def test_kill_9_mid_pass_then_a_restart_emails_every_cart_once(
     finally:
         stop(second)
     assert len(outbox(store, site)) == 300
-    # The one window no SMTP client can close: accepted by SMTP, killed before the outbox row was marked.
-    assert len(smtp_sink.messages) - 300 <= 1
+    # The one window no SMTP client can close: accepted by SMTP, killed before the outbox row was
+    # marked. At most one email per connection can be in it, and a re-send keeps its Message-ID.
+    assert len(smtp_sink.messages) - 300 <= SMTP_CONNECTIONS
