@@ -1,0 +1,146 @@
+"""Benchmark the abandoned-cart worker: emails per second into a local SMTP sink, and the cost of a
+pass that finds nothing due with 1,000,000 waiting carts against an empty table.
+
+    .venv/bin/python -m bench.worker [--carts 10000] [--waiting 1000000] [--database-url URL]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import insert
+
+from server import create_app, db
+from server.automation import Worker
+from server.models import Cart, Contact, OutboxEmail
+from server.sites import create_site
+
+CART = {
+    "total": 280,
+    "currency": "USD",
+    "url": "https://shop.example/cart",
+    "items": [
+        {"name": "Black shoes", "price": 90, "quantity": 2, "url": "https://shop.example/p/1", "image": "https://shop.example/1.png"},
+        {"name": "White shirt", "price": 100, "quantity": 1, "url": "https://shop.example/p/2", "image": "https://shop.example/2.png"},
+    ],
+}
+
+
+def sink_command(port: int) -> tuple[list[str], str]:
+    """Postfix's `smtp-sink` (C, built to take mail fast) where installed, else aiosmtpd's Sink."""
+    if shutil.which("smtp-sink"):
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        return ["smtp-sink", *user, "-c", f"127.0.0.1:{port}", "1000"], "Postfix smtp-sink"
+    return [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"], "aiosmtpd Sink"
+
+
+def start_sink() -> tuple[subprocess.Popen[bytes], str, str]:
+    """A discarding SMTP server in a process of its own, as a real one is."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command, name = sink_command(port)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, f"smtp://127.0.0.1:{port}", name
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("the SMTP sink did not start")
+
+
+def fresh_app(database_url: str | None, smtp_url: str) -> Any:
+    url = database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    app = create_app({"DATABASE_URL": url, "SMTP_URL": smtp_url, "WORKER": "external"})
+    return app
+
+
+def add_carts(app: Any, site_id: int, count: int, due: bool) -> None:
+    """`count` carts of `count` contacts, due an hour ago, or parked (never due)."""
+    now = datetime.now(timezone.utc)
+    with db.new_session(app) as session:
+        for start in range(0, count, 10_000):
+            size = min(10_000, count - start)
+            contacts = session.execute(
+                insert(Contact).returning(Contact.id),
+                [{"site_id": site_id, "email": f"shopper{start + i}-{due}@example.com", "attributes": {"FIRSTNAME": "Sam"},
+                  "created_at": now, "modified_at": now} for i in range(size)],
+            ).scalars().all()
+            session.execute(
+                insert(Cart),
+                [{"site_id": site_id, "owner": f"contact:{contact_id}", "cart_key": "cart:1", "contact_id": contact_id,
+                  "state": "open", "snapshot": CART, "version": 1, "cycle": 1, "resets": 0,
+                  "updated_at": now - timedelta(hours=3),
+                  "deadline_at": now - timedelta(hours=1) if due else now + timedelta(days=30),
+                  "due_at": now - timedelta(hours=1) if due else None} for contact_id in contacts],
+            )
+        session.commit()
+
+
+def emails_per_second(database_url: str | None, carts: int, smtp_url: str) -> tuple[float, int]:
+    app = fresh_app(database_url, smtp_url)
+    with db.new_session(app) as session:
+        site = create_site(session, "bench", [], 7200)
+    add_carts(app, site.id, carts, due=True)
+    worker = Worker(app)
+    started = time.perf_counter()
+    while worker.run_pass():
+        pass
+    elapsed = time.perf_counter() - started
+    with db.new_session(app) as session:
+        sent = session.query(OutboxEmail).filter_by(status="sent").count()
+    assert sent == carts, (sent, carts)
+    return carts / elapsed, sent
+
+
+def idle_pass_ms(database_url: str | None, waiting: int, smtp_url: str) -> float:
+    app = fresh_app(database_url, smtp_url)
+    with db.new_session(app) as session:
+        site = create_site(session, f"idle-{waiting}", [], 7200)
+    add_carts(app, site.id, waiting, due=False)
+    worker = Worker(app)
+    worker.run_pass()
+    timings = []
+    for _ in range(50):
+        started = time.perf_counter()
+        worker.run_pass()
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--carts", type=int, default=10_000)
+    parser.add_argument("--waiting", type=int, default=1_000_000)
+    parser.add_argument("--database-url", help="default: a fresh SQLite file per measurement")
+    args = parser.parse_args()
+    sink, smtp_url, sink_name = start_sink()
+    try:
+        rate, sent = emails_per_second(args.database_url, args.carts, smtp_url)
+        empty = idle_pass_ms(args.database_url, 0, smtp_url)
+        full = idle_pass_ms(args.database_url, args.waiting, smtp_url)
+    finally:
+        sink.terminate()
+        sink.wait()
+    database = (args.database_url or "sqlite").split(":")[0]
+    print(f"| measurement ({database}) | result | goal |")
+    print("|---|---|---|")
+    print(f"| {sent:,} due carts emailed into {sink_name} | {rate:,.0f} emails/s | ≥ 1,000 emails/s |")
+    print(f"| idle worker pass, 0 waiting carts | {empty:.2f} ms | |")
+    print(f"| idle worker pass, {args.waiting:,} waiting carts | {full:.2f} ms ({full / empty:.2f}×) | ≈ 1× |")
+
+
+if __name__ == "__main__":
+    main()
