@@ -5,16 +5,16 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 from email.utils import parseaddr
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from . import db
-from .mail import Email, Mailer, PermanentFailure, TemporaryFailure, message_id, parse_smtp_url
 from .carts import workflow_of
+from .mail import Email, Mailer, PermanentFailure, TemporaryFailure, message_id, parse_smtp_url
 from .models import Cart, Contact, OutboxEmail, Site, Workflow, utcnow
 from .recovery_email import render_recovery_email
 

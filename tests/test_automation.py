@@ -207,6 +207,18 @@ def test_reentry_decides_whether_a_later_update_is_emailed_again(
     assert len(smtp_sink.messages) == emails
 
 
+def test_the_timer_is_pushed_back_no_more_often_than_the_cap(
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, database_url: str
+) -> None:
+    assert workflows(database_url, site, "--max-resets", "1").returncode == 0
+    updates = [(timedelta(minutes=150), 1), (timedelta(minutes=120), 2), (timedelta(minutes=60), 3)]
+    send(receiver, site, *[cart_updated(clock.now - ago, data={**GUIDE_CART, "total": total}) for ago, total in updates])
+    clock.advance(timedelta(minutes=1))  # past the deadline of the one allowed reset, not of the third update
+    worker.run_pass()
+    (message,) = smtp_sink.wait_for(1)
+    assert "3.00 USD" in body(message, "plain")
+
+
 def test_tracked_html_is_inert_in_the_email(
     receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink
 ) -> None:
