@@ -2,61 +2,19 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from . import db, limits
-from .contacts import normalise_email
-from .errors import ApiError, describe
+from .errors import ApiError
 from .ingest import IncomingEvent, event_time, ingest
 from .models import utcnow
+from .schemas import Batch, Message, parse
 from .sites import accepts_origin, by_client_key
 
 bp = Blueprint("collect", __name__)
-
-Identifier = Annotated[str, Field(pattern=r"^[\w.\-]+$", min_length=1, max_length=limits.ID_CHARS)]
-
-
-class EventData(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    id: StrictStr | StrictInt | None = None
-    data: Any = None
-
-
-class Message(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    id: Identifier
-    type: Literal["page", "track", "identify", "link"]
-    ts: StrictInt | None = Field(default=None, ge=0)
-    url: str | None = Field(default=None, max_length=limits.URL_CHARS)
-    name: str | None = Field(default=None, max_length=limits.NAME_CHARS)
-    email: str | None = Field(default=None, max_length=254)
-    properties: dict[str, Any] = Field(default_factory=dict)
-    eventdata: EventData | None = None
-
-    @model_validator(mode="after")
-    def _required_per_type(self) -> "Message":
-        if self.type in ("track", "link") and not (self.name or "").strip():
-            raise ValueError(f"a {self.type} message needs a non-empty name")
-        if self.email is not None and normalise_email(self.email) is None:
-            raise ValueError("email is not a valid email address")
-        if self.type == "identify" and self.email is None:
-            raise ValueError("an identify message needs an email")
-        return self
-
-
-class Batch(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    key: str = Field(min_length=1, max_length=limits.ID_CHARS)
-    cuid: Identifier
-    messages: list[Message] = Field(min_length=1, max_length=limits.BATCH_MESSAGES)
-
 
 @bp.after_request
 def _cors(response: Response) -> Response:
@@ -86,10 +44,7 @@ def collect() -> Response:
         raise ApiError(401, "key: unknown or missing client key")
     if not accepts_origin(site, request.headers.get("Origin")):
         raise ApiError(403, "Origin: this site does not accept traffic from this origin")
-    try:
-        batch = Batch.model_validate(raw)
-    except ValidationError as error:
-        raise ApiError(400, describe(error)) from None
+    batch = parse(Batch, raw)
     result = ingest(session, site, _incoming_events(batch))
     return jsonify(stored=result.stored, duplicates=result.duplicates)
 

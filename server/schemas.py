@@ -1,0 +1,192 @@
+"""The shapes clients send: validated here, and published from here as the OpenAPI document."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from flask import request
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
+
+from . import limits
+from .contacts import normalise_email
+from .errors import ApiError, describe
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _email(value: str) -> str:
+    email = normalise_email(value)
+    if email is None:
+        raise ValueError("not a valid email address")
+    return email
+
+
+def _bounded(value: Any, depth: int = 0) -> Any:
+    """JSON no deeper than NESTING_DEPTH and with at most PROPERTY_KEYS keys in any object."""
+    if depth > limits.NESTING_DEPTH:
+        raise ValueError(f"nested deeper than {limits.NESTING_DEPTH} levels")
+    if isinstance(value, dict):
+        if len(value) > limits.PROPERTY_KEYS:
+            raise ValueError(f"{len(value)} keys; the limit is {limits.PROPERTY_KEYS}")
+        for item in value.values():
+            _bounded(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _bounded(item, depth + 1)
+    return value
+
+
+Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+Properties = Annotated[dict[str, Any], AfterValidator(_bounded)]
+Identifier = Annotated[str, Field(pattern=r"^[\w.\-]+$", min_length=1, max_length=limits.ID_CHARS)]
+Name = Annotated[str, Field(min_length=1, max_length=limits.NAME_CHARS)]
+EventName = Annotated[str, Field(min_length=1, max_length=limits.NAME_CHARS, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def json_body() -> Any:
+    """The request's JSON body, whatever its content type; 400 when it is not JSON."""
+    try:
+        return json.loads(request.get_data())
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "body: not valid JSON") from None
+
+
+def parse_body(model: type[Model]) -> Model:
+    return parse(model, json_body())
+
+
+def parse(model: type[Model], raw: Any, prefix: str = "") -> Model:
+    """`raw` as `model`, or a 400 naming the first field that is wrong."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        raise ApiError(400, describe(error, prefix)) from None
+
+
+class EventData(BaseModel):
+    """Brevo's `eventdata`: the object an event is about (`id`, e.g. a cart) and its `data`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: StrictStr | StrictInt | None = None
+    data: Annotated[Any, AfterValidator(_bounded)] = None
+
+
+# The tracker's own batches (POST /collect)
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: Identifier
+    type: Literal["page", "track", "identify", "link"]
+    ts: StrictInt | None = Field(default=None, ge=0)
+    url: str | None = Field(default=None, max_length=limits.URL_CHARS)
+    name: str | None = Field(default=None, max_length=limits.NAME_CHARS)
+    email: Email | None = None
+    properties: Properties = Field(default_factory=dict)
+    eventdata: EventData | None = None
+
+    @model_validator(mode="after")
+    def _required_per_type(self) -> Message:
+        if self.type in ("track", "link") and not (self.name or "").strip():
+            raise ValueError(f"a {self.type} message needs a non-empty name")
+        if self.type == "identify" and self.email is None:
+            raise ValueError("an identify message needs an email")
+        return self
+
+
+class Batch(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    key: str = Field(min_length=1, max_length=limits.ID_CHARS)
+    cuid: Identifier
+    messages: list[Message] = Field(min_length=1, max_length=limits.BATCH_MESSAGES)
+
+
+# Brevo's tracker REST API (POST /api/v2/*, header ma-key)
+
+
+class V2Identify(BaseModel):
+    email: Email
+    attributes: Properties = Field(default_factory=dict)
+
+
+class V2TrackEvent(BaseModel):
+    email: Email
+    event: Name
+    properties: Properties = Field(default_factory=dict)
+    eventdata: EventData | None = None
+
+
+class V2TrackLink(BaseModel):
+    email: Email
+    link: str = Field(min_length=1, max_length=limits.URL_CHARS)
+    properties: Properties = Field(default_factory=dict)
+
+
+class V2TrackPage(BaseModel):
+    email: Email
+    page: Name
+    properties: Properties = Field(default_factory=dict)
+
+
+# Brevo's v3 API (header api-key)
+
+
+class V3Identifiers(BaseModel):
+    email_id: Email | None = None
+    ext_id: str | None = Field(default=None, min_length=1, max_length=255)
+    contact_id: StrictInt | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> V3Identifiers:
+        if self.email_id is None and self.ext_id is None and self.contact_id is None:
+            raise ValueError("give at least one of email_id, ext_id, contact_id")
+        return self
+
+
+class V3Event(BaseModel):
+    event_name: EventName
+    event_date: datetime | None = None
+    identifiers: V3Identifiers
+    contact_properties: Properties = Field(default_factory=dict)
+    event_properties: Properties = Field(default_factory=dict)
+
+
+class V3EventBatch(BaseModel):
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=limits.V3_BATCH_EVENTS)
+
+
+class V3CreateContact(BaseModel):
+    email: Email | None = None
+    ext_id: str | None = Field(default=None, min_length=1, max_length=255)
+    attributes: Properties = Field(default_factory=dict)
+    emailBlacklisted: bool | None = None
+    smsBlacklisted: bool | None = None
+    listIds: list[int] = Field(default_factory=list)
+    updateEnabled: bool = False
+
+    @model_validator(mode="after")
+    def _email_or_ext_id(self) -> V3CreateContact:
+        if self.email is None and self.ext_id is None:
+            raise ValueError("give email or ext_id")
+        return self
+
+
+class V3UpdateContact(BaseModel):
+    ext_id: str | None = Field(default=None, min_length=1, max_length=255)
+    attributes: Properties = Field(default_factory=dict)
+    emailBlacklisted: bool | None = None
+    smsBlacklisted: bool | None = None
+    listIds: list[int] = Field(default_factory=list)
