@@ -68,10 +68,14 @@ class Worker:
             sites: dict[int, tuple[Site, Workflow]] = {}
             emails = []
             for cart, contact in session.execute(owned).all():
+                if contact.email is None or contact.email_blacklisted:
+                    cart.state, cart.closed_reason = "closed", "unsubscribed" if contact.email else "no_email"
+                    continue
                 if cart.site_id not in sites:
                     sites[cart.site_id] = (session.get_one(Site, cart.site_id), workflow_of(session, cart.site_id))
                 emails.append(self._recovery_email(cart, contact, *sites[cart.site_id], now))
-            session.execute(insert(OutboxEmail), emails)
+            if emails:
+                session.execute(insert(OutboxEmail), emails)
             session.commit()
             return len(emails)
 

@@ -58,6 +58,21 @@ class ContactBook:
             self._contacts[email] = found
         return self._contacts[email]
 
+    def contact_by_ext_id(self, ext_id: str) -> Contact:
+        """The site's contact with this external id, created (without an email) when new."""
+        found = self.session.scalar(select(Contact).where(Contact.site_id == self.site.id, Contact.ext_id == ext_id))
+        if found is None:
+            found = Contact(site_id=self.site.id, ext_id=ext_id, attributes={})
+            self.session.add(found)
+            self.session.flush()
+        return found
+
+    def give_ext_id(self, contact: Contact, ext_id: str) -> None:
+        """Record the external id on the contact, unless another contact already holds it."""
+        holder = self.session.scalar(select(Contact.id).where(Contact.site_id == self.site.id, Contact.ext_id == ext_id))
+        if holder is None:
+            contact.ext_id = ext_id
+
     def matching_attributes(self, properties: dict[str, Any]) -> dict[str, Any]:
         """The properties whose upper-cased name is a known attribute."""
         return {

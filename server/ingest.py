@@ -28,6 +28,7 @@ class IncomingEvent:
     url: str | None = None
     cuid: str | None = None
     email: str | None = None
+    ext_id: str | None = None
     contact_id: int | None = None
     properties: dict[str, Any] = field(default_factory=dict)
     eventdata: dict[str, Any] | None = None
@@ -118,19 +119,23 @@ def _visitor(
 def _contact(
     session: Session, book: ContactBook, workflow: Workflow, incoming: IncomingEvent, visitor: Visitor | None
 ) -> Contact | None:
-    """Identify by email (the event's, or `email` among its properties), else by visitor or id."""
+    """Identify by id, by email (the event's, or `email` among its properties), by visitor, by ext_id."""
     email = normalise_email(incoming.email) or normalise_email(_email_property(incoming.properties))
     contact: Contact | None = None
-    if email:
+    if incoming.contact_id is not None:
+        contact = session.get(Contact, incoming.contact_id)
+        if contact is not None and contact.site_id != book.site.id:
+            contact = None
+    elif email:
         contact = book.contact(email)
         if visitor is not None and link_visitor(session, visitor, contact):
             adopt_visitor_carts(session, workflow, visitor, contact)
     elif visitor is not None and visitor.contact_id is not None:
         contact = session.get(Contact, visitor.contact_id)
-    elif incoming.contact_id is not None:
-        contact = session.get(Contact, incoming.contact_id)
-        if contact is not None and contact.site_id != book.site.id:
-            contact = None
+    elif incoming.ext_id is not None:
+        contact = book.contact_by_ext_id(incoming.ext_id)
+    if contact is not None and incoming.ext_id is not None and contact.ext_id is None:
+        book.give_ext_id(contact, incoming.ext_id)
     if contact is not None:
         book.set_attributes(contact, incoming.attributes, create=True)
         book.set_attributes(contact, book.matching_attributes(incoming.properties), create=False)

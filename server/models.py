@@ -60,12 +60,19 @@ class Attribute(Base):
 
 class Contact(Base):
     __tablename__ = "contacts"
-    __table_args__ = (UniqueConstraint("site_id", "email"),)
+    __table_args__ = (
+        UniqueConstraint("site_id", "email"),
+        UniqueConstraint("site_id", "ext_id", name="uq_contacts_site_ext_id"),
+        Index("ix_contacts_site_modified", "site_id", "modified_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
-    email: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    ext_id: Mapped[str | None] = mapped_column(String(255))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    email_blacklisted: Mapped[bool] = mapped_column(Boolean, default=False)
+    sms_blacklisted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
