@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import automation, cli, collect, config, db, errors, health, tracker_script, v3
+from . import automation, cli, collect, config, db, errors, health, rest_v2, tracker_script, v3
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -24,7 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         db.upgrade(app.extensions["sibyl.engine"])
     errors.init_app(app)
     cli.init_app(app)
-    for module in (collect, tracker_script, health, v3):
+    for module in (collect, tracker_script, health, rest_v2, v3):
         app.register_blueprint(module.bp)
     if app.config["WORKER"] == "inline":
         automation.start_inline(app)

@@ -1,4 +1,4 @@
-"""Key checks: the secret `api-key` header for the v3 API."""
+"""Key checks: the secret `api-key` header (v3) and the public `ma-key` header (tracker REST)."""
 from __future__ import annotations
 
 import hmac
@@ -8,7 +8,7 @@ from flask import request
 from . import db
 from .errors import ApiError
 from .models import Site
-from .sites import by_api_key
+from .sites import by_api_key, by_client_key
 
 
 def site_from_api_key() -> Site:
@@ -17,4 +17,13 @@ def site_from_api_key() -> Site:
     site = by_api_key(db.session(), key) if key else None
     if site is None or not hmac.compare_digest(site.api_key, key):
         raise ApiError(401, "Key not found" if key else "api-key: header missing")
+    return site
+
+
+def site_from_client_key() -> Site:
+    """The site whose public client key is in the `ma-key` header (401 otherwise)."""
+    key = request.headers.get("ma-key", "")
+    site = by_client_key(db.session(), key) if key else None
+    if site is None:
+        raise ApiError(401, "Key not found" if key else "ma-key: header missing")
     return site

@@ -1,0 +1,55 @@
+"""Brevo's tracker REST API (`/api/v2/*`, header `ma-key`): server-side identify and tracking."""
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, Response
+
+from . import db, limits
+from .auth import site_from_client_key
+from .ingest import IncomingEvent, ingest
+from .models import utcnow
+from .schemas import V2Identify, V2TrackEvent, V2TrackLink, V2TrackPage, parse_body
+
+bp = Blueprint("rest_v2", __name__, url_prefix="/api/v2")
+
+
+def _store(kind: str, name: str, email: str, properties: dict, **extra: object) -> Response:
+    """One event through the common ingest path; 204 as Brevo answers."""
+    site = site_from_client_key()
+    event = IncomingEvent(
+        message_id=uuid.uuid4().hex,
+        kind=kind,
+        name=name,
+        occurred_at=utcnow(),
+        email=email,
+        properties=properties,
+        **extra,  # type: ignore[arg-type]
+    )
+    ingest(db.session(), site, [event])
+    return Response(status=204)
+
+
+@bp.post("/identify")
+def identify() -> Response:
+    body = parse_body(V2Identify)
+    return _store("identify", "identify", body.email, body.attributes, attributes=body.attributes)
+
+
+@bp.post("/trackEvent")
+def track_event() -> Response:
+    body = parse_body(V2TrackEvent)
+    eventdata = body.eventdata.model_dump(exclude_unset=True) if body.eventdata else None
+    return _store("track", body.event, body.email, body.properties, eventdata=eventdata)
+
+
+@bp.post("/trackLink")
+def track_link() -> Response:
+    body = parse_body(V2TrackLink)
+    return _store("link", body.link[: limits.NAME_CHARS], body.email, body.properties, url=body.link)
+
+
+@bp.post("/trackPage")
+def track_page() -> Response:
+    body = parse_body(V2TrackPage)
+    return _store("page", body.page, body.email, body.properties)
