@@ -1,23 +1,29 @@
 """Brevo's v3 API subset (`api-key`), answering in Brevo's shapes so its SDKs work."""
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import datetime, time, timezone
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import db
+from . import db, limits
 from .auth import site_from_api_key
-from .contacts import normalise_email
+from .contacts import ContactBook, normalise_email
 from .errors import ApiError
-from .models import Contact, Event, Site
+from .ingest import IncomingEvent, event_time, ingest
+from .models import Attribute, Contact, Event, Site, utcnow
+from .schemas import V3CreateContact, V3Event, V3EventBatch, V3UpdateContact, parse, parse_body
 from .sites import tracking_status
 
 bp = Blueprint("v3", __name__, url_prefix="/v3")
 
 MAX_EVENTS_PAGE = 10000
+MAX_CONTACTS_PAGE = 1000
 
 
 def brevo_time(moment: datetime) -> str:
@@ -25,22 +31,26 @@ def brevo_time(moment: datetime) -> str:
 
 
 def contact_json(contact: Contact) -> dict[str, Any]:
-    return {
-        "email": contact.email,
-        "id": contact.id,
-        "emailBlacklisted": False,
-        "smsBlacklisted": False,
+    """A contact as Brevo's `GetContactDetails` lists it."""
+    body: dict[str, Any] = {"email": contact.email, "id": contact.id}
+    if contact.ext_id is not None:
+        body["ext_id"] = contact.ext_id
+    return body | {
+        "emailBlacklisted": contact.email_blacklisted,
+        "smsBlacklisted": contact.sms_blacklisted,
+        "whatsappBlacklisted": False,
         "createdAt": brevo_time(contact.created_at),
         "modifiedAt": brevo_time(contact.modified_at),
         "attributes": contact.attributes or {},
         "listIds": [],
-        "statistics": {},
     }
 
 
 def find_contact(session: Session, site: Site, identifier: str, kind: str | None) -> Contact | None:
-    """A contact by email or id; `identifierType` (email_id, contact_id) settles ambiguity."""
+    """A contact by email, id or ext_id; `identifierType` settles ambiguity (Brevo's default: digits are ids)."""
     kind = kind or ("contact_id" if identifier.isdigit() else "email_id")
+    if kind == "ext_id":
+        return session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.ext_id == identifier))
     if kind == "contact_id":
         if not identifier.isdigit():
             raise ApiError(400, "identifier: a contact_id must be a number")
@@ -51,16 +61,185 @@ def find_contact(session: Session, site: Site, identifier: str, kind: str | None
         if email is None:
             raise ApiError(400, "identifier: not a valid email address")
         return session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.email == email))
-    raise ApiError(400, f"identifierType: unsupported value {kind!r} (use email_id or contact_id)")
+    raise ApiError(400, f"identifierType: unsupported value {kind!r} (use email_id, contact_id or ext_id)")
+
+
+def existing_contact(session: Session, site: Site, identifier: str) -> Contact:
+    contact = find_contact(session, site, identifier, request.args.get("identifierType"))
+    if contact is None:
+        raise ApiError(404, "Contact does not exist")
+    return contact
 
 
 @bp.get("/contacts/<path:identifier>")
 def get_contact(identifier: str) -> Response:
+    contact = existing_contact(db.session(), site_from_api_key(), identifier)
+    return jsonify(contact_json(contact) | {"statistics": {}})
+
+
+@bp.post("/contacts")
+def create_contact() -> Response:
+    """201 `{id}` for a new contact; with `updateEnabled`, 204 after updating an existing one."""
     site = site_from_api_key()
-    contact = find_contact(db.session(), site, identifier, request.args.get("identifierType"))
-    if contact is None:
-        raise ApiError(404, "Contact does not exist")
-    return jsonify(contact_json(contact))
+    body = parse_body(V3CreateContact)
+    session = db.session()
+    existing = _contact_by(session, site, body.email, body.ext_id)
+    if existing is not None and not body.updateEnabled:
+        raise ApiError(400, "Unable to create contact, email is already associated with another Contact",
+                       "duplicate_parameter")
+    contact = existing or Contact(site_id=site.id, email=body.email, ext_id=body.ext_id, attributes={})
+    session.add(contact)
+    _apply_contact_changes(session, site, contact, body)
+    _commit_contact(session)
+    return Response(status=204) if existing is not None else (jsonify(id=contact.id), 201)  # type: ignore[return-value]
+
+
+@bp.put("/contacts/<path:identifier>")
+def update_contact(identifier: str) -> Response:
+    site = site_from_api_key()
+    body = parse_body(V3UpdateContact)
+    session = db.session()
+    contact = existing_contact(session, site, identifier)
+    _apply_contact_changes(session, site, contact, body)
+    _commit_contact(session)
+    return Response(status=204)
+
+
+@bp.delete("/contacts/<path:identifier>")
+def delete_contact(identifier: str) -> Response:
+    """The contact and, with it, its events, carts and emails."""
+    site = site_from_api_key()
+    session = db.session()
+    session.delete(existing_contact(session, site, identifier))
+    session.commit()
+    return Response(status=204)
+
+
+@bp.get("/contacts")
+def list_contacts() -> Response:
+    site = site_from_api_key()
+    limit = _int_arg("limit", 50, 1, MAX_CONTACTS_PAGE)
+    offset = _int_arg("offset", 0, 0, None)
+    sort = request.args.get("sort", "desc")
+    if sort not in ("asc", "desc"):
+        raise ApiError(400, "sort: use asc or desc")
+    query = select(Contact).where(Contact.site_id == site.id)
+    for name, column in (("modifiedSince", Contact.modified_at), ("createdSince", Contact.created_at)):
+        if request.args.get(name):
+            query = query.where(column >= _parse_date(name, request.args[name], time.min))
+    session = db.session()
+    count = session.scalar(select(func.count()).select_from(query.subquery()))
+    order = (Contact.created_at, Contact.id) if sort == "asc" else (Contact.created_at.desc(), Contact.id.desc())
+    page = session.scalars(query.order_by(*order).limit(limit).offset(offset))
+    return jsonify(contacts=[contact_json(contact) for contact in page], count=count)
+
+
+@bp.get("/contacts/attributes")
+def list_attributes() -> Response:
+    site = site_from_api_key()
+    names = db.session().scalars(select(Attribute.name).where(Attribute.site_id == site.id).order_by(Attribute.id))
+    return jsonify(attributes=[{"name": name, "category": "normal", "type": "text"} for name in names])
+
+
+def _contact_by(session: Session, site: Site, email: str | None, ext_id: str | None) -> Contact | None:
+    if email is not None:
+        return session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.email == email))
+    return session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.ext_id == ext_id))
+
+
+def _apply_contact_changes(
+    session: Session, site: Site, contact: Contact, body: V3CreateContact | V3UpdateContact
+) -> None:
+    """Merge the given attributes (`EMAIL` changes the address) and flags into the contact."""
+    attributes = dict(body.attributes or {})
+    new_email = attributes.pop("EMAIL", None) or attributes.pop("email", None)
+    if new_email is not None:
+        contact.email = normalise_email(new_email)
+        if contact.email is None:
+            raise ApiError(400, "attributes.EMAIL: not a valid email address")
+    if body.ext_id is not None:
+        contact.ext_id = body.ext_id
+    if body.emailBlacklisted is not None:
+        contact.email_blacklisted = body.emailBlacklisted
+    if body.smsBlacklisted is not None:
+        contact.sms_blacklisted = body.smsBlacklisted
+    session.flush()
+    ContactBook(session, site).set_attributes(contact, attributes, create=True)
+    contact.modified_at = utcnow()
+
+
+def _commit_contact(session: Session) -> None:
+    """Commit, turning a clash with another contact's email or ext_id into Brevo's 400."""
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ApiError(400, "email or ext_id is already associated with another Contact", "duplicate_parameter") from None
+
+
+@bp.post("/events")
+def create_event() -> Response:
+    """One custom event through the common ingest path; 204 as Brevo answers."""
+    site = site_from_api_key()
+    session = db.session()
+    ingest(session, site, [_incoming(session, site, parse_body(V3Event))])
+    return Response(status=204)
+
+
+@bp.post("/events/batch")
+def create_events_batch() -> tuple[Response, int]:
+    """Each valid event stored: 202 when all were, 207 when some were, 400 when none."""
+    site = site_from_api_key()
+    batch = parse_body(V3EventBatch)
+    session = db.session()
+    accepted: list[IncomingEvent] = []
+    errors: list[dict[str, Any]] = []
+    for index, raw in enumerate(batch.events):
+        try:
+            accepted.append(_incoming(session, site, parse(V3Event, raw)))
+        except ApiError as error:
+            errors.append({"eventIndex": [index], "message": error.message})
+    if accepted:
+        ingest(session, site, accepted)
+    summary = {
+        "message": f"{len(accepted)} of {len(batch.events)} events accepted",
+        "count": len(accepted),
+        "status": "accepted" if not errors else ("partial" if accepted else "failed"),
+        "total_events": len(batch.events),
+        "successful_events": len(accepted),
+        "failed_events": len(errors),
+        "errors": errors,
+    }
+    status = 202 if not errors else (207 if accepted else 400)
+    return jsonify(summary), status
+
+
+def _incoming(session: Session, site: Site, event: V3Event) -> IncomingEvent:
+    """A v3 event in the common shape; `event_properties` with `id`/`data` also act as Brevo's eventdata."""
+    size = len(json.dumps(event.event_properties, separators=(",", ":")).encode())
+    if size > limits.V3_EVENT_PROPERTIES_BYTES:
+        raise ApiError(413, f"event_properties: {size} bytes; the limit is {limits.V3_EVENT_PROPERTIES_BYTES}")
+    ids = event.identifiers
+    if ids.contact_id is not None:
+        contact = session.get(Contact, ids.contact_id)
+        if contact is None or contact.site_id != site.id:
+            raise ApiError(404, "identifiers.contact_id: Contact does not exist")
+    properties = event.event_properties
+    eventdata = None
+    if "id" in properties or "data" in properties:
+        eventdata = {key: properties[key] for key in ("id", "data") if key in properties}
+    return IncomingEvent(
+        message_id=uuid.uuid4().hex,
+        kind="track",
+        name=event.event_name,
+        occurred_at=event_time(int(event.event_date.timestamp() * 1000) if event.event_date else None, utcnow()),
+        email=ids.email_id,
+        ext_id=ids.ext_id,
+        contact_id=ids.contact_id,
+        properties=properties,
+        eventdata=eventdata,
+        attributes=event.contact_properties,
+    )
 
 
 def event_json(event: Event) -> dict[str, Any]:
