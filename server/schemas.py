@@ -46,6 +46,8 @@ def _bounded(value: Any, depth: int = 0) -> Any:
     return value
 
 
+MAX_ID = 2**63 - 1  # a BIGINT on PostgreSQL, an INTEGER on SQLite
+RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
 Properties = Annotated[dict[str, Any], AfterValidator(_bounded)]
 Identifier = Annotated[str, Field(pattern=r"^[\w.\-]+$", min_length=1, max_length=limits.ID_CHARS)]
@@ -147,7 +149,7 @@ class V2TrackPage(BaseModel):
 class V3Identifiers(BaseModel):
     email_id: Email | None = None
     ext_id: str | None = Field(default=None, min_length=1, max_length=255)
-    contact_id: StrictInt | None = Field(default=None, ge=1)
+    contact_id: RowId | None = None
 
     @model_validator(mode="after")
     def _at_least_one(self) -> V3Identifiers:
@@ -160,8 +162,8 @@ class V3Event(BaseModel):
     event_name: EventName
     event_date: datetime | None = None
     identifiers: V3Identifiers
-    contact_properties: Properties = Field(default_factory=dict)
-    event_properties: Properties = Field(default_factory=dict)
+    contact_properties: Properties | None = None
+    event_properties: Properties | None = None
 
 
 class V3EventBatch(BaseModel):
@@ -171,11 +173,11 @@ class V3EventBatch(BaseModel):
 class V3CreateContact(BaseModel):
     email: Email | None = None
     ext_id: str | None = Field(default=None, min_length=1, max_length=255)
-    attributes: Properties = Field(default_factory=dict)
+    attributes: Properties | None = None
     emailBlacklisted: bool | None = None
     smsBlacklisted: bool | None = None
-    listIds: list[int] = Field(default_factory=list)
-    updateEnabled: bool = False
+    listIds: list[RowId] | None = None
+    updateEnabled: bool | None = None
 
     @model_validator(mode="after")
     def _email_or_ext_id(self) -> V3CreateContact:
@@ -186,7 +188,7 @@ class V3CreateContact(BaseModel):
 
 class V3UpdateContact(BaseModel):
     ext_id: str | None = Field(default=None, min_length=1, max_length=255)
-    attributes: Properties = Field(default_factory=dict)
+    attributes: Properties | None = None
     emailBlacklisted: bool | None = None
     smsBlacklisted: bool | None = None
-    listIds: list[int] = Field(default_factory=list)
+    listIds: list[RowId] | None = None

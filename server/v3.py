@@ -17,7 +17,7 @@ from .contacts import ContactBook, normalise_email
 from .errors import ApiError
 from .ingest import IncomingEvent, event_time, ingest
 from .models import Attribute, Contact, Event, Site, utcnow
-from .schemas import V3CreateContact, V3Event, V3EventBatch, V3UpdateContact, parse, parse_body
+from .schemas import MAX_ID, V3CreateContact, V3Event, V3EventBatch, V3UpdateContact, parse, parse_body
 from .sites import tracking_status
 
 bp = Blueprint("v3", __name__, url_prefix="/v3")
@@ -54,6 +54,8 @@ def find_contact(session: Session, site: Site, identifier: str, kind: str | None
     if kind == "contact_id":
         if not identifier.isdigit():
             raise ApiError(400, "identifier: a contact_id must be a number")
+        if int(identifier) > MAX_ID:
+            return None
         contact = session.get(Contact, int(identifier))
         return contact if contact is not None and contact.site_id == site.id else None
     if kind == "email_id":
@@ -216,7 +218,8 @@ def create_events_batch() -> tuple[Response, int]:
 
 def _incoming(session: Session, site: Site, event: V3Event) -> IncomingEvent:
     """A v3 event in the common shape; `event_properties` with `id`/`data` also act as Brevo's eventdata."""
-    size = len(json.dumps(event.event_properties, separators=(",", ":")).encode())
+    properties = event.event_properties or {}
+    size = len(json.dumps(properties, separators=(",", ":")).encode())
     if size > limits.V3_EVENT_PROPERTIES_BYTES:
         raise ApiError(413, f"event_properties: {size} bytes; the limit is {limits.V3_EVENT_PROPERTIES_BYTES}")
     ids = event.identifiers
@@ -224,7 +227,6 @@ def _incoming(session: Session, site: Site, event: V3Event) -> IncomingEvent:
         contact = session.get(Contact, ids.contact_id)
         if contact is None or contact.site_id != site.id:
             raise ApiError(404, "identifiers.contact_id: Contact does not exist")
-    properties = event.event_properties
     eventdata = None
     if "id" in properties or "data" in properties:
         eventdata = {key: properties[key] for key in ("id", "data") if key in properties}
@@ -238,7 +240,7 @@ def _incoming(session: Session, site: Site, event: V3Event) -> IncomingEvent:
         contact_id=ids.contact_id,
         properties=properties,
         eventdata=eventdata,
-        attributes=event.contact_properties,
+        attributes=event.contact_properties or {},
     )
 
 
@@ -262,8 +264,8 @@ def get_events() -> Response:
     query = select(Event).where(Event.site_id == site.id, Event.kind == "track")
     contact_ids = request.args.getlist("contact_id")
     if contact_ids:
-        if not all(value.isdigit() for value in contact_ids):
-            raise ApiError(400, "contact_id: must be numbers")
+        if not all(value.isdigit() and int(value) <= MAX_ID for value in contact_ids):
+            raise ApiError(400, f"contact_id: must be whole numbers up to {MAX_ID}")
         query = query.where(Event.contact_id.in_([int(value) for value in contact_ids]))
     names = request.args.getlist("event_name")
     if names:
@@ -287,7 +289,7 @@ def _int_arg(name: str, default: int, low: int, high: int | None) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+    if not raw.isdigit() or int(raw) < low or int(raw) > (high if high is not None else MAX_ID):
         bound = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise ApiError(400, f"{name}: must be a whole number {bound}")
     return int(raw)
