@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import automation, cli, collect, config, db, errors, health, rest_v2, tracker_script, v3
+from . import automation, cli, collect, config, db, errors, health, limits, openapi, rate_limits, rest_v2, tracker_script, v3
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -16,6 +16,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(config.load(app.instance_path))
     app.config["AUTO_MIGRATE"] = os.environ.get("SIBYL_AUTO_MIGRATE", "1") != "0"
+    app.config["MAX_CONTENT_LENGTH"] = limits.REQUEST_BYTES
     app.json.sort_keys = False
     if test_config:
         app.config.from_mapping(test_config)
@@ -24,7 +25,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         db.upgrade(app.extensions["sibyl.engine"])
     errors.init_app(app)
     cli.init_app(app)
-    for module in (collect, tracker_script, health, rest_v2, v3):
+    rate_limits.init_app(app, [rest_v2.bp, v3.bp], collect.bp)
+    for module in (collect, tracker_script, health, openapi, rest_v2, v3):
         app.register_blueprint(module.bp)
     if app.config["WORKER"] == "inline":
         automation.start_inline(app)

@@ -48,6 +48,9 @@ def load(instance_path: str) -> dict[str, object]:
         "SMTP_CONNECTIONS": int(os.environ.get("SIBYL_SMTP_CONNECTIONS", "4")),
         "SMTP_URL": os.environ.get("SIBYL_SMTP_URL") or None,
         "MAIL_FROM": os.environ.get("SIBYL_MAIL_FROM", "shop@localhost"),
+        "RATE_LIMIT": os.environ.get("SIBYL_RATE_LIMIT", "6000/minute"),
+        "COLLECT_RATE_LIMIT": os.environ.get("SIBYL_COLLECT_RATE_LIMIT", "1200/minute"),
+        "RATE_LIMIT_STORAGE": os.environ.get("SIBYL_RATE_LIMIT_STORAGE", "memory://"),
         "TRACKER_PATH": os.environ.get("SIBYL_TRACKER_PATH")
         or str(Path(__file__).resolve().parent.parent / "tracker_js" / "dist" / "sa.js"),
     }

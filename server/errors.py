@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify
 from pydantic import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 _CODES = {
     400: "invalid_parameter",
@@ -46,9 +46,17 @@ def init_app(app: Flask) -> None:
     def _api_error(error: ApiError) -> Response:
         return error_response(error.status, error.message, error.code)
 
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(error: RequestEntityTooLarge) -> Response:
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        return error_response(413, f"body: over {limit} bytes, the limit for one request")
+
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
-        response = error_response(error.code or 500, error.description or error.name)
+        message = error.description or error.name
+        if error.code == 429:
+            message = f"rate limit exceeded: {message}; retry after the Retry-After header's seconds"
+        response = error_response(error.code or 500, message)
         for name, value in error.get_headers():
             if name.lower() != "content-type":
                 response.headers[name] = value
