@@ -1,0 +1,137 @@
+"""`GET /openapi.json`: every public endpoint, built from the same schemas that validate requests."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from . import schemas
+
+bp = Blueprint("openapi", __name__)
+
+REQUEST_MODELS: list[type[BaseModel]] = [
+    schemas.Batch,
+    schemas.V2Identify,
+    schemas.V2TrackEvent,
+    schemas.V2TrackLink,
+    schemas.V2TrackPage,
+    schemas.V3Event,
+    schemas.V3EventBatch,
+    schemas.V3CreateContact,
+    schemas.V3UpdateContact,
+]
+ERROR = {"$ref": "#/components/schemas/Error"}
+IDENTIFIER = {"name": "identifier", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+IDENTIFIER_TYPE = {
+    "name": "identifierType",
+    "in": "query",
+    "schema": {"type": "string", "enum": ["email_id", "contact_id", "ext_id"]},
+}
+
+
+def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+def _operation(
+    summary: str,
+    security: str | None,
+    body: type[BaseModel] | None = None,
+    success: tuple[int, str] = (200, "OK"),
+    parameters: list[dict[str, Any]] | None = None,
+    errors: tuple[int, ...] = (400, 401, 413, 429),
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "parameters": parameters or []}
+    if security:
+        operation["security"] = [{security: []}]
+    if body is not None:
+        content = {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}
+        operation["requestBody"] = {"required": True, "content": {"application/json": content}}
+    responses: dict[str, Any] = {str(success[0]): {"description": success[1]}}
+    for status in errors:
+        responses[str(status)] = {"description": "error", "content": {"application/json": {"schema": ERROR}}}
+    operation["responses"] = responses
+    return operation
+
+
+def document(server_url: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for this server."""
+    _, definitions = models_json_schema(
+        [(model, "validation") for model in REQUEST_MODELS], ref_template="#/components/schemas/{model}"
+    )
+    components = definitions.get("$defs", {})
+    components["Error"] = {
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+    }
+    limit_offset = [_query("limit", {"type": "integer", "minimum": 1}), _query("offset", {"type": "integer", "minimum": 0})]
+    paths: dict[str, Any] = {
+        "/collect": {"post": _operation("The tracker's batches (text/plain JSON)", None, schemas.Batch, errors=(400, 401, 403, 413, 429))},
+        "/api/v2/identify": {"post": _operation("Identify a contact", "ma-key", schemas.V2Identify, (204, "stored"))},
+        "/api/v2/trackEvent": {"post": _operation("Track a custom event", "ma-key", schemas.V2TrackEvent, (204, "stored"))},
+        "/api/v2/trackLink": {"post": _operation("Track a link click", "ma-key", schemas.V2TrackLink, (204, "stored"))},
+        "/api/v2/trackPage": {"post": _operation("Track a page view", "ma-key", schemas.V2TrackPage, (204, "stored"))},
+        "/v3/events": {
+            "post": _operation("Create an event", "api-key", schemas.V3Event, (204, "stored"), errors=(400, 401, 404, 413, 429)),
+            "get": _operation(
+                "List custom events, newest first",
+                "api-key",
+                parameters=[
+                    _query("contact_id", {"type": "array", "items": {"type": "integer"}}),
+                    _query("event_name", {"type": "array", "items": {"type": "string"}}),
+                    _query("startDate", {"type": "string"}),
+                    _query("endDate", {"type": "string"}),
+                    *limit_offset,
+                ],
+            ),
+        },
+        "/v3/events/batch": {"post": _operation("Create events in a batch", "api-key", schemas.V3EventBatch, (202, "all accepted"))},
+        "/v3/contacts": {
+            "post": _operation("Create a contact", "api-key", schemas.V3CreateContact, (201, "created")),
+            "get": _operation(
+                "List contacts",
+                "api-key",
+                parameters=[
+                    *limit_offset,
+                    _query("modifiedSince", {"type": "string"}),
+                    _query("createdSince", {"type": "string"}),
+                    _query("sort", {"type": "string", "enum": ["asc", "desc"]}),
+                ],
+            ),
+        },
+        "/v3/contacts/attributes": {"get": _operation("List contact attributes", "api-key")},
+        "/v3/contacts/{identifier}": {
+            "get": _operation("A contact", "api-key", parameters=[IDENTIFIER, IDENTIFIER_TYPE], errors=(400, 401, 404, 429)),
+            "put": _operation(
+                "Update a contact", "api-key", schemas.V3UpdateContact, (204, "updated"), [IDENTIFIER, IDENTIFIER_TYPE],
+                (400, 401, 404, 413, 429),
+            ),
+            "delete": _operation(
+                "Delete a contact with its events, carts and emails", "api-key", None, (204, "deleted"),
+                [IDENTIFIER, IDENTIFIER_TYPE], (400, 401, 404, 429),
+            ),
+        },
+        "/v3/tracking/status": {"get": _operation("Whether the site received traffic in the last 24 hours", "api-key")},
+        "/healthz": {"get": _operation("200 while the database answers", None, errors=())},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Sibyl", "version": "1", "description": "Brevo-compatible tracker and contacts API"},
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "api-key": {"type": "apiKey", "in": "header", "name": "api-key"},
+                "ma-key": {"type": "apiKey", "in": "header", "name": "ma-key"},
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(document(request.host_url.rstrip("/")))
