@@ -242,3 +242,169 @@ def test_opted_out_pages_send_nothing_and_set_no_cookie(
     assert requests_seen == []
     assert "sib_cuid" not in {cookie["name"] for cookie in page.context.cookies(page_host.url)}
     assert store.events(site) == []
+
+
+# Brevo's newer API: `window.Brevo` is an array of commands until the SDK loads (developers.brevo.com,
+# "JavaScript implementation"); its snippet loads the SDK first, async, and passes the key by "init"
+BREVO_LOADED = "() => window.Brevo && typeof window.Brevo.identify === 'function'"
+
+
+@pytest.fixture
+def brevo_code(site: Site, receiver: Process) -> str:
+    """Brevo's current loader snippet with only its script URL changed to the receiver's sa.js."""
+    return f"""<script src="{receiver.url}/sa.js" async></script>
+<script>
+    // Version: 2.0
+    window.Brevo = window.Brevo || [];
+    Brevo.push([
+        "init",
+        {{
+            client_key: {json.dumps(site.client_key)},
+        }}
+    ]);
+</script>"""
+
+
+def open_brevo(page: Page, host: PageHost, code: str, path: str, script: str = "", body: str = "") -> None:
+    """Like open_tracked, for a page with Brevo's newer snippet."""
+    extra = f"<script>{script}</script>" if script else ""
+    page.goto(host.add(path, head=code + extra, body=body))
+    page.wait_for_function(BREVO_LOADED)
+
+
+def test_brevo_commands_pushed_before_load_are_sent_once_each_in_order(
+    page: Page, page_host: PageHost, brevo_code: str, store: Store, site: Site
+) -> None:
+    calls = """
+        Brevo.push(["track", "first", {n: 1}]);
+        Brevo.push(["identify", {identifiers: {email_id: "jane@example.com"}, attributes: {FIRSTNAME: "Jane"}}]);
+        Brevo.push(["track", "second", {n: 2}, {id: "cart:7", data: {total: 3}}]);
+        Brevo.push(["page", "Checkout", {step: 2}]);
+        window.queuedBeforeLoad = Brevo.length;
+    """
+    open_brevo(page, page_host, brevo_code, "/brevo-replay", calls)
+    assert page.evaluate("window.queuedBeforeLoad") == 5  # init and the four calls
+    assert page.evaluate("Brevo.length") == 0
+    events = store.wait_for_events(site, 5)
+    assert [(event.kind, event.name) for event in events] == [
+        ("page", "/brevo-replay"),  # Brevo's SDK tracks the page view by itself
+        ("track", "first"),
+        ("identify", "identify"),
+        ("track", "second"),
+        ("page", "Checkout"),
+    ]
+    assert events[3].eventdata == {"id": "cart:7", "data": {"total": 3}}
+    assert events[4].properties["step"] == 2 and events[4].properties["ma_path"] == "/brevo-replay"
+    contact = store.contact(site, "jane@example.com")
+    assert contact is not None and contact.attributes == {"FIRSTNAME": "Jane"}
+    assert {event.contact_id for event in events} == {contact.id}
+
+
+def test_brevo_function_push_identify_creates_the_contact_with_its_attributes(
+    page: Page, page_host: PageHost, brevo_code: str, store: Store, site: Site
+) -> None:
+    identify = """
+        Brevo.push(function () {
+            window.identifyExisted = typeof Brevo.identify === "function";
+            Brevo.identify({
+                identifiers: {email_id: "jane.doe@example.com"},
+                attributes: {FIRSTNAME: "Jane", LASTNAME: "Doe"},
+            });
+        });
+    """
+    open_brevo(page, page_host, brevo_code, "/brevo-identify", identify)
+    store.wait_for_events(site, 1, "identify")
+    assert page.evaluate("window.identifyExisted") is True
+    contact = store.contact(site, "jane.doe@example.com")
+    assert contact is not None and contact.attributes == {"FIRSTNAME": "Jane", "LASTNAME": "Doe"}
+    (view,) = store.events(site, "page")
+    assert view.contact_id == contact.id  # the visitor's page view moved to the contact
+
+
+def test_brevo_push_after_load_runs_at_once_and_the_calls_are_callable_directly(
+    page: Page, page_host: PageHost, brevo_code: str, store: Store, site: Site
+) -> None:
+    target = page_host.add("/brevo-destination")
+    open_brevo(page, page_host, brevo_code, "/brevo-after", body=f'<a id="out" href="{target}">go</a>')
+    page.evaluate("""() => {
+        Brevo.push(["track", "pushed", {n: 1}, {id: "cart:8", data: {total: 5}}]);
+        Brevo.push(function () { Brevo.track("from_function") });
+        Brevo.track("direct", {n: 2});
+        Brevo.page("Virtual", {step: 3});
+        Brevo.push(["trackLink", document.getElementById("out"), {from: "brevo"}]);
+    }""")
+    assert page.evaluate("Brevo.length") == 0  # nothing left waiting in the array
+    page.click("#out")
+    page.wait_for_url(target)
+    store.wait_for_events(site, 6)
+    assert [(event.kind, event.name) for event in store.events(site)] == [
+        ("page", "/brevo-after"),
+        ("track", "pushed"),
+        ("track", "from_function"),
+        ("track", "direct"),
+        ("page", "Virtual"),
+        ("link", target),
+    ]
+    pushed = store.events(site, "track")[0]
+    assert pushed.properties == {"n": 1} and pushed.eventdata == {"id": "cart:8", "data": {"total": 5}}
+    assert store.events(site, "link")[0].properties == {"from": "brevo"}
+
+
+def test_sa_js_that_runs_before_the_brevo_snippet_takes_the_key_from_init(
+    page: Page, page_host: PageHost, brevo_code: str, store: Store, site: Site
+) -> None:
+    loaded_first = brevo_code.replace(" async>", ">")  # as when the async script wins the race
+    open_brevo(page, page_host, loaded_first, "/brevo-early", 'Brevo.push(["track", "early"])')
+    events = store.wait_for_events(site, 2)
+    assert [(event.kind, event.name) for event in events] == [("page", "/brevo-early"), ("track", "early")]
+
+
+def test_brevo_pages_get_one_page_view_per_load_and_per_spa_navigation(
+    page: Page, page_host: PageHost, brevo_code: str, store: Store, site: Site
+) -> None:
+    open_brevo(page, page_host, brevo_code, "/brevo-views")
+    page.reload()
+    page.wait_for_function(BREVO_LOADED)
+    page.evaluate("history.pushState({}, '', '/brevo-views/two')")
+    page.evaluate("Brevo.track('done')")
+    store.wait_for_events(site, 1, "track")
+    views = [event.properties["ma_path"] for event in store.events(site, "page")]
+    assert views == ["/brevo-views", "/brevo-views", "/brevo-views/two"]
+
+
+def test_odd_brevo_commands_break_nothing_and_warn_once_each(
+    page: Page, page_host: PageHost, brevo_code: str, store: Store, site: Site
+) -> None:
+    errors: list[str] = []
+    warnings: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: message.type == "warning" and warnings.append(message.text))
+    open_brevo(page, page_host, brevo_code, "/brevo-odd")
+    odd = [
+        'Brevo.push(["nope"])',
+        'Brevo.push(["track"])',
+        'Brevo.push(["identify", {identifiers: {email_id: "not-an-email"}}])',
+        'Brevo.identify("jane@example.com")',
+        "Brevo.push(function () { throw new Error('site bug') })",
+    ]
+    results = page.evaluate(f"[{', '.join(f'(() => {{ try {{ {call}; return true }} catch (e) {{ return String(e) }} }})()' for call in odd)}]")
+    assert results == [True] * len(odd)
+    page.evaluate("Brevo.push(['track', 'fine'])")
+    store.wait_for_events(site, 2)
+    assert stored_names(store, site) == ["/brevo-odd", "fine"]
+    assert len(warnings) == len(odd)
+    assert errors == []
+
+
+def test_brevo_pages_opted_out_before_the_snippet_send_nothing(
+    page: Page, page_host: PageHost, brevo_code: str, store: Store, site: Site, receiver: Process
+) -> None:
+    requests_seen: list[str] = []
+    page.on("request", lambda request: request.url.startswith(receiver.url + "/collect") and requests_seen.append(request.url))
+    opted_out = "<script>window.sib = {disabled: true}</script>" + brevo_code
+    open_brevo(page, page_host, opted_out, "/brevo-opted-out", 'Brevo.push(["track", "private"])')
+    page.evaluate("Brevo.track('private_too')")
+    page.goto(page_host.add("/brevo-after-opt-out"))  # leaving would flush anything queued
+    assert requests_seen == []
+    assert "sib_cuid" not in {cookie["name"] for cookie in page.context.cookies(page_host.url)}
+    assert store.events(site) == []

@@ -10,7 +10,7 @@ const MAX_MESSAGE = 32000 // bytes of JSON, the server's per-event limit
 // Call-time URL and timestamp of a call replayed from the loader stub's queue
 let at = {}
 
-const check = (ok, what) => {
+export const check = (ok, what) => {
   if (!ok) throw 'Sibyl: invalid ' + what
 }
 

@@ -1,10 +1,12 @@
-// config.js — where messages go: the /collect endpoint and client key, read from sa.js's own script tag
+// config.js — where messages go: the /collect endpoint next to sa.js, and the site's client key
 export const sib = (window.sib ||= {})
 
 const src = new URL((document.currentScript || document.getElementById('sendinblue-js') || {}).src || location.href)
 
 export const endpoint = new URL('collect', src).href
-export const key = sib.client_key || src.searchParams.get('key')
+
+// The snippet's window.sib.client_key, else ?key= on sa.js's URL; Brevo's "init" command may set it later
+sib.client_key ||= src.searchParams.get('key')
 
 const optedOut = () => {
   try {

@@ -1,6 +1,7 @@
-// index.js — takes over from the loader stub: installs the API, flushes on hide, replays queued calls, tracks page views
+// index.js — takes over from the loader stubs: installs the API, flushes on hide, replays queued calls, tracks page views
 import { sib } from './config.js'
 import { api, replay, safe } from './api.js'
+import { takeOverBrevo } from './brevo.js'
 import { watchPaths } from './pageviews.js'
 import { beacon, schedule } from './transport.js'
 
@@ -14,5 +15,6 @@ safe(() => {
   watchPaths(sib.page)
   replay(calls)
   if (!calls.some((call) => call.page)) sib.page()
+  takeOverBrevo()
   schedule()
 })()

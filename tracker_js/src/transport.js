@@ -1,5 +1,5 @@
 // transport.js — delivers the queue to /collect: batched keepalive fetch with backoff, sendBeacon when the page hides
-import { endpoint, key, off } from './config.js'
+import { endpoint, off, sib } from './config.js'
 import { forget, queue, release, save } from './queue.js'
 import { visitor } from './visitor.js'
 
@@ -15,7 +15,7 @@ let tries = 0
 const encoder = new TextEncoder()
 export const bytes = (text) => encoder.encode(text).length
 
-const body = (messages) => JSON.stringify({ key, cuid: visitor(), messages })
+const body = (messages) => JSON.stringify({ key: sib.client_key, cuid: visitor(), messages })
 
 // The oldest messages, as many as fit in one request
 function batch() {
