@@ -29,8 +29,14 @@ chromium: install
 demo: build
 	$(PY) -m demo_site.launch
 
+# The suite on SQLite, then on PostgreSQL when SIBYL_TEST_POSTGRES_URL names a server (.ci/run sets it).
 test: build chromium
 	$(PY) -m pytest
+	@if [ -n "$$SIBYL_TEST_POSTGRES_URL" ]; then \
+	  SIBYL_TEST_DATABASE=postgres $(PY) -m pytest; \
+	else \
+	  echo "PostgreSQL run skipped: set SIBYL_TEST_POSTGRES_URL=postgresql+psycopg://USER@HOST:5432/DB to run the suite there too"; \
+	fi
 
 clean:
 	rm -rf $(VENV) tracker_js/node_modules tracker_js/dist

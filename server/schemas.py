@@ -46,7 +46,7 @@ def _bounded(value: Any, depth: int = 0) -> Any:
     return value
 
 
-MAX_ID = 2**63 - 1  # a BIGINT on PostgreSQL, an INTEGER on SQLite
+MAX_ID = 2**31 - 1  # row ids are INTEGER on PostgreSQL
 RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
 Properties = Annotated[dict[str, Any], AfterValidator(_bounded)]

@@ -24,6 +24,7 @@ from server.carts import workflow_of
 from server.models import Contact, Event, Site, Visitor
 from server.sites import create_site, snippet
 
+from .databases import drop_created, fresh_database_url, on_postgres
 from .smtp_sink import SmtpSink, smtp_sink  # noqa: F401 (a fixture for every test module)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,7 +108,16 @@ def built_tracker() -> Path:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return os.environ.get("SIBYL_TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'sibyl.db'}"
+    """SQLite by default; PostgreSQL when the run says so (see tests/databases.py)."""
+    return fresh_database_url(tmp_path_factory.mktemp("db"))
+
+
+def pytest_report_header() -> str:
+    return f"database: {'PostgreSQL' if on_postgres() else 'SQLite'}"
+
+
+def pytest_sessionfinish() -> None:
+    drop_created()
 
 
 class Store:

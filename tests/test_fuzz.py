@@ -15,11 +15,16 @@ from server import create_app, db
 from server.models import Contact, Event, Site
 from server.sites import create_site
 
+from .databases import fresh_database_url
+
 
 def fuzzed_app() -> tuple[Flask, Site]:
-    """The real app in-process (WSGI) on a database of its own, with a site whose keys every case carries."""
-    database = Path(tempfile.mkdtemp(prefix="sibyl-fuzz-")) / "fuzz.db"
-    app = create_app({"DATABASE_URL": f"sqlite:///{database}", "WORKER": "external", "RATE_LIMIT": "1000000/minute"})
+    """The real app in-process (WSGI) on a database of its own, with a site whose keys every case carries.
+
+    Built at import, as schemathesis reads the schema when the module is collected.
+    """
+    database_url = fresh_database_url(Path(tempfile.mkdtemp(prefix="sibyl-fuzz-")))
+    app = create_app({"DATABASE_URL": database_url, "WORKER": "external", "RATE_LIMIT": "1000000/minute"})
     with db.new_session(app) as session:
         site = create_site(session, f"fuzz-{uuid.uuid4().hex[:8]}", [], 7200)
     return app, site
