@@ -8,7 +8,7 @@ from flask import request
 from . import db
 from .errors import ApiError
 from .models import Site
-from .sites import by_api_key, by_client_key
+from .sites import by_api_key, client_keys
 
 
 def site_from_api_key() -> Site:
@@ -23,7 +23,7 @@ def site_from_api_key() -> Site:
 def site_from_client_key() -> Site:
     """The site whose public client key is in the `ma-key` header (401 otherwise)."""
     key = request.headers.get("ma-key", "")
-    site = by_client_key(db.session(), key) if key else None
+    site = client_keys.site(db.session(), key) if key else None
     if site is None:
         raise ApiError(401, "Key not found" if key else "ma-key: header missing")
     return site

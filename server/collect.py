@@ -12,7 +12,7 @@ from .errors import ApiError
 from .ingest import IncomingEvent, event_time, ingest
 from .models import utcnow
 from .schemas import Batch, Message, parse
-from .sites import accepts_origin, by_client_key
+from .sites import accepts_origin, client_keys
 
 bp = Blueprint("collect", __name__)
 
@@ -39,7 +39,7 @@ def preflight() -> Response:
 def collect() -> Response:
     raw = _read_batch()
     session = db.session()
-    site = by_client_key(session, str(raw.get("key", "")))
+    site = client_keys.site(session, str(raw.get("key", "")))
     if site is None:
         raise ApiError(401, "key: unknown or missing client key")
     if not accepts_origin(site, request.headers.get("Origin")):

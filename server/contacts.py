@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import select, update
@@ -44,8 +45,12 @@ class ContactBook:
     def __init__(self, session: Session, site: Site) -> None:
         self.session = session
         self.site = site
-        self.attributes = known_attributes(session, site.id)
         self._contacts: dict[str, Contact] = {}
+
+    @cached_property
+    def attributes(self) -> set[str]:
+        """The site's attribute names, read only when an event concerns a contact."""
+        return known_attributes(self.session, self.site.id)
 
     def contact(self, email: str) -> Contact:
         """The site's contact with this email, created when new."""

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from .carts import adopt_visitor_carts, apply_event, workflow_of
 from .contacts import ContactBook, link_visitor, normalise_email
 from .models import Contact, Event, Site, Visitor, Workflow, utcnow
+from .sites import traffic
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 _ATTEMPTS = 3
@@ -92,7 +93,7 @@ def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
         session.add(event)
         apply_event(session, workflow, event)
         stored += 1
-    site.last_traffic_at = now
+    traffic.saw(session, site.id, now)
     session.flush()
     return IngestResult(stored=stored, duplicates=len(events) - stored)
 

@@ -16,7 +16,7 @@ def _api_key() -> str:
     return f"key:{key}" if key else f"address:{get_remote_address()}"
 
 
-limiter = Limiter(key_func=_api_key, headers_enabled=True, strategy="moving-window")
+limiter = Limiter(key_func=_api_key, headers_enabled=True, strategy="fixed-window")
 
 
 def init_app(app: Flask, api_blueprints: list[Blueprint], tracker_blueprint: Blueprint) -> None:

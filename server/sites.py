@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import render_template
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .carts import new_workflow
@@ -49,6 +50,42 @@ def by_name(session: Session, name: str) -> Site | None:
 
 def by_client_key(session: Session, key: str) -> Site | None:
     return session.scalar(select(Site).where(Site.client_key == key))
+
+
+class ClientKeyCache:
+    """Sites by public client key, kept for a few seconds: the tracker's hot path reads them on every batch."""
+
+    def __init__(self, seconds: float = 10.0) -> None:
+        self.seconds = seconds
+        self._sites: dict[str, tuple[Site, float]] = {}
+
+    def site(self, session: Session, key: str) -> Site | None:
+        cached = self._sites.get(key)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        site = by_client_key(session, key)
+        if site is not None:
+            session.expunge(site)
+            self._sites[key] = (site, time.monotonic() + self.seconds)
+        return site
+
+
+class TrafficClock:
+    """Records a site's last traffic at most once a minute per process, not on every request."""
+
+    def __init__(self, every: timedelta = timedelta(minutes=1)) -> None:
+        self.every = every
+        self._written: dict[int, datetime] = {}
+
+    def saw(self, session: Session, site_id: int, now: datetime) -> None:
+        last = self._written.get(site_id)
+        if last is None or now - last >= self.every:
+            session.execute(update(Site).where(Site.id == site_id).values(last_traffic_at=now))
+            self._written[site_id] = now
+
+
+client_keys = ClientKeyCache()
+traffic = TrafficClock()
 
 
 def by_api_key(session: Session, key: str) -> Site | None:
