@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 import requests
 from playwright.sync_api import Page
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from server import create_app, db
 from server.carts import workflow_of
-from server.models import Contact, Event, Site, Visitor
+from server.models import Cart, Contact, Event, Site, Visitor
 from server.sites import create_site, snippet
 
 from .databases import drop_created, fresh_database_url, on_postgres
@@ -146,6 +146,12 @@ class Store:
     ) -> list[Event]:
         """Wait until at least `count` events (of `kind`) are stored; return all of them."""
         return wait_until(lambda: found if len(found := self.events(site, kind)) >= count else None, timeout, page)
+
+    def leave_only_carts_of(self, site: Site) -> None:
+        """Close other tests' carts, so that a worker with a moved clock mails this test's carts only."""
+        with db.new_session(self.app) as session:
+            session.execute(update(Cart).where(Cart.site_id != site.id).values(state="closed", due_at=None))
+            session.commit()
 
     def set_cart_delay(self, site: Site, seconds: float) -> None:
         with db.new_session(self.app) as session:

@@ -56,7 +56,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def worker(store: Store, smtp_sink: SmtpSink, clock: Clock) -> Worker:
+def worker(store: Store, site: Site, smtp_sink: SmtpSink, clock: Clock) -> Worker:
+    store.leave_only_carts_of(site)
     app = create_app({"DATABASE_URL": store.app.config["DATABASE_URL"], "SMTP_URL": smtp_sink.url,
                       "WORKER": "external", "SMTP_RETRY": 60.0})
     return Worker(app, clock)
@@ -264,6 +265,7 @@ def test_a_permanent_rejection_is_recorded_and_not_retried(
 
 
 def start_worker(database_url: str, smtp_sink: SmtpSink) -> subprocess.Popen[bytes]:
+    """`flask --app server worker` as a process of its own, as production runs it."""
     env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_SMTP_URL": smtp_sink.url,
            "SIBYL_WORKER_POLL": "0.1", "SIBYL_AUTO_MIGRATE": "0", "SIBYL_SMTP_CONNECTIONS": str(SMTP_CONNECTIONS),
            "SIBYL_WORKER_LEASE": "3s"}
@@ -275,8 +277,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     assert process.wait(timeout=20) == 0
 
 
-def due_carts(receiver: Process, site: Site, count: int) -> None:
-    """`count` carts of `count` contacts, all past their deadline."""
+def due_carts(receiver: Process, site: Site, count: int, store: Store) -> None:
+    """`count` carts of `count` contacts, all past their deadline (and no other test's cart due)."""
+    store.leave_only_carts_of(site)
     past = datetime.now(timezone.utc) - DELAY * 2
     messages = [cart_updated(past, email=f"shopper{i}@example.com", cart=f"cart:{i}") for i in range(count)]
     for start in range(0, count, 100):
@@ -284,11 +287,11 @@ def due_carts(receiver: Process, site: Site, count: int) -> None:
 
 
 def test_two_workers_and_200_due_carts_send_exactly_200_emails(
-    receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str
+    receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str, store: Store
 ) -> None:
     workers = [start_worker(database_url, smtp_sink) for _ in range(2)]
     try:
-        due_carts(receiver, site, 200)
+        due_carts(receiver, site, 200, store)
         smtp_sink.wait_for(200, timeout=60)
     finally:
         for process in workers:
@@ -301,6 +304,7 @@ def test_a_restart_between_update_and_deadline_still_sends_once(
     receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str, store: Store
 ) -> None:
     assert workflows(database_url, site, "--delay", "2s").returncode == 0
+    store.leave_only_carts_of(site)
     first = start_worker(database_url, smtp_sink)
     send(receiver, site, cart_updated(datetime.now(timezone.utc)))
     first.kill()
@@ -318,7 +322,7 @@ def test_a_restart_between_update_and_deadline_still_sends_once(
 def test_kill_9_mid_pass_then_a_restart_emails_every_cart_once(
     receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str, store: Store
 ) -> None:
-    due_carts(receiver, site, 300)
+    due_carts(receiver, site, 300, store)
     first = start_worker(database_url, smtp_sink)
     smtp_sink.wait_for(30, timeout=30)
     first.kill()

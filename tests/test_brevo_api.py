@@ -125,6 +125,7 @@ def test_v2_and_v3_cart_events_drive_the_same_automation(
     receiver: Process, site: Site, store: Store, smtp_sink: SmtpSink
 ) -> None:
     clock = Clock()
+    store.leave_only_carts_of(site)
     worker = Worker(create_app({"DATABASE_URL": store.app.config["DATABASE_URL"], "SMTP_URL": smtp_sink.url, "WORKER": "external"}), clock)
     v2(receiver, site, "trackEvent", {"email": "rest@example.com", "event": "cart_updated", "properties": {"FIRSTNAME": "Rest"},
                                       "eventdata": {"id": "cart:1", "data": GUIDE_CART}})
