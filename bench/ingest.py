@@ -1,0 +1,147 @@
+"""Benchmark ingest under gunicorn with wrk on loopback: single-event requests against the same app's
+empty 204 route (the /collect preflight), and batched events, on SQLite and (when
+SIBYL_BENCH_POSTGRES_URL names a server) PostgreSQL.
+
+    .venv/bin/python -m bench.ingest [--seconds 10] [--workers 2] [--connections 16]
+
+Needs `wrk` (apt-get install wrk) and gunicorn.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, make_url, text
+
+from server import create_app, db
+from server.sites import create_site
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Each request carries fresh message ids (thread number, counter) so that nothing is a duplicate.
+WRK_SCRIPT = """
+local counter = 0
+local thread_id = 0
+local threads = 0
+function setup(thread) thread:set("id", threads); threads = threads + 1 end
+function init(args) thread_id = id end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "text/plain;charset=UTF-8"
+wrk.headers["Origin"] = "https://shop.example"
+request = function()
+  local messages = {}
+  for i = 1, %(batch)d do
+    counter = counter + 1
+    messages[i] = string.format(
+      '{"id":"m-%%d-%%d-%(run)s","type":"track","name":"cart_updated","url":"https://shop.example/cart",' ..
+      '"properties":{"sku":"shoes-%%d"},"eventdata":{"id":"cart:%%d","data":{"total":280,"currency":"USD",' ..
+      '"items":[{"name":"Black shoes","price":90,"quantity":2}]}}}',
+      thread_id, counter, counter %% 50, thread_id)
+  end
+  local body = '{"key":"%(key)s","cuid":"visitor-' .. thread_id .. '","messages":[' .. table.concat(messages, ",") .. ']}'
+  return wrk.format(nil, "/collect", nil, body)
+end
+"""
+OPTIONS_SCRIPT = """
+wrk.method = "OPTIONS"
+wrk.headers["Origin"] = "https://shop.example"
+wrk.headers["Access-Control-Request-Method"] = "POST"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def postgres_database(server: str) -> str:
+    name = f"sibyl_bench_{uuid.uuid4().hex[:8]}"
+    with create_engine(server, isolation_level="AUTOCOMMIT").connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+def start_gunicorn(database_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_WORKER": "external", "SIBYL_AUTO_MIGRATE": "0",
+           "SIBYL_COLLECT_RATE_LIMIT": "100000000/minute", "SIBYL_RATE_LIMIT": "100000000/minute"}
+    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
+               "--log-level", "warning", "server:create_app()"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/healthz", timeout=5).ok:
+                return process, url
+        except requests.RequestException:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def wrk(url: str, script: str, seconds: int, connections: int) -> float:
+    """Requests per second that wrk measured."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script)
+    result = subprocess.run(
+        ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", file.name, url],
+        capture_output=True, text=True, check=True,
+    )
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
+    if errors:
+        raise RuntimeError(f"{errors.group(1)} requests failed:\n{result.stdout}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))  # type: ignore[union-attr]
+
+
+def measure(label: str, database_url: str, args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    app = create_app({"DATABASE_URL": database_url, "WORKER": "external"})
+    with db.new_session(app) as session:
+        site = create_site(session, "bench", ["https://shop.example"], 7200)
+    server, url = start_gunicorn(database_url, args.workers)
+    try:
+        run = uuid.uuid4().hex[:6]
+        empty = wrk(url + "/collect", OPTIONS_SCRIPT, args.seconds, args.connections)
+        single = wrk(url, WRK_SCRIPT % {"batch": 1, "key": site.client_key, "run": run + "s"}, args.seconds, args.connections)
+        batched = 100 * wrk(url, WRK_SCRIPT % {"batch": 100, "key": site.client_key, "run": run + "b"}, args.seconds, args.connections)
+    finally:
+        server.terminate()
+        server.wait()
+    return [
+        (f"{label}: empty 204 route (preflight)", f"{empty:,.0f} req/s", ""),
+        (f"{label}: one event per request", f"{single:,.0f} events/s", f"{single / empty:.0%} of empty (goal ≥ 50 %)"),
+        (f"{label}: 100 events per request", f"{batched:,.0f} events/s", f"{batched / single:.1f}× single (goal ≥ 10×)"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    rows = measure("SQLite", f"sqlite:///{tempfile.mkdtemp()}/bench.db", args)
+    if os.environ.get("SIBYL_BENCH_POSTGRES_URL"):
+        rows += measure("PostgreSQL", postgres_database(os.environ["SIBYL_BENCH_POSTGRES_URL"]), args)
+    print(f"gunicorn, {args.workers} workers; wrk, 2 threads, {args.connections} connections, {args.seconds} s each")
+    print("| measurement | rate | ratio |")
+    print("|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
