@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NODE_MODULES := tracker_js/node_modules/.package-lock.json
 
-.PHONY: demo test build install chromium clean
+.PHONY: demo test build install chromium serve worker clean
 
 install: $(VENV)/.installed $(NODE_MODULES)
 
@@ -37,6 +37,18 @@ test: build chromium
 	else \
 	  echo "PostgreSQL run skipped: set SIBYL_TEST_POSTGRES_URL=postgresql+psycopg://USER@HOST:5432/DB to run the suite there too"; \
 	fi
+
+# Production: the web tier under gunicorn (WEB_WORKERS processes), migrations applied once first.
+# Run automation workers beside it with `make worker` (as many as you like, on any machine).
+WEB_WORKERS ?= 4
+BIND ?= 127.0.0.1:8000
+serve: build
+	$(VENV)/bin/flask --app server db upgrade
+	SIBYL_WORKER=external SIBYL_AUTO_MIGRATE=0 $(VENV)/bin/gunicorn --workers $(WEB_WORKERS) --bind $(BIND) \
+	  --access-logfile - 'server:create_app()'
+
+worker: install
+	SIBYL_AUTO_MIGRATE=0 $(VENV)/bin/flask --app server worker
 
 clean:
 	rm -rf $(VENV) tracker_js/node_modules tracker_js/dist
