@@ -17,6 +17,7 @@ from .carts import workflow_of
 from .mail import Email, Mailer, PermanentFailure, TemporaryFailure, message_id, parse_smtp_url
 from .models import Cart, Contact, OutboxEmail, Site, Workflow, utcnow
 from .recovery_email import render_recovery_email
+from .retention import prune_events
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ Clock = Callable[[], datetime]
 BATCH = 500
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(hours=1)
+PRUNE_EVERY = timedelta(hours=1)
 
 
 class Worker:
@@ -37,6 +39,9 @@ class Worker:
         self.retry_base = float(app.config["SMTP_RETRY"])
         self.connections = int(app.config["SMTP_CONNECTIONS"])
         self.lease = timedelta(seconds=float(app.config["WORKER_LEASE"]))
+        retention = app.config["RETENTION"]
+        self.retention = timedelta(seconds=retention) if retention else None
+        self.pruned_at: datetime | None = None
         smtp_url = app.config["SMTP_URL"]
         self.smtp = parse_smtp_url(smtp_url) if smtp_url else None
         self.sender = str(app.config["MAIL_FROM"])
@@ -46,12 +51,22 @@ class Worker:
         """Pass after pass until `stop` is set; an idle worker waits `poll` seconds between passes."""
         while not stop.is_set():
             try:
+                self.prune_when_due()
                 busy = self.run_pass(stop)
             except Exception:  # a failing pass is logged and retried, never fatal to the loop
                 log.exception("automation pass failed")
                 busy = 0
             if not busy:
                 stop.wait(self.poll)
+
+    def prune_when_due(self) -> None:
+        """With SIBYL_RETENTION set, delete old events about once an hour."""
+        now = self.clock()
+        if self.retention is None or (self.pruned_at is not None and now - self.pruned_at < PRUNE_EVERY):
+            return
+        with db.new_session(self.app) as session:
+            prune_events(session, now - self.retention)
+        self.pruned_at = now
 
     def run_pass(self, stop: threading.Event | None = None) -> int:
         """Queue the due carts' emails, then deliver what the outbox holds; the number of rows handled."""
@@ -113,16 +128,17 @@ class Worker:
         if self.smtp is None:
             return 0
         with db.new_session(self.app) as session:
-            claimed = claim_outbox(session, self.clock(), self.lease)
+            lease_until = self.clock() + self.lease
+            claimed = claim_outbox(session, self.clock(), lease_until)
         lanes = [claimed[lane :: self.connections] for lane in range(self.connections)]
-        threads = [threading.Thread(target=self._deliver_lane, args=(lane, stop)) for lane in lanes if lane]
+        threads = [threading.Thread(target=self._deliver_lane, args=(lane, lease_until, stop)) for lane in lanes if lane]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         return len(claimed)
 
-    def _deliver_lane(self, outbox_ids: list[int], stop: threading.Event | None) -> None:
+    def _deliver_lane(self, outbox_ids: list[int], lease_until: datetime, stop: threading.Event | None) -> None:
         """One connection's share of a pass; a stop releases what it has not sent yet."""
         with db.new_session(self.app) as session, Mailer(self.smtp) as mailer:  # type: ignore[arg-type]
             rows = session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(outbox_ids)).order_by(OutboxEmail.id))
@@ -130,7 +146,19 @@ class Worker:
                 if stop is not None and stop.is_set():
                     release_outbox(session, [id_ for id_ in outbox_ids if id_ >= row.id])
                     return
-                self._send(session, mailer, row)
+                if self._still_ours(session, row.id, lease_until):
+                    self._send(session, mailer, row)
+
+    def _still_ours(self, session: Session, outbox_id: int, lease_until: datetime) -> bool:
+        """Renew this pass's lease on the email just before sending it; False if it lapsed and another took it."""
+        outbox = OutboxEmail.__table__
+        renewed = session.connection().execute(
+            update(outbox)
+            .where(outbox.c.id == outbox_id, outbox.c.status == "pending", outbox.c.lease_until == lease_until)
+            .values(lease_until=self.clock() + self.lease)
+        )
+        session.commit()
+        return renewed.rowcount == 1
 
     def _send(self, session: Session, mailer: Mailer, row: OutboxEmail) -> None:
         """One attempt, recorded (and committed) before the next email is sent."""
@@ -193,7 +221,7 @@ def claim_due_carts(session: Session, now: datetime, lease: timedelta) -> list[t
     return [(row.id, row.version) for row in rows]
 
 
-def claim_outbox(session: Session, now: datetime, lease: timedelta) -> list[int]:
+def claim_outbox(session: Session, now: datetime, lease_until: datetime) -> list[int]:
     """Lease up to BATCH pending emails whose next attempt is due."""
     ready = (
         select(OutboxEmail.id)
@@ -209,7 +237,7 @@ def claim_outbox(session: Session, now: datetime, lease: timedelta) -> list[int]
     rows = session.execute(
         update(OutboxEmail)
         .where(OutboxEmail.id.in_(ready.scalar_subquery()))
-        .values(lease_until=now + lease)
+        .values(lease_until=lease_until)
         .returning(OutboxEmail.id)
         .execution_options(synchronize_session=False)
     ).all()

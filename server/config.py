@@ -51,6 +51,7 @@ def load(instance_path: str) -> dict[str, object]:
         "RATE_LIMIT": os.environ.get("SIBYL_RATE_LIMIT", "6000/minute"),
         "COLLECT_RATE_LIMIT": os.environ.get("SIBYL_COLLECT_RATE_LIMIT", "1200/minute"),
         "RATE_LIMIT_STORAGE": os.environ.get("SIBYL_RATE_LIMIT_STORAGE", "memory://"),
+        "RETENTION": parse_duration(os.environ["SIBYL_RETENTION"]) if os.environ.get("SIBYL_RETENTION") else None,
         "TRACKER_PATH": os.environ.get("SIBYL_TRACKER_PATH")
         or str(Path(__file__).resolve().parent.parent / "tracker_js" / "dist" / "sa.js"),
     }

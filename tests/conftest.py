@@ -80,8 +80,8 @@ class Process:
         if self.proc.poll() is not None:
             pytest.fail(f"{self.args} exited with {self.proc.returncode}")
         try:
-            return requests.get(self.url + self.health, timeout=1).ok
-        except requests.ConnectionError:
+            return requests.get(self.url + self.health, timeout=5).ok
+        except requests.RequestException:
             return False
 
     def stop(self) -> None:
