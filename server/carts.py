@@ -1,7 +1,7 @@
 """Cart state: `cart_updated` opens or updates a cart and its timer; an order or a deletion closes it."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 _CODES = {
@@ -45,6 +46,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Response:
         return error_response(error.status, error.message, error.code)
+
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(error: OperationalError) -> Response:
+        """The database is restarting or unreachable: a retryable 503, never a stack trace."""
+        app.logger.warning("database unavailable: %s", type(error.orig).__name__)
+        response = error_response(503, "the database is unavailable; retry shortly", "service_unavailable")
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(error: RequestEntityTooLarge) -> Response:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +10,7 @@ from playwright.sync_api import Page, Route
 
 from server.models import Site
 
-from .conftest import ROOT, PageHost, Process, Store, flask_command, free_port, wait_until
+from .conftest import PageHost, Process, Store, flask_command, free_port, wait_until
 
 LOADED = "() => window.sib && typeof window.sib.track === 'function'"
 
