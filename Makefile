@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NODE_MODULES := tracker_js/node_modules/.package-lock.json
 
-.PHONY: demo test build install chromium serve worker clean
+.PHONY: demo test build install chromium serve worker clean screenshots
 
 install: $(VENV)/.installed $(NODE_MODULES)
 
@@ -49,6 +49,10 @@ serve: build
 
 worker: install
 	SIBYL_AUTO_MIGRATE=0 $(VENV)/bin/flask --app server worker
+
+# The README's dashboard screenshots (docs/screenshots/*.png) from a seeded demo database, in Chromium.
+screenshots: build chromium
+	$(PY) -m scripts.screenshots
 
 clean:
 	rm -rf $(VENV) tracker_js/node_modules tracker_js/dist

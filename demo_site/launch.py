@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from flask import Flask
+
 from server import create_app, db
 from server.carts import reconfigure, workflow_of
 from server.config import parse_duration
+from server.dashboard.users import by_email, create_user
 from server.models import Site
 from server.sites import by_name, create_site, snippet
 
@@ -17,6 +21,7 @@ RECEIVER_URL = "http://127.0.0.1:8000"
 SHOP_URL = "http://127.0.0.1:5001"
 SITE_NAME = "demo"
 DEMO_CART_DELAY = "2m"  # short, so that a newcomer sees a recovery email in minutes
+DASHBOARD_USER = "admin@example.com"
 
 
 def prepare_site(snippet_file: Path, cart_delay: float) -> Site:
@@ -34,6 +39,19 @@ def prepare_site(snippet_file: Path, cart_delay: float) -> Site:
         return site
 
 
+def prepare_dashboard_user(app: Flask, password_file: Path) -> str:
+    """Create the dashboard user once, its generated password kept in the instance folder; the login to print."""
+    with db.new_session(app) as session:
+        if by_email(session, DASHBOARD_USER) is None:
+            password = secrets.token_urlsafe(12)
+            create_user(session, DASHBOARD_USER, password)
+            password_file.write_text(password + "\n")
+            password_file.chmod(0o600)
+    if not password_file.exists():
+        return f"{DASHBOARD_USER} (password set by hand)"
+    return f"{DASHBOARD_USER} / {password_file.read_text().strip()}"
+
+
 def mail_destination() -> str:
     if os.environ.get("SIBYL_SMTP_URL"):
         return "sent through SIBYL_SMTP_URL"
@@ -42,9 +60,11 @@ def mail_destination() -> str:
 
 def main() -> int:
     delay_text = os.environ.get("SIBYL_CART_DELAY", DEMO_CART_DELAY)
-    instance = Path(create_app().instance_path)
+    app = create_app()
+    instance = Path(app.instance_path)
     snippet_file = instance / "demo-snippet.html"
     site = prepare_site(snippet_file, parse_duration(delay_text))
+    login = prepare_dashboard_user(app, instance / "dashboard-password")
     env = {**os.environ, "DEMO_SNIPPET_FILE": str(snippet_file), "SIBYL_AUTO_MIGRATE": "0", "SIBYL_WORKER": "inline"}
     flask = [sys.executable, "-m", "flask", "--app"]
     processes = [
@@ -52,6 +72,7 @@ def main() -> int:
         subprocess.Popen([*flask, "demo_site", "run", "--port", "5001"], env=env),
     ]
     print(f"Receiver:   {RECEIVER_URL}")
+    print(f"Dashboard:  {RECEIVER_URL}/  sign in as {login}")
     print(f"Demo shop:  {SHOP_URL}")
     print(f"Client key: {site.client_key}")
     print(f"API key:    {site.api_key}  (try: curl -H 'api-key: {site.api_key}' {RECEIVER_URL}/v3/events)")

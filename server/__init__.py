@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import automation, cli, collect, config, db, errors, health, limits, openapi, rate_limits, rest_v2, tracker_script, v3
+from . import automation, cli, collect, config, dashboard, db, errors, health, limits, openapi, rate_limits, rest_v2, tracker_script, v3
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -28,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     rate_limits.init_app(app, [rest_v2.bp, v3.bp], collect.bp)
     for module in (collect, tracker_script, health, openapi, rest_v2, v3):
         app.register_blueprint(module.bp)
+    dashboard.init_app(app)
     if app.config["WORKER"] == "inline":
         automation.start_inline(app)
     return app

@@ -1,9 +1,10 @@
-"""The `flask --app server` commands: sites and the database schema."""
+"""The `flask --app server` commands: sites, workflows, the outbox, dashboard users and the database schema."""
 from __future__ import annotations
 
 import json
 import signal
 import threading
+from datetime import timedelta
 
 import click
 from flask import Flask, current_app
@@ -15,13 +16,17 @@ from . import db
 from .automation import Worker
 from .carts import reconfigure, workflow_of
 from .config import parse_duration
-from .models import OutboxEmail, Site
+from .dashboard.users import create_user
+from .models import OutboxEmail, Site, utcnow
+from .retention import prune_events
 from .sites import by_name, create_site, snippet, tracking_status
 
 sites_cli = AppGroup("sites", help="Create sites and print their tracking code.")
 workflows_cli = AppGroup("workflows", help="Each site's abandoned-cart workflow.")
 outbox_cli = AppGroup("outbox", help="Automation emails, sent or not.")
+events_cli = AppGroup("events", help="Stored events.")
 db_cli = AppGroup("db", help="The database schema.")
+users_cli = AppGroup("users", help="Who may sign in to the dashboard.")
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
@@ -127,6 +132,18 @@ def worker_command() -> None:
     click.echo("Automation worker stopped.")
 
 
+@events_cli.command("prune")
+@click.option("--older-than", "older_than", help="Age to keep: 90d, 2160h … (default SIBYL_RETENTION).")
+def events_prune_command(older_than: str | None) -> None:
+    """Delete events older than the retention period, in batches."""
+    period = parse_duration(older_than) if older_than else current_app.config["RETENTION"]
+    if not period:
+        raise click.ClickException("no retention period: give --older-than or set SIBYL_RETENTION")
+    with db.new_session(current_app) as session:
+        deleted = prune_events(session, utcnow() - timedelta(seconds=period))
+    click.echo(f"Deleted {deleted} events older than {period / 86400:g} days.")
+
+
 @outbox_cli.command("list")
 @click.option("--limit", default=20, show_default=True)
 def outbox_list_command(limit: int) -> None:
@@ -151,6 +168,20 @@ def outbox_show_command(outbox_id: int, html: bool) -> None:
         click.echo(row.html if html else row.text)
 
 
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The password (asked for, hidden, when absent).")
+def users_create_command(email: str, password: str) -> None:
+    """Create a dashboard user who signs in with EMAIL and the password."""
+    with db.new_session(current_app) as session:
+        try:
+            user = create_user(session, email, password)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"Created dashboard user {user.email}.")
+
+
 def init_app(app: Flask) -> None:
-    for command in (sites_cli, db_cli, workflows_cli, outbox_cli, worker_command):
+    for command in (sites_cli, db_cli, workflows_cli, outbox_cli, events_cli, users_cli, worker_command):
         app.cli.add_command(command)

@@ -36,10 +36,11 @@ def secret_key(instance_path: str) -> str:
 
 def load(instance_path: str) -> dict[str, object]:
     """The app's configuration from the environment."""
+    public_url = os.environ.get("SIBYL_PUBLIC_URL", "").rstrip("/") or None
     return {
         "DATABASE_URL": database_url(instance_path),
         "SECRET_KEY": secret_key(instance_path),
-        "PUBLIC_URL": os.environ.get("SIBYL_PUBLIC_URL", "").rstrip("/") or None,
+        "PUBLIC_URL": public_url,
         "CART_DELAY": parse_duration(os.environ.get("SIBYL_CART_DELAY", "2h")),
         "WORKER": os.environ.get("SIBYL_WORKER", "inline"),
         "WORKER_POLL": parse_duration(os.environ.get("SIBYL_WORKER_POLL", "1s")),
@@ -54,4 +55,13 @@ def load(instance_path: str) -> dict[str, object]:
         "RETENTION": parse_duration(os.environ["SIBYL_RETENTION"]) if os.environ.get("SIBYL_RETENTION") else None,
         "TRACKER_PATH": os.environ.get("SIBYL_TRACKER_PATH")
         or str(Path(__file__).resolve().parent.parent / "tracker_js" / "dist" / "sa.js"),
+        "LOGIN_RATE_LIMIT": os.environ.get("SIBYL_LOGIN_RATE_LIMIT", "10/minute"),
+        # The dashboard's session cookie: HttpOnly, SameSite=Lax, and Secure on https (also per request).
+        "SESSION_COOKIE_NAME": "sibyl_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": bool(public_url and public_url.startswith("https://")),
+        # CSRF tokens are checked on the dashboard's forms only, and last as long as the session.
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "WTF_CSRF_TIME_LIMIT": None,
     }

@@ -189,3 +189,23 @@ class OutboxEmail(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class User(Base):
+    """A dashboard user: an email and a password hash (werkzeug.security's scrypt)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# The dashboard's reads: newest events, top names by kind (covering), carts newest first, a cart's emails.
+Index("ix_events_site_id", Event.site_id, Event.id)
+Index("ix_events_site_kind_occurred_name", Event.site_id, Event.kind, Event.occurred_at, Event.name)
+Index("ix_carts_site_updated", Cart.site_id, Cart.updated_at)
+Index("ix_outbox_cart", OutboxEmail.cart_id)
+Index("ix_outbox_site_created", OutboxEmail.site_id, OutboxEmail.created_at)

@@ -1,0 +1,16 @@
+"""The dashboard: the shop owner's pages under `/`, behind a login."""
+from __future__ import annotations
+
+from flask import Flask
+
+from . import auth, automation, contacts, display, live, outbox, overview, sites  # noqa: F401 (each adds its pages to bp)
+from .blueprint import bp
+from .scope import all_sites
+
+
+def init_app(app: Flask) -> None:
+    """Sign-in, CSRF, template filters and the pages."""
+    auth.init_app(app)
+    display.init_app(app)
+    app.add_template_global(all_sites, "dashboard_sites")
+    app.register_blueprint(bp)

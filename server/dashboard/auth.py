@@ -1,0 +1,111 @@
+"""Sign-in: a login form, a signed session cookie, CSRF tokens on every form, and sign-out."""
+from __future__ import annotations
+
+from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response
+
+from .. import db
+from ..errors import error_response
+from ..models import User
+from ..rate_limits import limiter
+from .blueprint import bp
+from .users import authenticate
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+PUBLIC_ENDPOINTS = {"dashboard.login"}
+JSON_ENDPOINTS = {"dashboard.live_events"}
+
+
+class SignedInUser(UserMixin):
+    """The session's user as Flask-Login sees it."""
+
+    def __init__(self, user: User) -> None:
+        self.id = user.id
+        self.email = user.email
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, its cookie marked Secure whenever the request came over https."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> SignedInUser | None:
+    user = db.session().get(User, int(user_id)) if user_id.isdigit() else None
+    return SignedInUser(user) if user is not None else None
+
+
+@bp.before_request
+def _require_sign_in() -> Response | None:
+    """Check the CSRF token of every form posted here; send anonymous visitors to the login page."""
+    csrf.protect()
+    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+        return None
+    if request.endpoint in JSON_ENDPOINTS:
+        return error_response(401, "sign in to the dashboard first")
+    target = request.full_path.rstrip("?")
+    return redirect(url_for("dashboard.login", next=target if target != "/" else None))
+
+
+def _login_key() -> str:
+    """Failed sign-ins are limited per address and email, so no one can lock out everyone."""
+    return f"login:{get_remote_address()}:{request.form.get('email', '').strip().lower()}"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT"],
+    key_func=_login_key,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code == 401,
+)
+def login() -> Response | tuple[str, int] | str:
+    target = _safe_next(request.values.get("next"))
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(target)
+    if request.method == "GET":
+        return render_template("dashboard/login.html", next=target, email="", error=None)
+    email = request.form.get("email", "")
+    user = authenticate(db.session(), email, request.form.get("password", ""))
+    if user is None:
+        page = render_template("dashboard/login.html", next=target, email=email, error="Wrong email or password.")
+        return page, 401
+    session.clear()  # a fresh session at sign-in: no fixation
+    login_user(SignedInUser(user))
+    return redirect(target)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("dashboard.login"))
+
+
+def _safe_next(target: str | None) -> str:
+    """A path on this server to go to after sign-in; anything else (another host) goes to the overview."""
+    if (
+        target is not None
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()  # browsers drop tabs and newlines: "/\t/host" would go to host
+        and " " not in target
+    ):
+        return target
+    return url_for("dashboard.overview")
+
+
+def init_app(app: Flask) -> None:
+    app.session_interface = SessionInterface()
+    login_manager.init_app(app)
+    csrf.init_app(app)

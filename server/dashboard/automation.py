@@ -1,0 +1,90 @@
+"""The abandoned-cart workflow of a site: its settings (as `flask workflows set` changes them) and its runs."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from .. import db
+from ..carts import reconfigure, workflow_of
+from ..config import parse_duration
+from ..models import Site, Workflow, utcnow
+from .blueprint import bp
+from .display import duration
+from .queries import RUN_FILTERS, by_id, cart_counts, failed_count, runs_page
+from .runs import describe
+from .scope import current_site
+
+MAX_SUBJECT = 255
+MAX_DELAY = 30 * 86400
+
+
+@bp.get("/automation")
+def automation() -> str:
+    site = current_site()
+    if site is None:
+        return render_template("dashboard/automation.html", site=None)
+    workflow = workflow_of(db.session(), site.id)
+    form = {
+        "enabled": workflow.enabled,
+        "delay": duration(workflow.delay_seconds),
+        "reentry": workflow.reentry,
+        "max_resets": str(workflow.max_resets),
+        "subject": workflow.subject,
+    }
+    return _page(site, workflow, form, {})
+
+
+@bp.post("/automation")
+def save_workflow() -> Response | tuple[str, int]:
+    site = by_id(db.session(), Site, request.form.get("site", 0, type=int))
+    if site is None:
+        abort(404, "There is no such site.")
+    session = db.session()
+    workflow = workflow_of(session, site.id)
+    form = {
+        "enabled": request.form.get("enabled") == "on",
+        "delay": request.form.get("delay", "").strip(),
+        "reentry": request.form.get("reentry") == "on",
+        "max_resets": request.form.get("max_resets", "").strip(),
+        "subject": request.form.get("subject", "").strip(),
+    }
+    errors: dict[str, str] = {}
+    delay = 0.0
+    try:
+        delay = parse_duration(str(form["delay"]))
+        if not 0 < delay <= MAX_DELAY:
+            errors["delay"] = "Between 1 second and 30 days."
+    except ValueError:
+        errors["delay"] = "Write a duration: seconds, or 90s, 15m, 2h, 1d."
+    if not str(form["max_resets"]).isdigit():
+        errors["max_resets"] = "A whole number, 0 or more."
+    if not form["subject"] or len(str(form["subject"])) > MAX_SUBJECT:
+        errors["subject"] = f"Between 1 and {MAX_SUBJECT} characters."
+    if errors:
+        return _page(site, workflow, form, errors), 400
+    workflow.enabled, workflow.reentry = bool(form["enabled"]), bool(form["reentry"])
+    workflow.delay_seconds, workflow.max_resets, workflow.subject = delay, int(str(form["max_resets"])), str(form["subject"])
+    reconfigure(session, workflow)
+    session.commit()
+    flash(f"Saved: the workflow is {'on' if workflow.enabled else 'off'}, delay {duration(delay)}.", "success")
+    return redirect(url_for("dashboard.automation", site=site.id))
+
+
+def _page(site: Site, workflow: Workflow, form: dict[str, object], errors: dict[str, str]) -> str:
+    session = db.session()
+    status = request.args.get("status", "all")
+    status = status if status in RUN_FILTERS else "all"
+    page = runs_page(session, site.id, status, request.args.get("page", 1, type=int))
+    now = utcnow()
+    return render_template(
+        "dashboard/automation.html",
+        site=site,
+        workflow=workflow,
+        form=form,
+        errors=errors,
+        status=status,
+        page=page,
+        states=[describe(run, workflow, now) for run in page.items],
+        counts=cart_counts(session, site.id),
+        failed=failed_count(session, site.id),
+    )

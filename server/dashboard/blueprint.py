@@ -1,0 +1,29 @@
+"""The dashboard's blueprint: every page under `/`, sent with strict security headers."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template
+from werkzeug.exceptions import HTTPException
+
+bp = Blueprint("dashboard", __name__)
+
+# Scripts, styles and images from Sibyl itself only; no framing, no plugins, forms post back here.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@bp.after_request
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(HTTPException)
+def _error_page(error: HTTPException) -> tuple[str, int]:
+    """A page's errors as a page (the API's stay JSON): not found, expired form, too many attempts."""
+    return render_template("dashboard/error.html", error=error), error.code or 500

@@ -1,0 +1,39 @@
+"""Contacts: a searchable list, and each contact's attributes, visitor ids, timeline and carts."""
+from __future__ import annotations
+
+from flask import abort, render_template, request
+
+from .. import db
+from ..models import Contact, Site
+from .blueprint import bp
+from .queries import by_id, carts_of, contacts_page, timeline_page, visitors_of
+from .scope import current_site, remember
+
+MAX_SEARCH = 200
+
+
+@bp.get("/contacts")
+def contacts() -> str:
+    site = current_site()
+    search = request.args.get("q", "").strip()[:MAX_SEARCH]
+    number = request.args.get("page", 1, type=int)
+    page = contacts_page(db.session(), site.id, search, number) if site else None
+    return render_template("dashboard/contacts.html", site=site, search=search, page=page)
+
+
+@bp.get("/contacts/<int:contact_id>")
+def contact(contact_id: int) -> str:
+    session = db.session()
+    found = by_id(session, Contact, contact_id)
+    if found is None:
+        abort(404, "There is no such contact.")
+    site = session.get_one(Site, found.site_id)
+    remember(site)
+    return render_template(
+        "dashboard/contact.html",
+        site=site,
+        contact=found,
+        visitors=visitors_of(session, found.id),
+        carts=carts_of(session, found.id),
+        timeline=timeline_page(session, found.id, request.args.get("page", 1, type=int)),
+    )

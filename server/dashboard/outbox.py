@@ -1,0 +1,41 @@
+"""The outbox: every automation email with its status, and each one previewed in a sandbox."""
+from __future__ import annotations
+
+from flask import abort, make_response, render_template, request
+from werkzeug.wrappers import Response
+
+from .. import db
+from ..models import Contact, OutboxEmail, Site
+from .blueprint import bp
+from .queries import OUTBOX_FILTERS, by_id, outbox_page
+from .scope import current_site, remember
+
+# The preview page runs no script at all, and the email inside it (a sandboxed srcdoc frame, which
+# inherits this policy) may show its own inline styles and remote images, nothing else.
+PREVIEW_POLICY = (
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https: http:; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@bp.get("/outbox")
+def outbox() -> str:
+    site = current_site()
+    status = request.args.get("status", "all")
+    status = status if status in OUTBOX_FILTERS else "all"
+    page = outbox_page(db.session(), site.id, status, request.args.get("page", 1, type=int)) if site else None
+    return render_template("dashboard/outbox.html", site=site, status=status, page=page)
+
+
+@bp.get("/outbox/<int:email_id>")
+def email(email_id: int) -> Response:
+    session = db.session()
+    found = by_id(session, OutboxEmail, email_id)
+    if found is None:
+        abort(404, "There is no such email.")
+    site = session.get_one(Site, found.site_id)
+    remember(site)
+    contact = session.get(Contact, found.contact_id) if found.contact_id else None
+    response = make_response(render_template("dashboard/email.html", site=site, email=found, contact=contact))
+    response.headers["Content-Security-Policy"] = PREVIEW_POLICY
+    return response

@@ -1,0 +1,265 @@
+"""The dashboard's reads: aggregates computed in SQL, and lists a page at a time through the indexes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from math import ceil
+from typing import Any, Generic, TypeVar, Unpack
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, not_, or_, select
+from sqlalchemy.orm import Session
+
+from ..models import Base, Cart, Contact, Event, OutboxEmail, Visitor
+from ..schemas import MAX_ID
+from .sqlfunctions import DAY_FORMAT, HOUR_FORMAT, day_of, hour_of, json_values
+
+T = TypeVar("T")
+NOT_EMAILED = ("unsubscribed", "no_email")  # closed by the worker at the deadline instead of emailed
+M = TypeVar("M", bound=Base)
+PAGE_SIZE = 50
+
+
+def by_id(session: Session, model: type[M], row_id: int) -> M | None:
+    """The row with this id; None for any id no row can have (rather than an overflowing query)."""
+    return session.get(model, row_id) if 1 <= row_id <= MAX_ID else None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    number: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.total / self.size))
+
+    @property
+    def first_item(self) -> int:
+        return (self.number - 1) * self.size + 1 if self.items else 0
+
+    @property
+    def last_item(self) -> int:
+        return self.first_item + len(self.items) - 1 if self.items else 0
+
+
+def paginate(
+    session: Session, query: Select[Unpack[tuple[Any, ...]]], number: int, size: int = PAGE_SIZE, scalars: bool = True
+) -> Page[Any]:
+    """One page of `query` (numbered from 1) and the count of all its rows."""
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    number = min(max(1, number), max(1, ceil(total / size)))
+    paged = query.limit(size).offset((number - 1) * size)
+    items = list(session.scalars(paged)) if scalars else list(session.execute(paged).all())
+    return Page(items=items, number=number, size=size, total=total)
+
+
+# Overview
+
+
+@dataclass(frozen=True)
+class Bucket:
+    start: datetime
+    count: int
+
+
+def events_per_hour(session: Session, site_id: int, now: datetime, hours: int = 24) -> list[Bucket]:
+    """Events in each of the last `hours` hours, the current one last; empty hours count 0."""
+    end = now.replace(minute=0, second=0, microsecond=0)
+    starts = [end - timedelta(hours=back) for back in range(hours - 1, -1, -1)]
+    counts = _bucket_counts(session, site_id, hour_of(Event.occurred_at), starts[0])
+    return [Bucket(start, counts.get(start.strftime(HOUR_FORMAT), 0)) for start in starts]
+
+
+def events_per_day(session: Session, site_id: int, now: datetime, days: int = 30) -> list[Bucket]:
+    """Events on each of the last `days` days (UTC), today last."""
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    starts = [today - timedelta(days=back) for back in range(days - 1, -1, -1)]
+    counts = _bucket_counts(session, site_id, day_of(Event.occurred_at), starts[0])
+    return [Bucket(start, counts.get(start.strftime(DAY_FORMAT), 0)) for start in starts]
+
+
+def _bucket_counts(session: Session, site_id: int, bucket: Any, since: datetime) -> dict[str, int]:
+    query = (
+        select(bucket, func.count())
+        .where(Event.site_id == site_id, Event.occurred_at >= since)
+        .group_by(bucket)
+    )
+    return {label: count for label, count in session.execute(query).all()}
+
+
+@dataclass(frozen=True)
+class NameCount:
+    name: str
+    count: int
+
+
+def top_names(session: Session, site_id: int, since: datetime, kinds: tuple[str, ...], limit: int = 8) -> list[NameCount]:
+    """The most frequent names among events of these kinds since `since`: pages by title, custom events by name."""
+    query = (
+        select(Event.name, func.count().label("n"))
+        .where(Event.site_id == site_id, Event.occurred_at >= since, Event.kind.in_(kinds))
+        .group_by(Event.name)
+        .order_by(func.count().desc(), Event.name)
+        .limit(limit)
+    )
+    return [NameCount(name, count) for name, count in session.execute(query).all()]
+
+
+def identified_contacts(session: Session, site_id: int) -> int:
+    query = select(func.count()).select_from(Contact).where(Contact.site_id == site_id, Contact.email.is_not(None))
+    return session.scalar(query) or 0
+
+
+@dataclass(frozen=True)
+class CartCounts:
+    open: int
+    emailed: int
+    recovered: int
+    cancelled: int
+
+
+def cart_counts(session: Session, site_id: int) -> CartCounts:
+    """Open carts; carts emailed; of those, ordered afterwards (recovered); closed before any email (cancelled)."""
+    emailed = email_written()
+    recovered = and_(Cart.state == "closed", Cart.closed_reason == "ordered", emailed)
+    cancelled = and_(Cart.state == "closed", not_(emailed))
+    query = select(
+        func.count(case((Cart.state == "open", 1))),
+        func.count(case((emailed, 1))),
+        func.count(case((recovered, 1))),
+        func.count(case((cancelled, 1))),
+    ).where(Cart.site_id == site_id)
+    row = session.execute(query).one()
+    return CartCounts(*row)
+
+
+def email_written() -> ColumnElement[bool]:
+    """The cart's current cycle got its email (the worker closes a cart it cannot email, with a reason)."""
+    return and_(Cart.emailed_at.is_not(None), or_(Cart.closed_reason.is_(None), Cart.closed_reason.not_in(NOT_EMAILED)))
+
+
+# Contacts
+
+
+def like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def contacts_page(session: Session, site_id: int, search: str, number: int) -> Page[Any]:
+    """(contact, its last event's time) rows, last modified first; `search` matches the email or any attribute value."""
+    last_event = (
+        select(func.max(Event.occurred_at)).where(Event.contact_id == Contact.id).correlate(Contact).scalar_subquery()
+    )
+    query = select(Contact, last_event.label("last_event")).where(Contact.site_id == site_id)
+    if search:
+        pattern = like_pattern(search)
+        query = query.where(
+            or_(
+                Contact.email.ilike(pattern, escape="\\"),
+                json_values(Contact.attributes).ilike(pattern, escape="\\"),
+            )
+        )
+    return paginate(session, query.order_by(Contact.modified_at.desc(), Contact.id.desc()), number, scalars=False)
+
+
+def visitors_of(session: Session, contact_id: int) -> list[Visitor]:
+    query = select(Visitor).where(Visitor.contact_id == contact_id).order_by(Visitor.last_seen_at.desc())
+    return list(session.scalars(query))
+
+
+def carts_of(session: Session, contact_id: int) -> list[Cart]:
+    return list(session.scalars(select(Cart).where(Cart.contact_id == contact_id).order_by(Cart.updated_at.desc())))
+
+
+def timeline_page(session: Session, contact_id: int, number: int) -> Page[Event]:
+    """A contact's events, newest first."""
+    query = select(Event).where(Event.contact_id == contact_id).order_by(Event.occurred_at.desc(), Event.id.desc())
+    return paginate(session, query, number)
+
+
+# Automation
+
+
+RUN_FILTERS = ("all", "waiting", "emailed", "failed", "recovered", "cancelled")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One cart as the workflow sees it, with its contact's email and its latest recovery email."""
+
+    cart: Cart
+    email: str | None
+    outbox: OutboxEmail | None
+
+
+def runs_page(session: Session, site_id: int, status: str, number: int) -> Page[Run]:
+    """The site's carts, last updated first, filtered by what the workflow did with them."""
+    query = (
+        select(Cart, Contact.email)
+        .outerjoin(Contact, Cart.contact_id == Contact.id)
+        .where(Cart.site_id == site_id)
+        .order_by(Cart.updated_at.desc(), Cart.id.desc())
+    )
+    failed = select(OutboxEmail.cart_id).where(OutboxEmail.site_id == site_id, OutboxEmail.status == "failed")
+    conditions = {
+        "waiting": Cart.state == "open",
+        "emailed": email_written(),
+        "failed": Cart.id.in_(failed),
+        "recovered": and_(Cart.state == "closed", Cart.closed_reason == "ordered", email_written()),
+        "cancelled": and_(Cart.state == "closed", not_(email_written())),
+    }
+    if status in conditions:
+        query = query.where(conditions[status])
+    page = paginate(session, query, number, scalars=False)
+    latest = latest_emails(session, [cart.id for cart, _ in page.items])
+    runs = [Run(cart, email, latest.get(cart.id)) for cart, email in page.items]
+    return Page(items=runs, number=page.number, size=page.size, total=page.total)
+
+
+def latest_emails(session: Session, cart_ids: list[int]) -> dict[int, OutboxEmail]:
+    """Each cart's newest outbox email, read through the index on cart_id."""
+    if not cart_ids:
+        return {}
+    newest = select(func.max(OutboxEmail.id)).where(OutboxEmail.cart_id.in_(cart_ids)).group_by(OutboxEmail.cart_id)
+    rows = session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(newest)))
+    return {row.cart_id: row for row in rows if row.cart_id is not None}
+
+
+def failed_count(session: Session, site_id: int) -> int:
+    query = select(func.count()).select_from(OutboxEmail).where(
+        OutboxEmail.site_id == site_id, OutboxEmail.status == "failed"
+    )
+    return session.scalar(query) or 0
+
+
+# Outbox
+
+OUTBOX_FILTERS = ("all", "held", "pending", "sent", "failed")
+
+
+def outbox_page(session: Session, site_id: int, status: str, number: int) -> Page[OutboxEmail]:
+    query = select(OutboxEmail).where(OutboxEmail.site_id == site_id)
+    if status in OUTBOX_FILTERS[1:]:
+        query = query.where(OutboxEmail.status == status)
+    return paginate(session, query.order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc()), number)
+
+
+# Live
+
+
+def newest_events(session: Session, site_id: int, after_id: int = 0, limit: int = 50) -> list[tuple[Event, str | None]]:
+    """The site's newest events (after `after_id` when polling), newest first, with the contact's email.
+
+    The newest ids come first, through the (site_id, id) index alone; only those rows are joined.
+    """
+    newest = select(Event.id).where(Event.site_id == site_id, Event.id > after_id).order_by(Event.id.desc()).limit(limit)
+    query = (
+        select(Event, Contact.email)
+        .outerjoin(Contact, Event.contact_id == Contact.id)
+        .where(Event.id.in_(newest.scalar_subquery()))
+        .order_by(Event.id.desc())
+    )
+    return [(event, email) for event, email in session.execute(query).all()]

@@ -1,0 +1,50 @@
+"""What the abandoned-cart workflow did with each cart, in words: waiting, emailed, failed, recovered, cancelled."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..models import Workflow
+from .display import ago, when
+from .queries import NOT_EMAILED, Run
+
+CANCEL_REASONS = {
+    "ordered": "ordered before the email was due",
+    "deleted": "the cart was deleted (cart_deleted)",
+    "empty": "the cart was emptied",
+    "unsubscribed": "not emailed: the contact is blacklisted for email",
+    "no_email": "not emailed: the contact has no email address",
+}
+
+
+@dataclass(frozen=True)
+class RunState:
+    label: str
+    tone: str  # a CSS modifier: waiting, emailed, failed, recovered, cancelled, paused
+    detail: str
+
+
+def describe(run: Run, workflow: Workflow, now: datetime) -> RunState:
+    cart, email = run.cart, run.outbox
+    if cart.state == "open":
+        if cart.contact_id is None:
+            return RunState("Waiting", "paused", "for the visitor to be identified (only contacts are emailed)")
+        if not workflow.enabled:
+            return RunState("Paused", "paused", "the workflow is off")
+        due = cart.due_at or cart.deadline_at
+        return RunState("Waiting", "waiting", f"email due {when(due)} ({ago(due, now)})")
+    if cart.emailed_at is None or cart.closed_reason in NOT_EMAILED:
+        return RunState("Cancelled", "cancelled", CANCEL_REASONS.get(cart.closed_reason or "", cart.closed_reason or ""))
+    if email is not None and email.status == "failed":
+        return RunState("Failed", "failed", email.last_error or "the email could not be sent")
+    if cart.closed_reason == "ordered":
+        return RunState("Recovered", "recovered", f"emailed {when(cart.emailed_at)}, then ordered")
+    if email is None:
+        return RunState("Emailed", "emailed", f"{when(cart.emailed_at)}")
+    if email.status == "pending":
+        retry = f"; retrying {ago(email.next_attempt_at, now)}: {email.last_error}" if email.last_error else ""
+        return RunState("Sending", "waiting", f"queued {when(email.created_at)}{retry}")
+    if email.status == "held":
+        return RunState("Emailed", "emailed", f"{when(cart.emailed_at)}, kept in the outbox (no SMTP server set)")
+    closed = f"; then {CANCEL_REASONS.get(cart.closed_reason, cart.closed_reason)}" if cart.closed_reason else ""
+    return RunState("Emailed", "emailed", f"sent {when(email.sent_at or cart.emailed_at)}{closed}")

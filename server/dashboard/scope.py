@@ -1,0 +1,33 @@
+"""Which site a dashboard page is about: `?site=ID`, else the one chosen last, else the first."""
+from __future__ import annotations
+
+from flask import g, request, session
+from sqlalchemy import select
+
+from .. import db
+from ..models import Site
+
+
+def all_sites() -> list[Site]:
+    if "dashboard_sites" not in g:
+        g.dashboard_sites = list(db.session().scalars(select(Site).order_by(Site.name)))
+    return g.dashboard_sites
+
+
+def current_site() -> Site | None:
+    """The site this request is about (remembered in the session), or None when there is none yet."""
+    sites = {site.id: site for site in all_sites()}
+    wanted = request.args.get("site", type=int) or request.form.get("site", type=int) or session.get("site_id")
+    site = sites.get(wanted) if wanted is not None else None
+    if site is None and sites:
+        site = next(iter(sites.values()))
+    if site is not None:
+        session["site_id"] = site.id
+    g.dashboard_site = site
+    return site
+
+
+def remember(site: Site) -> None:
+    """Make `site` the current one (a page about one site's record, e.g. a contact)."""
+    session["site_id"] = site.id
+    g.dashboard_site = site

@@ -1,0 +1,222 @@
+"""The dashboard over HTTP (Flask's test client on the suite's database): CSRF, cookies, headers, sign-in limits,
+the SQL behind the pages, and `flask users create`."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from server import create_app, db
+from server.dashboard.charts import axis
+from server.dashboard.queries import contacts_page, events_per_day, events_per_hour
+from server.dashboard.users import authenticate, create_user
+from server.ingest import IncomingEvent, ingest
+from server.models import Site
+from server.sites import create_site
+
+from .conftest import ROOT
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def app(database_url: str) -> Flask:
+    return create_app({"DATABASE_URL": database_url, "WORKER": "external", "LOGIN_RATE_LIMIT": "5/minute"})
+
+
+@pytest.fixture
+def site(app: Flask) -> Site:
+    with db.new_session(app) as session:
+        return create_site(session, f"http-{uuid.uuid4().hex[:8]}", [], 7200)
+
+
+@pytest.fixture
+def email(app: Flask) -> str:
+    address = f"owner-{uuid.uuid4().hex[:8]}@example.com"
+    with db.new_session(app) as session:
+        create_user(session, address, PASSWORD)
+    return address
+
+
+def csrf_token(client: FlaskClient, path: str = "/login") -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True))
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+@pytest.fixture
+def client(app: Flask, email: str) -> Iterator[FlaskClient]:
+    """A signed-in client."""
+    with app.test_client() as signed_in:
+        answer = signed_in.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(signed_in)})
+        assert answer.status_code == 302
+        yield signed_in
+
+
+def store(app: Flask, site: Site, *events: IncomingEvent) -> None:
+    with db.new_session(app) as session:
+        ingest(session, session.get_one(Site, site.id), list(events))
+
+
+def event(kind: str, name: str, moment: datetime, **fields: Any) -> IncomingEvent:
+    return IncomingEvent(uuid.uuid4().hex, kind, name, moment, cuid=uuid.uuid4().hex, **fields)
+
+
+def test_dashboard_forms_need_the_csrf_token_and_the_apis_do_not(app: Flask, client: FlaskClient, site: Site) -> None:
+    refused = client.post("/sites", data={"name": "no token"})
+    assert refused.status_code == 400 and "This form has expired" in refused.get_data(as_text=True)
+    token = csrf_token(client, "/sites")
+    created = client.post("/sites", data={"name": f"with token {uuid.uuid4().hex[:6]}", "csrf_token": token})
+    assert created.status_code == 302 and created.headers["Location"].startswith("/sites/")
+    # The tracker's and Brevo's doors stay token-free, even for a browser holding a dashboard session.
+    batch = {"key": site.client_key, "cuid": "c1", "messages": [{"id": uuid.uuid4().hex, "type": "page", "url": "https://a.example/"}]}
+    assert client.post("/collect", data=json.dumps(batch), content_type="text/plain").status_code == 200
+    identify = client.post("/api/v2/identify", json={"email": "a@example.com"}, headers={"ma-key": site.client_key})
+    assert identify.status_code == 204
+    v3 = client.post("/v3/events", json={"event_name": "viewed", "identifiers": {"email_id": "a@example.com"}},
+                     headers={"api-key": site.api_key})
+    assert v3.status_code == 204
+
+
+def test_the_session_cookie_is_httponly_lax_and_secure_over_https(app: Flask, email: str) -> None:
+    for base, secure in (("http://localhost", False), ("https://localhost", True)):
+        with app.test_client() as client:
+            token = csrf_token(client)
+            answer = client.post("/login", base_url=base, data={"email": email, "password": PASSWORD, "csrf_token": token},
+                                 headers={"Referer": f"{base}/login"})
+            cookie = answer.headers["Set-Cookie"]
+            assert cookie.startswith("sibyl_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+            assert ("Secure" in cookie) is secure
+
+
+def test_pages_carry_a_strict_policy_and_are_not_cached(client: FlaskClient) -> None:
+    answer = client.get("/")
+    policy = answer.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert answer.headers["X-Frame-Options"] == "DENY"
+
+
+def test_sign_in_goes_only_to_paths_on_this_server(app: Flask, email: str) -> None:
+    with app.test_client() as client:
+        token = csrf_token(client)
+        cases = (("//evil.example/", "/"), ("https://evil.example/", "/"), ("/\t/evil.example/", "/"),
+                 ("/\\evil.example/", "/"), ("/outbox?status=failed", "/outbox?status=failed"))
+        for target, landing in cases:
+            answer = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token, "next": target})
+            assert answer.headers["Location"] == landing
+            client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+            token = csrf_token(client)
+
+
+def test_failed_sign_ins_are_limited_per_address_and_email(app: Flask, email: str) -> None:
+    with app.test_client() as client:
+        token = csrf_token(client)
+        statuses = [
+            client.post("/login", data={"email": email, "password": "wrong", "csrf_token": token}).status_code
+            for _ in range(6)
+        ]
+        assert statuses == [401] * 5 + [429]
+        other = client.post("/login", data={"email": "someone@example.com", "password": "wrong", "csrf_token": token})
+        assert other.status_code == 401
+
+
+def test_passwords_are_hashed_and_checked(app: Flask, email: str) -> None:
+    with db.new_session(app) as session:
+        user = authenticate(session, email.upper(), PASSWORD)
+        assert user is not None and PASSWORD not in user.password_hash and user.password_hash.startswith("scrypt:")
+        assert authenticate(session, email, PASSWORD + "!") is None
+        with pytest.raises(ValueError, match="already exists"):
+            create_user(session, email, PASSWORD)
+        with pytest.raises(ValueError, match="at least 8"):
+            create_user(session, f"new-{email}", "short")
+
+
+def test_events_are_counted_per_hour_and_day_in_sql(app: Flask, site: Site) -> None:
+    now = datetime.now(timezone.utc).replace(minute=30)
+    store(app, site,
+          event("page", "Home", now), event("page", "Home", now - timedelta(minutes=20)),
+          event("page", "Home", now - timedelta(hours=5)), event("page", "Home", now - timedelta(days=3)),
+          event("page", "Home", now - timedelta(days=40)))
+    with db.new_session(app) as session:
+        hours = events_per_hour(session, site.id, now)
+        days = events_per_day(session, site.id, now)
+    assert len(hours) == 24 and hours[-1].count == 2 and hours[-6].count == 1 and sum(b.count for b in hours) == 3
+    assert len(days) == 30 and days[-4].count == 1 and sum(b.count for b in days) == 4
+    assert hours[-1].start == now.replace(minute=0, second=0, microsecond=0)
+
+
+def test_contact_search_matches_emails_and_attribute_values_not_keys(app: Flask, site: Site) -> None:
+    now = datetime.now(timezone.utc)
+    store(app, site,
+          event("identify", "identify", now, email="jose@example.com", attributes={"FIRSTNAME": "José", "LASTNAME": "Ñúñez"}),
+          event("identify", "identify", now, email="ann@example.com", attributes={"FIRSTNAME": "Ann", "SMS": "100%"}))
+
+    def found(search: str) -> list[str]:
+        with db.new_session(app) as session:
+            return sorted(contact.email for contact, _ in contacts_page(session, site.id, search, 1).items)
+
+    assert found("josé") == ["jose@example.com"]
+    assert found("úñez") == ["jose@example.com"]  # stored JSON-escaped, searched decoded
+    assert found("ann@") == ["ann@example.com"]
+    assert found("FIRSTNAME") == []
+    assert found("%") == ["ann@example.com"]  # a literal percent sign, not a wildcard
+    assert found("") == ["ann@example.com", "jose@example.com"]
+
+
+def test_the_live_feed_returns_events_after_a_cursor(client: FlaskClient, app: Flask, site: Site) -> None:
+    now = datetime.now(timezone.utc)
+    store(app, site, event("page", "First", now))
+    first = client.get(f"/live/events.json?site={site.id}").get_json()["events"]
+    assert [row["name"] for row in first] == ["First"]
+    store(app, site, event("track", "Second", now))
+    later = client.get(f"/live/events.json?site={site.id}&after={first[0]['id']}").get_json()["events"]
+    assert [row["name"] for row in later] == ["Second"]
+
+
+def test_unknown_records_are_404_pages(client: FlaskClient) -> None:
+    for path in ("/contacts/999999999", "/contacts/99999999999999999999999", "/outbox/999999999", "/sites/999999999"):
+        answer = client.get(path)
+        assert answer.status_code == 404 and answer.mimetype == "text/html", path
+
+
+def test_the_openapi_document_lists_no_dashboard_page(client: FlaskClient) -> None:
+    paths = client.get("/openapi.json").get_json()["paths"]
+    assert not [path for path in paths if path in ("/", "/login") or path.startswith(("/sites", "/contacts", "/live"))]
+
+
+@pytest.mark.parametrize("peak, top, step", [(0, 4, 1), (7, 8, 2), (45, 50, 10), (101, 150, 50), (1234, 1500, 500)])
+def test_chart_axes_end_on_round_numbers(peak: int, top: int, step: int) -> None:
+    assert axis(peak) == (top, step)
+
+
+def flask_cli(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SIBYL_DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "server", *args], cwd=ROOT, env=env, input=stdin,
+        capture_output=True, text=True, start_new_session=True,  # no terminal: the prompt reads stdin
+    )
+
+
+def test_users_create_takes_the_password_from_the_option_or_a_prompt(app: Flask, database_url: str) -> None:
+    by_option = f"cli-{uuid.uuid4().hex[:6]}@example.com"
+    created = flask_cli(database_url, "users", "create", by_option, "--password", PASSWORD)
+    assert created.returncode == 0 and f"Created dashboard user {by_option}" in created.stdout
+    again = flask_cli(database_url, "users", "create", by_option, "--password", PASSWORD)
+    assert again.returncode != 0 and "already exists" in again.stderr
+    by_prompt = f"cli-{uuid.uuid4().hex[:6]}@example.com"
+    prompted = flask_cli(database_url, "users", "create", by_prompt, stdin=f"{PASSWORD}\n{PASSWORD}\n")
+    assert prompted.returncode == 0, prompted.stderr
+    assert PASSWORD not in prompted.stdout  # hidden input is not echoed
+    with db.new_session(app) as session:
+        assert authenticate(session, by_prompt, PASSWORD) is not None
