@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -61,6 +62,19 @@ def wait_until(condition: Callable[[], Any], timeout: float = 10.0, page: Page |
             page.wait_for_timeout(POLL_SECONDS * 1000)
         else:
             time.sleep(POLL_SECONDS)
+
+
+class Clock:
+    """The worker's clock, moved by the test instead of waiting hours."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
 
 
 class Process:
@@ -174,18 +188,20 @@ def store(database_url: str) -> Store:
     return Store(database_url)
 
 
-@pytest.fixture(scope="session")
-def receiver(built_tracker: Path, database_url: str, store: Store) -> Iterator[Process]:
-    """The real receiver: `flask --app server run` on a free port; automation runs elsewhere."""
+def start_receiver(database_url: str, tracker: Path, **settings: str) -> Process:
+    """`flask --app server run` on a free port, with SIBYL_* settings on top of the test environment."""
     port = free_port()
-    env = {
-        **os.environ,
-        "SIBYL_DATABASE_URL": database_url,
-        "SIBYL_TRACKER_PATH": str(built_tracker),
-        "SIBYL_WORKER": "external",
-    }
+    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_TRACKER_PATH": str(tracker)}
+    env.update({f"SIBYL_{name.upper()}": value for name, value in settings.items()})
     process = Process(flask_command("server", port), port, env, "/healthz")
     process.start()
+    return process
+
+
+@pytest.fixture(scope="session")
+def receiver(built_tracker: Path, database_url: str, store: Store) -> Iterator[Process]:
+    """The real receiver; automation runs elsewhere (the tests' own workers)."""
+    process = start_receiver(database_url, built_tracker, worker="external")
     yield process
     process.stop()
 
@@ -271,16 +287,6 @@ def shop(store: Store, receiver: Process) -> Iterator[tuple[Process, Site]]:
 @pytest.fixture
 def receiver_with_automation(built_tracker: Path, database_url: str, smtp_sink: SmtpSink) -> Iterator[Process]:
     """A receiver that runs the automation itself (SIBYL_WORKER=inline) and mails `smtp_sink`."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "SIBYL_DATABASE_URL": database_url,
-        "SIBYL_TRACKER_PATH": str(built_tracker),
-        "SIBYL_WORKER": "inline",
-        "SIBYL_WORKER_POLL": "0.2",
-        "SIBYL_SMTP_URL": smtp_sink.url,
-    }
-    process = Process(flask_command("server", port), port, env, "/healthz")
-    process.start()
+    process = start_receiver(database_url, built_tracker, worker="inline", worker_poll="0.2", smtp_url=smtp_sink.url)
     yield process
     process.stop()

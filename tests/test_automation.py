@@ -19,35 +19,12 @@ from server import create_app, db
 from server.automation import Worker
 from server.models import Cart, OutboxEmail, Site
 
-from .conftest import ROOT, Process, SmtpSink, Store, wait_until
+from .conftest import ROOT, Clock, Process, SmtpSink, Store, wait_until
+from .guide import GUIDE_CART
 
 THOMAS = "thomas@example.com"
-GUIDE_CART = {
-    "total": 280,
-    "currency": "USD",
-    "url": "https://shop.example/cart",
-    "items": [
-        {"name": "Black shoes", "price": 90, "quantity": 2, "url": "https://shop.example/p/black-shoes",
-         "image": "https://shop.example/img/black-shoes.png"},
-        {"name": "White shirt", "price": 100, "quantity": 1, "url": "https://shop.example/p/white-shirt",
-         "image": "https://shop.example/img/white-shirt.png"},
-    ],
-}
 DELAY = timedelta(hours=2)
 SMTP_CONNECTIONS = 4
-
-
-class Clock:
-    """The worker's clock, moved by the test instead of waiting hours."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
 
 
 @pytest.fixture
@@ -286,18 +263,20 @@ def due_carts(receiver: Process, site: Site, count: int, store: Store) -> None:
         send(receiver, site, *messages[start:start + 100])
 
 
-def test_two_workers_and_200_due_carts_send_exactly_200_emails(
-    receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str, store: Store
+@pytest.mark.parametrize(("worker_count", "cart_count"), [(2, 200), (3, 1000)])
+def test_several_workers_and_due_carts_send_exactly_one_email_each(
+    receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str, store: Store, worker_count: int, cart_count: int
 ) -> None:
-    workers = [start_worker(database_url, smtp_sink) for _ in range(2)]
+    workers = [start_worker(database_url, smtp_sink) for _ in range(worker_count)]
     try:
-        due_carts(receiver, site, 200, store)
-        smtp_sink.wait_for(200, timeout=60)
+        due_carts(receiver, site, cart_count, store)
+        smtp_sink.wait_for(cart_count, timeout=120)
     finally:
         for process in workers:
             stop(process)
-    assert len(smtp_sink.messages) == 200
-    assert len({message["To"] for message in smtp_sink.messages}) == 200
+    assert len(smtp_sink.messages) == cart_count
+    assert len({message["To"] for message in smtp_sink.messages}) == cart_count
+    assert len({message["Message-ID"] for message in smtp_sink.messages}) == cart_count
 
 
 def test_a_restart_between_update_and_deadline_still_sends_once(

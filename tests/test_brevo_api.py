@@ -1,8 +1,8 @@
 """Brevo's tracker REST API (v2) and v3 with hand-made requests: documented examples, bad input, limits."""
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
+from pathlib import Path
 from datetime import timedelta
 from typing import Any
 
@@ -13,8 +13,9 @@ from server import create_app
 from server.automation import Worker
 from server.models import Site
 
-from .conftest import Process, SmtpSink, Store, flask_command, free_port
-from .test_automation import GUIDE_CART, Clock, outbox
+from .conftest import Clock, Process, SmtpSink, Store, start_receiver
+from .guide import GUIDE_CART
+from .test_automation import outbox
 
 
 def v2(receiver: Process, site: Site, call: str, body: Any, key: str | None = None) -> requests.Response:
@@ -146,11 +147,9 @@ def test_v2_and_v3_cart_events_drive_the_same_automation(
 
 
 @pytest.fixture
-def strict_receiver(database_url: str, built_tracker: object) -> Iterator[Process]:
-    port = free_port()
-    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_WORKER": "external", "SIBYL_RATE_LIMIT": "5/minute"}
-    process = Process(flask_command("server", port), port, env, "/healthz")
-    process.start()
+def strict_receiver(database_url: str, built_tracker: Path) -> Iterator[Process]:
+    """A receiver allowing each key 5 requests a minute."""
+    process = start_receiver(database_url, built_tracker, worker="external", rate_limit="5/minute")
     yield process
     process.stop()
 

@@ -19,21 +19,11 @@ from server.dashboard.users import create_user
 from server.models import OutboxEmail, Site
 from server.sites import RECEIVED_MESSAGE, by_name
 
-from .conftest import PageHost, Process, Store, start_shop
+from .conftest import Clock, PageHost, Process, Store, start_shop
+from .guide import GUIDE_CART
 
 PASSWORD = "correct horse battery"
 THOMAS = "thomas.bianchi@example.com"
-GUIDE_CART = {
-    "total": 280,
-    "currency": "USD",
-    "url": "https://shop.example/cart",
-    "items": [
-        {"name": "Black shoes", "price": 90, "quantity": 2, "url": "https://shop.example/p/black-shoes",
-         "image": "https://shop.example/img/black-shoes.png"},
-        {"name": "White shirt", "price": 100, "quantity": 1, "url": "https://shop.example/p/white-shirt",
-         "image": "https://shop.example/img/white-shirt.png"},
-    ],
-}
 DELAY = timedelta(hours=2)
 PAGES = ["/", "/sites", "/contacts", "/automation", "/outbox", "/live"]
 
@@ -73,15 +63,6 @@ def cart_updated(moment: datetime, data: dict[str, Any] = GUIDE_CART, email: str
     return message("track", moment, name="cart_updated", properties={"email": email, **properties},
                    eventdata={"id": "cart:42", "data": data})
 
-
-class Clock:
-    """The worker's clock, moved by the test instead of waiting hours."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

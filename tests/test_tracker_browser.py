@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, Route
 
 from server.models import Site
 
-from .conftest import PageHost, Process, Store, flask_command, free_port, wait_until
+from .conftest import PageHost, Process, Store, start_receiver, wait_until
 
 LOADED = "() => window.sib && typeof window.sib.track === 'function'"
 
@@ -114,12 +114,9 @@ def test_server_errors_are_retried_until_every_event_arrives_once(
 
 
 @pytest.fixture
-def own_receiver(database_url: str, built_tracker: object) -> Iterator[Process]:
+def own_receiver(database_url: str, built_tracker: Path) -> Iterator[Process]:
     """A receiver of this test's own, so that it can be stopped and started again."""
-    port = free_port()
-    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_TRACKER_PATH": str(built_tracker)}
-    process = Process(flask_command("server", port), port, env, "/healthz")
-    process.start()
+    process = start_receiver(database_url, built_tracker, worker="external")
     yield process
     process.stop()
 

@@ -1,0 +1,13 @@
+"""Brevo's abandoned-cart guide, the data many tests share: Thomas's cart of 2 Black shoes and 1 White shirt."""
+
+GUIDE_CART = {
+    "total": 280,
+    "currency": "USD",
+    "url": "https://shop.example/cart",
+    "items": [
+        {"name": "Black shoes", "price": 90, "quantity": 2, "url": "https://shop.example/p/black-shoes",
+         "image": "https://shop.example/img/black-shoes.png"},
+        {"name": "White shirt", "price": 100, "quantity": 1, "url": "https://shop.example/p/white-shirt",
+         "image": "https://shop.example/img/white-shirt.png"},
+    ],
+}
