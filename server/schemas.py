@@ -55,6 +55,11 @@ Name = Annotated[str, Field(min_length=1, max_length=limits.NAME_CHARS)]
 EventName = Annotated[str, Field(min_length=1, max_length=limits.NAME_CHARS, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
+def is_number(text: str) -> bool:
+    """ASCII digits only (`str.isdigit` also takes '²', which `int` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def json_body() -> Any:
     """The request's JSON body, whatever its content type; 400 when it is not JSON."""
     try:

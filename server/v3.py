@@ -17,7 +17,7 @@ from .contacts import ContactBook, normalise_email
 from .errors import ApiError
 from .ingest import IncomingEvent, event_time, ingest
 from .models import Attribute, Contact, Event, Site, utcnow
-from .schemas import MAX_ID, V3CreateContact, V3Event, V3EventBatch, V3UpdateContact, parse, parse_body
+from .schemas import MAX_ID, V3CreateContact, V3Event, V3EventBatch, V3UpdateContact, is_number, parse, parse_body
 from .sites import tracking_status
 
 bp = Blueprint("v3", __name__, url_prefix="/v3")
@@ -48,11 +48,11 @@ def contact_json(contact: Contact) -> dict[str, Any]:
 
 def find_contact(session: Session, site: Site, identifier: str, kind: str | None) -> Contact | None:
     """A contact by email, id or ext_id; `identifierType` settles ambiguity (Brevo's default: digits are ids)."""
-    kind = kind or ("contact_id" if identifier.isdigit() else "email_id")
+    kind = kind or ("contact_id" if is_number(identifier) else "email_id")
     if kind == "ext_id":
         return session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.ext_id == identifier))
     if kind == "contact_id":
-        if not identifier.isdigit():
+        if not is_number(identifier):
             raise ApiError(400, "identifier: a contact_id must be a number")
         if int(identifier) > MAX_ID:
             return None
@@ -264,7 +264,7 @@ def get_events() -> Response:
     query = select(Event).where(Event.site_id == site.id, Event.kind == "track")
     contact_ids = request.args.getlist("contact_id")
     if contact_ids:
-        if not all(value.isdigit() and int(value) <= MAX_ID for value in contact_ids):
+        if not all(is_number(value) and int(value) <= MAX_ID for value in contact_ids):
             raise ApiError(400, f"contact_id: must be whole numbers up to {MAX_ID}")
         query = query.where(Event.contact_id.in_([int(value) for value in contact_ids]))
     names = request.args.getlist("event_name")
@@ -289,7 +289,7 @@ def _int_arg(name: str, default: int, low: int, high: int | None) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < low or int(raw) > (high if high is not None else MAX_ID):
+    if not is_number(raw) or int(raw) < low or int(raw) > (high if high is not None else MAX_ID):
         bound = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise ApiError(400, f"{name}: must be a whole number {bound}")
     return int(raw)

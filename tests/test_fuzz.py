@@ -42,7 +42,7 @@ def stored_rows() -> tuple[int, int]:
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_5xx_and_no_partial_writes(case: schemathesis.Case) -> None:
     before = stored_rows()
     response = case.call_and_validate(

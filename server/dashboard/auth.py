@@ -12,6 +12,7 @@ from .. import db
 from ..errors import error_response
 from ..models import User
 from ..rate_limits import limiter
+from ..schemas import is_number
 from .blueprint import bp
 from .users import authenticate
 
@@ -39,7 +40,7 @@ class SessionInterface(SecureCookieSessionInterface):
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> SignedInUser | None:
-    user = db.session().get(User, int(user_id)) if user_id.isdigit() else None
+    user = db.session().get(User, int(user_id)) if is_number(user_id) else None
     return SignedInUser(user) if user is not None else None
 
 

@@ -8,6 +8,7 @@ from .. import db
 from ..carts import reconfigure, workflow_of
 from ..config import parse_duration
 from ..models import Site, Workflow, utcnow
+from ..schemas import is_number
 from .blueprint import bp
 from .display import duration
 from .queries import RUN_FILTERS, by_id, cart_counts, failed_count, runs_page
@@ -56,7 +57,7 @@ def save_workflow() -> Response | tuple[str, int]:
             errors["delay"] = "Between 1 second and 30 days."
     except ValueError:
         errors["delay"] = "Write a duration: seconds, or 90s, 15m, 2h, 1d."
-    if not str(form["max_resets"]).isdigit():
+    if not is_number(str(form["max_resets"])):
         errors["max_resets"] = "A whole number, 0 or more."
     if not form["subject"] or len(str(form["subject"])) > MAX_SUBJECT:
         errors["subject"] = f"Between 1 and {MAX_SUBJECT} characters."
