@@ -87,7 +87,11 @@ class Process:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(self.args, cwd=ROOT, env=self.env)
-        wait_until(self._healthy, timeout=30)
+        try:
+            wait_until(self._healthy, timeout=30)
+        except BaseException:
+            self.stop()
+            raise
 
     def _healthy(self) -> bool:
         assert self.proc is not None
