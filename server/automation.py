@@ -9,7 +9,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import insert, or_, select, tuple_, update
+from sqlalchemy import Select, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from . import db
@@ -201,48 +201,38 @@ def mark_emailed(session: Session, claimed: list[tuple[int, int]], now: datetime
     return [row.id for row in rows]
 
 
-def claim_due_carts(session: Session, now: datetime, lease: timedelta) -> list[tuple[int, int]]:
-    """Lease up to BATCH due carts no one else holds; (id, version) of each. Reads due rows only."""
-    due = (
-        select(Cart.id)
-        .where(Cart.due_at <= now, or_(Cart.lease_until.is_(None), Cart.lease_until < now))
-        .order_by(Cart.due_at)
-        .limit(BATCH)
-        .with_for_update(skip_locked=True)
-    )
+def lease(
+    session: Session, model: type[Cart] | type[OutboxEmail], ready: Select[Any], until: datetime, *returning: Any
+) -> list[Any]:
+    """Lease up to BATCH of the rows `ready` selects until `until`, skipping rows another worker has locked."""
+    claimable = ready.limit(BATCH).with_for_update(skip_locked=True).scalar_subquery()
     rows = session.execute(
-        update(Cart)
-        .where(Cart.id.in_(due.scalar_subquery()))
-        .values(lease_until=now + lease)
-        .returning(Cart.id, Cart.version)
+        update(model)
+        .where(model.id.in_(claimable))
+        .values(lease_until=until)
+        .returning(*returning)
         .execution_options(synchronize_session=False)
     ).all()
     session.commit()
-    return [(row.id, row.version) for row in rows]
+    return list(rows)
+
+
+def claim_due_carts(session: Session, now: datetime, lease_for: timedelta) -> list[tuple[int, int]]:
+    """Lease the due carts no one holds; (id, version) of each. Reads due rows only, through the deadline index."""
+    free = or_(Cart.lease_until.is_(None), Cart.lease_until < now)
+    ready = select(Cart.id).where(Cart.due_at <= now, free).order_by(Cart.due_at)
+    return [(row.id, row.version) for row in lease(session, Cart, ready, now + lease_for, Cart.id, Cart.version)]
 
 
 def claim_outbox(session: Session, now: datetime, lease_until: datetime) -> list[int]:
-    """Lease up to BATCH pending emails whose next attempt is due."""
+    """Lease the pending emails whose next attempt is due and that no one holds."""
+    free = or_(OutboxEmail.lease_until.is_(None), OutboxEmail.lease_until < now)
     ready = (
         select(OutboxEmail.id)
-        .where(
-            OutboxEmail.status == "pending",
-            OutboxEmail.next_attempt_at <= now,
-            or_(OutboxEmail.lease_until.is_(None), OutboxEmail.lease_until < now),
-        )
+        .where(OutboxEmail.status == "pending", OutboxEmail.next_attempt_at <= now, free)
         .order_by(OutboxEmail.next_attempt_at)
-        .limit(BATCH)
-        .with_for_update(skip_locked=True)
     )
-    rows = session.execute(
-        update(OutboxEmail)
-        .where(OutboxEmail.id.in_(ready.scalar_subquery()))
-        .values(lease_until=lease_until)
-        .returning(OutboxEmail.id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    session.commit()
-    return sorted(row.id for row in rows)
+    return sorted(row.id for row in lease(session, OutboxEmail, ready, lease_until, OutboxEmail.id))
 
 
 def release_outbox(session: Session, outbox_ids: list[int]) -> None:
