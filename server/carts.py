@@ -43,27 +43,48 @@ def has_items(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("items"), list) and len(data["items"]) > 0
 
 
-def apply_event(session: Session, workflow: Workflow, event: Event) -> None:
+class CartBook:
+    """The carts one ingest has looked up, so that a batch of updates to one cart reads it once."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._carts: dict[tuple[str, str], Cart | None] = {}
+
+    def find(self, site_id: int, cart_owner: str, key: str) -> Cart | None:
+        if (cart_owner, key) not in self._carts:
+            self._carts[cart_owner, key] = _find(self.session, site_id, cart_owner, key)
+        return self._carts[cart_owner, key]
+
+    def add(self, cart: Cart) -> None:
+        self.session.add(cart)
+        self._carts[cart.owner, cart.cart_key] = cart
+
+    def forget(self) -> None:
+        """After carts changed hands (identification), look them up afresh."""
+        self._carts.clear()
+
+
+def apply_event(book: CartBook, workflow: Workflow, event: Event) -> None:
     """Move cart state for a stored custom event; other events leave carts alone."""
     cart_owner = owner(event.contact_id, event.visitor_id)
     if event.kind != "track" or cart_owner is None:
         return
     if event.name == CART_UPDATED:
-        update_cart(session, workflow, event, cart_owner)
+        update_cart(book, workflow, event, cart_owner)
     elif event.name in CLOSING_EVENTS:
-        close_carts(session, event, cart_owner, CLOSING_EVENTS[event.name])
+        close_carts(book.session, event, cart_owner, CLOSING_EVENTS[event.name])
 
 
-def update_cart(session: Session, workflow: Workflow, event: Event, cart_owner: str) -> None:
+def update_cart(book: CartBook, workflow: Workflow, event: Event, cart_owner: str) -> None:
     """Store the snapshot and push the deadline; after an email, a new cycle if re-entry is on."""
     key = cart_key(event.eventdata) or DEFAULT_CART
     data = (event.eventdata or {}).get("data")
-    cart = _find(session, event.site_id, cart_owner, key)
+    cart = book.find(event.site_id, cart_owner, key)
     if cart is None:
         if not has_items(data):
             return
         cart = Cart(site_id=event.site_id, owner=cart_owner, cart_key=key, state="open", version=0, cycle=1, resets=0)
-        session.add(cart)
+        book.add(cart)
     elif event.occurred_at < cart.updated_at:
         return  # an older update arriving late changes nothing
     elif cart.state == "emailed" and not workflow.reentry:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .carts import adopt_visitor_carts, apply_event, workflow_of
+from .carts import CartBook, adopt_visitor_carts, apply_event, workflow_of
 from .contacts import ContactBook, link_visitor, normalise_email
 from .models import Contact, Event, Site, Visitor, Workflow, utcnow
 from .sites import traffic
@@ -68,6 +68,7 @@ def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
     seen = _stored_ids(session, site.id, [event.message_id for event in events])
     book = ContactBook(session, site)
     workflow = workflow_of(session, site.id)
+    carts = CartBook(session)
     visitors: dict[str, Visitor] = {}
     stored = 0
     now = utcnow()
@@ -76,7 +77,7 @@ def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
             continue
         seen.add(incoming.message_id)
         visitor = _visitor(session, site, incoming.cuid, now, visitors) if incoming.cuid else None
-        contact = _contact(session, book, workflow, incoming, visitor)
+        contact = _contact(session, book, workflow, carts, incoming, visitor)
         event = Event(
             site_id=site.id,
             message_id=incoming.message_id,
@@ -91,7 +92,7 @@ def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
             received_at=now,
         )
         session.add(event)
-        apply_event(session, workflow, event)
+        apply_event(carts, workflow, event)
         stored += 1
     traffic.saw(session, site.id, now)
     session.flush()
@@ -118,7 +119,12 @@ def _visitor(
 
 
 def _contact(
-    session: Session, book: ContactBook, workflow: Workflow, incoming: IncomingEvent, visitor: Visitor | None
+    session: Session,
+    book: ContactBook,
+    workflow: Workflow,
+    carts: CartBook,
+    incoming: IncomingEvent,
+    visitor: Visitor | None,
 ) -> Contact | None:
     """Identify by id, by email (the event's, or `email` among its properties), by visitor, by ext_id."""
     email = normalise_email(incoming.email) or normalise_email(_email_property(incoming.properties))
@@ -131,6 +137,7 @@ def _contact(
         contact = book.contact(email)
         if visitor is not None and link_visitor(session, visitor, contact):
             adopt_visitor_carts(session, workflow, visitor, contact)
+            carts.forget()
     elif visitor is not None and visitor.contact_id is not None:
         contact = session.get(Contact, visitor.contact_id)
     elif incoming.ext_id is not None:
