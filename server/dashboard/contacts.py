@@ -1,13 +1,13 @@
 """Contacts: a searchable list, and each contact's attributes, visitor ids, timeline and carts."""
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import render_template, request
 
 from .. import db
-from ..models import Contact, Site
+from ..models import Contact
 from .blueprint import bp
-from .queries import by_id, carts_of, contacts_page, timeline_page, visitors_of
-from .scope import current_site, remember
+from .queries import carts_of, contacts_page, timeline_page, visitors_of
+from .scope import current_site, record_of_a_site
 
 MAX_SEARCH = 200
 
@@ -24,11 +24,7 @@ def contacts() -> str:
 @bp.get("/contacts/<int:contact_id>")
 def contact(contact_id: int) -> str:
     session = db.session()
-    found = by_id(session, Contact, contact_id)
-    if found is None:
-        abort(404, "There is no such contact.")
-    site = session.get_one(Site, found.site_id)
-    remember(site)
+    found, site = record_of_a_site(Contact, contact_id, "There is no such contact.")
     return render_template(
         "dashboard/contact.html",
         site=site,

@@ -1,14 +1,14 @@
 """The outbox: every automation email with its status, and each one previewed in a sandbox."""
 from __future__ import annotations
 
-from flask import abort, make_response, render_template, request
+from flask import make_response, render_template, request
 from werkzeug.wrappers import Response
 
 from .. import db
-from ..models import Contact, OutboxEmail, Site
+from ..models import Contact, OutboxEmail
 from .blueprint import bp
-from .queries import OUTBOX_FILTERS, by_id, outbox_page
-from .scope import current_site, remember
+from .queries import OUTBOX_FILTERS, outbox_page
+from .scope import current_site, record_of_a_site
 
 # The preview page runs no script at all, and the email inside it (a sandboxed srcdoc frame, which
 # inherits this policy) may show its own inline styles and remote images, nothing else.
@@ -30,11 +30,7 @@ def outbox() -> str:
 @bp.get("/outbox/<int:email_id>")
 def email(email_id: int) -> Response:
     session = db.session()
-    found = by_id(session, OutboxEmail, email_id)
-    if found is None:
-        abort(404, "There is no such email.")
-    site = session.get_one(Site, found.site_id)
-    remember(site)
+    found, site = record_of_a_site(OutboxEmail, email_id, "There is no such email.")
     contact = session.get(Contact, found.contact_id) if found.contact_id else None
     response = make_response(render_template("dashboard/email.html", site=site, email=found, contact=contact))
     response.headers["Content-Security-Policy"] = PREVIEW_POLICY

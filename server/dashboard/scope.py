@@ -1,11 +1,16 @@
 """Which site a dashboard page is about: `?site=ID`, else the one chosen last, else the first."""
 from __future__ import annotations
 
-from flask import g, request, session
+from typing import TypeVar
+
+from flask import abort, g, request, session
 from sqlalchemy import select
 
 from .. import db
-from ..models import Site
+from ..models import Contact, OutboxEmail, Site
+from .queries import by_id
+
+Record = TypeVar("Record", Contact, OutboxEmail)
 
 
 def all_sites() -> list[Site]:
@@ -31,3 +36,13 @@ def remember(site: Site) -> None:
     """Make `site` the current one (a page about one site's record, e.g. a contact)."""
     session["site_id"] = site.id
     g.dashboard_site = site
+
+
+def record_of_a_site(model: type[Record], row_id: int, missing: str) -> tuple[Record, Site]:
+    """A contact's or an email's row (404 with `missing` when there is none) and its site, now the current one."""
+    row = by_id(db.session(), model, row_id)
+    if row is None:
+        abort(404, missing)
+    site = db.session().get_one(Site, row.site_id)
+    remember(site)
+    return row, site
