@@ -6,8 +6,25 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import automation, cli, collect, config, dashboard, db, errors, health, limits, openapi, rate_limits, rest_v2, tracker_script, v3
+from . import (
+    automation,
+    cli,
+    collect,
+    config,
+    dashboard,
+    db,
+    errors,
+    health,
+    limits,
+    openapi,
+    rate_limits,
+    rest_v2,
+    tracker_script,
+    unsubscribe,
+    v3,
+)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -20,13 +37,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     if test_config:
         app.config.from_mapping(test_config)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     db.init_app(app)
     if app.config["AUTO_MIGRATE"]:
         db.upgrade(app.extensions["sibyl.engine"])
     errors.init_app(app)
     cli.init_app(app)
     rate_limits.init_app(app, [rest_v2.bp, v3.bp], collect.bp)
-    for module in (collect, tracker_script, health, openapi, rest_v2, v3):
+    for module in (collect, tracker_script, health, openapi, rest_v2, v3, unsubscribe):
         app.register_blueprint(module.bp)
     dashboard.init_app(app)
     if app.config["WORKER"] == "inline":

@@ -4,12 +4,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import db, limits
+from . import counters, db, limits
+from .abuse import admit_identifications
+from .bots import is_bot
 from .errors import ApiError
-from .ingest import IncomingEvent, event_time, ingest
+from .ingest import IncomingEvent, event_time, identified_emails, ingest
+from .ip_addresses import stored_ip
 from .models import utcnow
 from .schemas import Batch, Message, parse
 from .sites import accepts_origin, client_keys
@@ -43,9 +46,15 @@ def collect() -> Response:
     if site is None:
         raise ApiError(401, "key: unknown or missing client key")
     if not accepts_origin(site, request.headers.get("Origin")):
+        counters.count(session, site.id, counters.ORIGIN)
         raise ApiError(403, "Origin: this site does not accept traffic from this origin")
     batch = parse(Batch, raw)
-    result = ingest(session, site, _incoming_events(batch))
+    if is_bot(request.user_agent.string):
+        counters.count(session, site.id, counters.BOT, len(batch.messages))
+        return jsonify(stored=0, duplicates=0, filtered=len(batch.messages))
+    events = _incoming_events(batch, stored_ip(request.remote_addr, current_app.config["STORE_IP"]))
+    admit_identifications(session, site, identified_emails(events), request.remote_addr or "")
+    result = ingest(session, site, events)
     return jsonify(stored=result.stored, duplicates=result.duplicates)
 
 
@@ -71,7 +80,7 @@ def _read_batch() -> dict[str, Any]:
     return raw
 
 
-def _incoming_events(batch: Batch) -> list[IncomingEvent]:
+def _incoming_events(batch: Batch, ip: str | None) -> list[IncomingEvent]:
     now = utcnow()
     return [
         IncomingEvent(
@@ -85,6 +94,7 @@ def _incoming_events(batch: Batch) -> list[IncomingEvent]:
             properties=message.properties,
             eventdata=message.eventdata.model_dump(exclude_unset=True) if message.eventdata else None,
             attributes=message.properties if message.type == "identify" else {},
+            ip=ip,
         )
         for message in batch.messages
     ]

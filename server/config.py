@@ -6,6 +6,8 @@ import re
 import secrets
 from pathlib import Path
 
+# Where links in tracking code and emails point when SIBYL_PUBLIC_URL is unset and no request tells.
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -34,6 +36,13 @@ def secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = os.environ.get(name, default).strip().lower()
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r}: use one of {', '.join(allowed)}")
+    return value
+
+
 def load(instance_path: str) -> dict[str, object]:
     """The app's configuration from the environment."""
     public_url = os.environ.get("SIBYL_PUBLIC_URL", "").rstrip("/") or None
@@ -55,6 +64,12 @@ def load(instance_path: str) -> dict[str, object]:
         "RETENTION": parse_duration(os.environ["SIBYL_RETENTION"]) if os.environ.get("SIBYL_RETENTION") else None,
         "TRACKER_PATH": os.environ.get("SIBYL_TRACKER_PATH")
         or str(Path(__file__).resolve().parent.parent / "tracker_js" / "dist" / "sa.js"),
+        "IDENTIFY_LIMIT_ADDRESS": os.environ.get("SIBYL_IDENTIFY_LIMIT_ADDRESS", "100/hour"),
+        "IDENTIFY_LIMIT_KEY": os.environ.get("SIBYL_IDENTIFY_LIMIT_KEY", "20000/hour"),
+        "NEW_CONTACT_LIMIT_ADDRESS": os.environ.get("SIBYL_NEW_CONTACT_LIMIT_ADDRESS", "20/hour"),
+        "NEW_CONTACT_LIMIT_KEY": os.environ.get("SIBYL_NEW_CONTACT_LIMIT_KEY", "2000/hour"),
+        "STORE_IP": _choice("SIBYL_STORE_IP", ("off", "truncated", "full"), "off"),
+        "TRUSTED_PROXIES": int(os.environ.get("SIBYL_TRUSTED_PROXIES", "0")),
         "LOGIN_RATE_LIMIT": os.environ.get("SIBYL_LOGIN_RATE_LIMIT", "10/minute"),
         # The dashboard's session cookie: HttpOnly, SameSite=Lax, and Secure on https (also per request).
         "SESSION_COOKIE_NAME": "sibyl_session",

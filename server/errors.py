@@ -20,11 +20,12 @@ _CODES = {
 class ApiError(Exception):
     """Raised by a handler to answer with a JSON error."""
 
-    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+    def __init__(self, status: int, message: str, code: str | None = None, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code or _CODES.get(status, "error")
+        self.retry_after = retry_after
 
 
 def describe(error: ValidationError, prefix: str = "") -> str:
@@ -45,7 +46,10 @@ def error_response(status: int, message: str, code: str | None = None) -> Respon
 def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Response:
-        return error_response(error.status, error.message, error.code)
+        response = error_response(error.status, error.message, error.code)
+        if error.retry_after is not None:
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(OperationalError)
     def _database_unavailable(error: OperationalError) -> Response:

@@ -34,6 +34,8 @@ class IncomingEvent:
     properties: dict[str, Any] = field(default_factory=dict)
     eventdata: dict[str, Any] | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    ip: str | None = None
+    vouched: bool = False  # sent with the secret key: the shop itself stands behind this contact
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
             contact_id=contact.id if contact else None,
             properties=incoming.properties,
             eventdata=incoming.eventdata,
+            ip=incoming.ip,
             occurred_at=incoming.occurred_at,
             received_at=now,
         )
@@ -127,7 +130,7 @@ def _contact(
     visitor: Visitor | None,
 ) -> Contact | None:
     """Identify by id, by email (the event's, or `email` among its properties), by visitor, by ext_id."""
-    email = normalise_email(incoming.email) or normalise_email(_email_property(incoming.properties))
+    email = identified_email(incoming)
     contact: Contact | None = None
     if incoming.contact_id is not None:
         contact = session.get(Contact, incoming.contact_id)
@@ -144,11 +147,19 @@ def _contact(
         contact = book.contact_by_ext_id(incoming.ext_id)
     if contact is not None and incoming.ext_id is not None and contact.ext_id is None:
         book.give_ext_id(contact, incoming.ext_id)
+    if contact is not None and incoming.vouched and contact.confirmed_at is None:
+        contact.confirmed_at = utcnow()
     if contact is not None:
         book.set_attributes(contact, incoming.attributes, create=True)
         book.set_attributes(contact, book.matching_attributes(incoming.properties), create=False)
     return contact
 
 
-def _email_property(properties: dict[str, Any]) -> Any:
-    return next((value for key, value in properties.items() if key.lower() == "email"), None)
+def identified_email(incoming: IncomingEvent) -> str | None:
+    """The email an event identifies its sender by: its own, or `email` among its properties."""
+    email_property = next((value for key, value in incoming.properties.items() if key.lower() == "email"), None)
+    return normalise_email(incoming.email) or normalise_email(email_property)
+
+
+def identified_emails(events: list[IncomingEvent]) -> set[str]:
+    return {email for email in map(identified_email, events) if email is not None}

@@ -1,10 +1,10 @@
 """The store: sites, visitors, contacts and their attributes, events."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -45,6 +45,8 @@ class Site(Base):
     origins: Mapped[list[str]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_traffic_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    require_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    respect_dnt: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Attribute(Base):
@@ -73,6 +75,7 @@ class Contact(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     email_blacklisted: Mapped[bool] = mapped_column(Boolean, default=False)
     sms_blacklisted: Mapped[bool] = mapped_column(Boolean, default=False)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -114,6 +117,7 @@ class Event(Base):
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     eventdata: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    ip: Mapped[str | None] = mapped_column(String(45))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -129,6 +133,8 @@ class Workflow(Base):
     reentry: Mapped[bool] = mapped_column(Boolean, default=True)
     max_resets: Mapped[int] = mapped_column(Integer, default=100)
     subject: Mapped[str] = mapped_column(String(255), default="You left something in your cart")
+    confirmed_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_period_seconds: Mapped[float] = mapped_column(Float, default=86400.0)
 
 
 class Cart(Base):
@@ -182,6 +188,7 @@ class OutboxEmail(Base):
     subject: Mapped[str] = mapped_column(String(255))
     html: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
+    unsubscribe_url: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -189,6 +196,17 @@ class OutboxEmail(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SiteCounter(Base):
+    """Traffic refused rather than stored, counted per site and day: `bot`, `origin`."""
+
+    __tablename__ = "site_counters"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
 
 
 class User(Base):
@@ -209,3 +227,4 @@ Index("ix_events_site_kind_occurred_name", Event.site_id, Event.kind, Event.occu
 Index("ix_carts_site_updated", Cart.site_id, Cart.updated_at)
 Index("ix_outbox_cart", OutboxEmail.cart_id)
 Index("ix_outbox_site_created", OutboxEmail.site_id, OutboxEmail.created_at)
+Index("ix_outbox_contact_created", OutboxEmail.contact_id, OutboxEmail.created_at)

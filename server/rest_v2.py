@@ -1,13 +1,18 @@
-"""Brevo's tracker REST API (`/api/v2/*`, header `ma-key`): server-side identify and tracking."""
+"""Brevo's tracker REST API (`/api/v2/*`): server-side identify and tracking.
+
+Brevo's header is `ma-key`, the public client key, so these calls count against the same limits on
+identifications as the browser's; a call with the secret `api-key` instead vouches for its contact.
+"""
 from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from . import db, limits
-from .auth import site_from_client_key
-from .ingest import IncomingEvent, ingest
+from .abuse import admit_identifications
+from .auth import site_from_api_key, site_from_client_key
+from .ingest import IncomingEvent, identified_emails, ingest
 from .models import utcnow
 from .schemas import V2Identify, V2TrackEvent, V2TrackLink, V2TrackPage, parse_body
 
@@ -16,7 +21,8 @@ bp = Blueprint("rest_v2", __name__, url_prefix="/api/v2")
 
 def _store(kind: str, name: str, email: str, properties: dict, **extra: object) -> Response:
     """One event through the common ingest path; 204 as Brevo answers."""
-    site = site_from_client_key()
+    vouched = "api-key" in request.headers
+    site = site_from_api_key() if vouched else site_from_client_key()
     event = IncomingEvent(
         message_id=uuid.uuid4().hex,
         kind=kind,
@@ -24,9 +30,13 @@ def _store(kind: str, name: str, email: str, properties: dict, **extra: object) 
         occurred_at=utcnow(),
         email=email,
         properties=properties,
+        vouched=vouched,
         **extra,  # type: ignore[arg-type]
     )
-    ingest(db.session(), site, [event])
+    session = db.session()
+    if not vouched:
+        admit_identifications(session, site, identified_emails([event]), request.remote_addr or "")
+    ingest(session, site, [event])
     return Response(status=204)
 
 

@@ -1,6 +1,7 @@
 """Fixtures: the real receiver and demo shop as processes, a page host, Chromium, the store."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -31,6 +32,13 @@ from .smtp_sink import SmtpSink, smtp_sink  # noqa: F401 (a fixture for every te
 ROOT = Path(__file__).resolve().parent.parent
 SA_JS = ROOT / "tracker_js" / "dist" / "sa.js"
 POLL_SECONDS = 0.05
+# The receiver keeps no events from bots, and headless Chromium names itself one ("HeadlessChrome"):
+# test browsers (every request, beacons included) and test clients say plainly that they are the
+# desktop Chrome they stand for.
+BROWSER_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+)
+BROWSER_HEADERS = {"User-Agent": BROWSER_USER_AGENT}
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-background-networking",
@@ -192,11 +200,17 @@ def store(database_url: str) -> Store:
     return Store(database_url)
 
 
+# Every test client comes from 127.0.0.1, like a whole city of shoppers behind one address: the per-address
+# limits on identifications and new contacts are raised for the shared receivers (tests/test_abuse.py
+# checks the limits themselves on receivers of its own).
+SHARED_ADDRESS = {"identify_limit_address": "1000000/hour", "new_contact_limit_address": "1000000/hour"}
+
+
 def start_receiver(database_url: str, tracker: Path, **settings: str) -> Process:
     """`flask --app server run` on a free port, with SIBYL_* settings on top of the test environment."""
     port = free_port()
     env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_TRACKER_PATH": str(tracker)}
-    env.update({f"SIBYL_{name.upper()}": value for name, value in settings.items()})
+    env.update({f"SIBYL_{name.upper()}": value for name, value in (SHARED_ADDRESS | settings).items()})
     process = Process(flask_command("server", port), port, env, "/healthz")
     process.start()
     return process
@@ -262,13 +276,21 @@ def tracking_code(store: Store, site: Site, receiver: Process) -> str:
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any], playwright: Any) -> dict[str, Any]:
     """Playwright's own Chromium where it was downloaded, else the system's (Debian's `chromium`)."""
-    args = {**browser_type_launch_args, "args": CHROMIUM_ARGS}
+    args = {**browser_type_launch_args, "args": [*CHROMIUM_ARGS, f"--user-agent={BROWSER_USER_AGENT}"]}
     if not Path(playwright.chromium.executable_path).exists():
         system = os.environ.get("SIBYL_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
         if system is None:
             pytest.fail("no Chromium: run `make chromium` (Playwright's download or Debian's package)")
         args["executable_path"] = system
     return args
+
+
+def send(receiver: Process, site: Site, *messages: dict[str, Any], cuid: str | None = None) -> None:
+    """One tracker batch posted to /collect as a browser would; it must be accepted."""
+    body = {"key": site.client_key, "cuid": cuid or uuid.uuid4().hex, "messages": list(messages)}
+    response = requests.post(receiver.url + "/collect", data=json.dumps(body), headers=BROWSER_HEADERS, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.json()["stored"] + response.json()["duplicates"] == len(messages), response.text
 
 
 def start_shop(store: Store, receiver: Process) -> tuple[Process, Site]:

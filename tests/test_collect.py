@@ -9,7 +9,7 @@ import requests
 
 from server.models import Site
 
-from .conftest import Process, Store
+from .conftest import BROWSER_HEADERS, Process, Store
 
 
 def message(kind: str = "track", **fields: Any) -> dict[str, Any]:
@@ -20,7 +20,7 @@ def message(kind: str = "track", **fields: Any) -> dict[str, Any]:
 
 
 def post(receiver: Process, body: Any, origin: str | None = None) -> requests.Response:
-    headers = {"Content-Type": "text/plain;charset=UTF-8"}
+    headers = {"Content-Type": "text/plain;charset=UTF-8", **BROWSER_HEADERS}
     if origin:
         headers["Origin"] = origin
     data = body if isinstance(body, (str, bytes)) else json.dumps(body)

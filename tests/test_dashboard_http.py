@@ -24,7 +24,7 @@ from server.ingest import IncomingEvent, ingest
 from server.models import Site
 from server.sites import create_site
 
-from .conftest import ROOT
+from .conftest import BROWSER_HEADERS, ROOT
 
 PASSWORD = "correct horse battery"
 
@@ -80,7 +80,8 @@ def test_dashboard_forms_need_the_csrf_token_and_the_apis_do_not(app: Flask, cli
     assert created.status_code == 302 and created.headers["Location"].startswith("/sites/")
     # The tracker's and Brevo's doors stay token-free, even for a browser holding a dashboard session.
     batch = {"key": site.client_key, "cuid": "c1", "messages": [{"id": uuid.uuid4().hex, "type": "page", "url": "https://a.example/"}]}
-    assert client.post("/collect", data=json.dumps(batch), content_type="text/plain").status_code == 200
+    collected = client.post("/collect", data=json.dumps(batch), content_type="text/plain", headers=BROWSER_HEADERS)
+    assert collected.status_code == 200
     identify = client.post("/api/v2/identify", json={"email": "a@example.com"}, headers={"ma-key": site.client_key})
     assert identify.status_code == 204
     v3 = client.post("/v3/events", json={"event_name": "viewed", "identifiers": {"email_id": "a@example.com"}},

@@ -21,7 +21,7 @@ from server import db
 from server.models import Event, Site
 from server.retention import prune_events
 
-from .conftest import Process, Store, free_port, wait_until
+from .conftest import BROWSER_HEADERS, Process, Store, free_port, wait_until
 from .databases import on_postgres
 
 
@@ -50,7 +50,8 @@ def send_with_retries(server: Process, site: Site, ids: list[str], during: Calla
             body = {"key": site.client_key, "cuid": "load", "messages": [{"id": message_id, "type": "track", "name": "load"}]}
             for _ in range(100):
                 try:
-                    if session.post(server.url + "/collect", data=json.dumps(body), timeout=5).status_code == 200:
+                    answer = session.post(server.url + "/collect", data=json.dumps(body), headers=BROWSER_HEADERS, timeout=5)
+                    if answer.status_code == 200:
                         with lock:
                             acknowledged.add(message_id)
                         break

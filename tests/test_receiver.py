@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import gzip
-import json
 import uuid
 
 import requests
 
 from server.models import Site
 
-from .conftest import SA_JS, Process
+from .conftest import SA_JS, Process, send
 
 
 def test_healthz(receiver: Process) -> None:
@@ -35,8 +34,7 @@ def test_sa_js_is_served_gzipped_with_an_etag_and_cache_headers(receiver: Proces
 def track(receiver: Process, site: Site, email: str, name: str, eventdata: dict | None = None) -> None:
     message = {"id": str(uuid.uuid4()), "type": "track", "name": name, "email": email,
                "properties": {"FIRSTNAME": "Thomas"}, "eventdata": eventdata}
-    body = {"key": site.client_key, "cuid": uuid.uuid4().hex, "messages": [message]}
-    assert requests.post(receiver.url + "/collect", data=json.dumps(body), timeout=5).status_code == 200
+    send(receiver, site, message)
 
 
 def test_v3_contact_in_brevos_shape(receiver: Process, site: Site) -> None:
