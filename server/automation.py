@@ -8,16 +8,18 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
-from flask import Flask
-from sqlalchemy import Select, insert, or_, select, tuple_, update
+from flask import Flask, request
+from sqlalchemy import Select, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from . import db
 from .carts import workflow_of
+from .config import DEFAULT_PUBLIC_URL
 from .mail import Email, Mailer, PermanentFailure, TemporaryFailure, message_id, parse_smtp_url
 from .models import Cart, Contact, OutboxEmail, Site, Workflow, utcnow
 from .recovery_email import render_recovery_email
 from .retention import prune_events
+from .unsubscribe import list_unsubscribe_headers, unsubscribe_url
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +34,11 @@ PRUNE_EVERY = timedelta(hours=1)
 class Worker:
     """One worker; any number may run against the same database."""
 
-    def __init__(self, app: Flask, clock: Clock = utcnow) -> None:
+    def __init__(self, app: Flask, clock: Clock = utcnow, public_url: str | None = None) -> None:
         self.app = app
         self.clock = clock
+        self.public_url = app.config["PUBLIC_URL"] or public_url or DEFAULT_PUBLIC_URL
+        self.secret_key = str(app.config["SECRET_KEY"])
         self.poll = float(app.config["WORKER_POLL"])
         self.retry_base = float(app.config["SMTP_RETRY"])
         self.connections = int(app.config["SMTP_CONNECTIONS"])
@@ -80,15 +84,20 @@ class Worker:
             if not marked:
                 return 0
             owned = select(Cart, Contact).join(Contact, Cart.contact_id == Contact.id).where(Cart.id.in_(marked))
+            pairs = session.execute(owned).all()
+            last_emailed = last_emailed_at(session, [contact.id for _cart, contact in pairs])
             sites: dict[int, tuple[Site, Workflow]] = {}
             emails = []
-            for cart, contact in session.execute(owned).all():
-                if contact.email is None or contact.email_blacklisted:
-                    cart.state, cart.closed_reason = "closed", "unsubscribed" if contact.email else "no_email"
-                    continue
+            for cart, contact in pairs:
                 if cart.site_id not in sites:
                     sites[cart.site_id] = (session.get_one(Site, cart.site_id), workflow_of(session, cart.site_id))
-                emails.append(self._recovery_email(cart, contact, *sites[cart.site_id], now))
+                site, workflow = sites[cart.site_id]
+                reason = withheld(contact, workflow, last_emailed.get(contact.id), now)
+                if reason is not None:
+                    cart.state, cart.closed_reason = "closed", reason
+                    continue
+                last_emailed[contact.id] = now
+                emails.append(self._recovery_email(cart, contact, site, workflow, now))
             if emails:
                 session.execute(insert(OutboxEmail), emails)
             session.commit()
@@ -99,11 +108,13 @@ class Worker:
     ) -> dict[str, Any]:
         """The outbox row for this cart cycle: rendered now, keyed by cart and cycle."""
         firstname = (contact.attributes or {}).get("FIRSTNAME")
+        link = unsubscribe_url(self.public_url, self.secret_key, contact)
         rendered = render_recovery_email(
             shop_name=site.name,
             subject=workflow.subject,
             firstname=str(firstname) if firstname else None,
             cart=cart.snapshot,
+            unsubscribe_url=link,
         )
         key = f"cart-{cart.id}-cycle-{cart.cycle}"
         return {
@@ -117,6 +128,7 @@ class Worker:
             "subject": rendered.subject,
             "html": rendered.html,
             "text": rendered.text,
+            "unsubscribe_url": link,
             "status": "pending" if self.smtp else "held",
             "attempts": 0,
             "next_attempt_at": now if self.smtp else None,
@@ -165,7 +177,8 @@ class Worker:
         attempts = row.attempts + 1
         outcome: dict[str, Any] = {"attempts": attempts, "lease_until": None}
         try:
-            mailer.send(Email(row.sender, row.recipient, row.subject, row.html, row.text, row.message_id))
+            headers = list_unsubscribe_headers(row.unsubscribe_url) if row.unsubscribe_url else {}
+            mailer.send(Email(row.sender, row.recipient, row.subject, row.html, row.text, row.message_id, headers))
         except TemporaryFailure as error:
             outcome["last_error"] = str(error)
             if attempts >= MAX_ATTEMPTS:
@@ -182,6 +195,29 @@ class Worker:
 
     def _backoff(self, attempts: int) -> timedelta:
         return min(MAX_BACKOFF, timedelta(seconds=self.retry_base * 2 ** (attempts - 1)))
+
+
+def withheld(contact: Contact, workflow: Workflow, last_email_at: datetime | None, now: datetime) -> str | None:
+    """Why the contact gets no recovery email for this cart (the cart closes with it), or None."""
+    if contact.email is None:
+        return "no_email"
+    if contact.email_blacklisted:
+        return "unsubscribed"
+    if workflow.confirmed_only and contact.confirmed_at is None:
+        return "unconfirmed"
+    if last_email_at is not None and now - last_email_at < timedelta(seconds=workflow.contact_period_seconds):
+        return "recently_emailed"
+    return None
+
+
+def last_emailed_at(session: Session, contact_ids: list[int]) -> dict[int, datetime]:
+    """When each contact was last sent (or queued) a recovery email; cancelled ones do not count."""
+    rows = session.execute(
+        select(OutboxEmail.contact_id, func.max(OutboxEmail.created_at))
+        .where(OutboxEmail.contact_id.in_(set(contact_ids)), OutboxEmail.status != "cancelled")
+        .group_by(OutboxEmail.contact_id)
+    )
+    return {contact_id: last for contact_id, last in rows}
 
 
 def mark_emailed(session: Session, claimed: list[tuple[int, int]], now: datetime) -> list[int]:
@@ -257,7 +293,7 @@ def start_inline(app: Flask) -> None:
         with lock:
             if not started:
                 thread = threading.Thread(
-                    target=Worker(app).run, args=(threading.Event(),), name="sibyl-worker", daemon=True
+                    target=Worker(app, public_url=request.host_url).run, args=(threading.Event(),), name="sibyl-worker", daemon=True
                 )
                 thread.start()
                 started.append(thread)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from . import db
 from .automation import Worker
 from .carts import reconfigure, workflow_of
-from .config import parse_duration
+from .config import DEFAULT_PUBLIC_URL, parse_duration
 from .dashboard.users import create_user
 from .models import OutboxEmail, Site, utcnow
 from .retention import prune_events
@@ -28,7 +28,6 @@ events_cli = AppGroup("events", help="Stored events.")
 db_cli = AppGroup("db", help="The database schema.")
 users_cli = AppGroup("users", help="Who may sign in to the dashboard.")
 
-DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 def _site(session: Session, name: str) -> Site:
@@ -88,6 +87,9 @@ def upgrade_command(revision: str) -> None:
 @click.option("--reentry/--no-reentry", "reentry", default=None, help="Email again after a later update.")
 @click.option("--max-resets", type=click.IntRange(min=0), help="How often one cart's timer may be pushed back.")
 @click.option("--subject", help="The email's subject.")
+@click.option("--contact-period", help="At most one recovery email per contact in this period (0 for no limit).")
+@click.option("--confirmed-only/--any-contact", "confirmed_only", default=None,
+              help="Email only contacts a secret-key call has vouched for.")
 def workflows_set_command(
     site_name: str,
     delay: str | None,
@@ -95,15 +97,18 @@ def workflows_set_command(
     reentry: bool | None,
     max_resets: int | None,
     subject: str | None,
+    contact_period: str | None,
+    confirmed_only: bool | None,
 ) -> None:
     """Change a site's abandoned-cart workflow and print it."""
     with db.new_session(current_app) as session:
         workflow = workflow_of(session, _site(session, site_name).id)
         if delay is not None:
-            try:
-                workflow.delay_seconds = parse_duration(delay)
-            except ValueError as error:
-                raise click.BadParameter(str(error), param_hint="--delay") from None
+            workflow.delay_seconds = _duration(delay, "--delay")
+        if contact_period is not None:
+            workflow.contact_period_seconds = _duration(contact_period, "--contact-period")
+        if confirmed_only is not None:
+            workflow.confirmed_only = confirmed_only
         if enabled is not None:
             workflow.enabled = enabled
         if reentry is not None:
@@ -117,8 +122,16 @@ def workflows_set_command(
         click.echo(
             f"{site_name}: {'on' if workflow.enabled else 'off'}, delay {workflow.delay_seconds:g}s, "
             f"re-entry {'on' if workflow.reentry else 'off'}, at most {workflow.max_resets} resets, "
-            f"subject {workflow.subject!r}"
+            f"subject {workflow.subject!r}, one email per contact per {workflow.contact_period_seconds:g}s, "
+            f"{'confirmed contacts only' if workflow.confirmed_only else 'any contact'}"
         )
+
+
+def _duration(text: str, option: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint=option) from None
 
 
 @click.command("worker")

@@ -111,7 +111,9 @@ def _cart_lines(items: Any, currency: str | None) -> tuple[list[_Line], list[Dec
     return lines, totals
 
 
-def render_recovery_email(*, shop_name: str, subject: str, firstname: str | None, cart: dict[str, Any]) -> RenderedEmail:
+def render_recovery_email(
+    *, shop_name: str, subject: str, firstname: str | None, cart: dict[str, Any], unsubscribe_url: str
+) -> RenderedEmail:
     """Subject, HTML and plain text for a cart snapshot (`eventdata.data` of `cart_updated`)."""
     cart = cart if isinstance(cart, dict) else {}
     currency = _one_line(cart.get("currency"), 12)
@@ -125,6 +127,7 @@ def render_recovery_email(*, shop_name: str, subject: str, firstname: str | None
         "lines": lines,
         "total": _money(total, currency) if total is not None else None,
         "cart_url": _web_url(cart.get("url")),
+        "unsubscribe_url": unsubscribe_url,
     }
     return RenderedEmail(
         subject=" ".join(subject.split()),

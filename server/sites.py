@@ -101,7 +101,13 @@ def accepts_origin(site: Site, origin: str | None) -> bool:
 
 def snippet(site: Site, base_url: str) -> str:
     """Brevo's loader snippet, pointing at this server's `sa.js`."""
-    return render_template("snippet.html", client_key=site.client_key, script_url=f"{base_url}/sa.js")
+    return render_template(
+        "snippet.html",
+        client_key=site.client_key,
+        script_url=f"{base_url}/sa.js",
+        require_consent=site.require_consent,
+        respect_dnt=site.respect_dnt,
+    )
 
 
 def tracking_status(site: Site, now: datetime | None = None) -> dict[str, Any]:

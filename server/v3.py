@@ -17,8 +17,10 @@ from .contacts import ContactBook, normalise_email
 from .errors import ApiError
 from .ingest import IncomingEvent, event_time, ingest
 from .models import Attribute, Contact, Event, Site, utcnow
+from .privacy import erase_contact
 from .schemas import MAX_ID, V3CreateContact, V3Event, V3EventBatch, V3UpdateContact, is_number, parse, parse_body
 from .sites import tracking_status
+from .unsubscribe import unsubscribe
 
 bp = Blueprint("v3", __name__, url_prefix="/v3")
 
@@ -112,8 +114,7 @@ def delete_contact(identifier: str) -> Response:
     """The contact and, with it, its events, carts and emails."""
     site = site_from_api_key()
     session = db.session()
-    session.delete(existing_contact(session, site, identifier))
-    session.commit()
+    erase_contact(session, existing_contact(session, site, identifier))
     return Response(status=204)
 
 
@@ -152,7 +153,11 @@ def _contact_by(session: Session, site: Site, email: str | None, ext_id: str | N
 def _apply_contact_changes(
     session: Session, site: Site, contact: Contact, body: V3CreateContact | V3UpdateContact
 ) -> None:
-    """Merge the given attributes (`EMAIL` changes the address) and flags into the contact."""
+    """Merge the given attributes (`EMAIL` changes the address) and flags into the contact.
+
+    A secret-key call vouches for the contact (confirmed-only workflows may email it); blacklisting
+    its email unsubscribes it, as the link in an email does.
+    """
     attributes = dict(body.attributes or {})
     new_email = attributes.pop("EMAIL", None) or attributes.pop("email", None)
     if new_email is not None:
@@ -161,13 +166,17 @@ def _apply_contact_changes(
             raise ApiError(400, "attributes.EMAIL: not a valid email address")
     if body.ext_id is not None:
         contact.ext_id = body.ext_id
-    if body.emailBlacklisted is not None:
+    if body.emailBlacklisted and not contact.email_blacklisted:
+        session.flush()
+        unsubscribe(session, contact)
+    elif body.emailBlacklisted is not None:
         contact.email_blacklisted = body.emailBlacklisted
     if body.smsBlacklisted is not None:
         contact.sms_blacklisted = body.smsBlacklisted
     session.flush()
     ContactBook(session, site).set_attributes(contact, attributes, create=True)
     contact.modified_at = utcnow()
+    contact.confirmed_at = contact.confirmed_at or contact.modified_at
 
 
 def _commit_contact(session: Session) -> None:
@@ -241,6 +250,7 @@ def _incoming(session: Session, site: Site, event: V3Event) -> IncomingEvent:
         properties=properties,
         eventdata=eventdata,
         attributes=event.contact_properties or {},
+        vouched=True,
     )
 
 

@@ -1,7 +1,6 @@
 """The abandoned-cart workflow: the receiver stores events, the real worker emails a real SMTP server."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,14 +11,13 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-import requests
 from sqlalchemy import select
 
 from server import create_app, db
 from server.automation import Worker
 from server.models import Cart, OutboxEmail, Site
 
-from .conftest import ROOT, Clock, Process, SmtpSink, Store, wait_until
+from .conftest import ROOT, Clock, Process, SmtpSink, Store, send, wait_until
 from .guide import GUIDE_CART
 
 THOMAS = "thomas@example.com"
@@ -38,12 +36,6 @@ def worker(store: Store, site: Site, smtp_sink: SmtpSink, clock: Clock) -> Worke
     app = create_app({"DATABASE_URL": store.app.config["DATABASE_URL"], "SMTP_URL": smtp_sink.url,
                       "WORKER": "external", "SMTP_RETRY": 60.0})
     return Worker(app, clock)
-
-
-def send(receiver: Process, site: Site, *messages: dict[str, Any], cuid: str | None = None) -> None:
-    body = {"key": site.client_key, "cuid": cuid or uuid.uuid4().hex, "messages": list(messages)}
-    response = requests.post(receiver.url + "/collect", data=json.dumps(body), timeout=10)
-    assert response.status_code == 200, response.text
 
 
 def at(moment: datetime) -> int:
@@ -174,7 +166,7 @@ def test_reentry_decides_whether_a_later_update_is_emailed_again(
     receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store,
     database_url: str, reentry: str, emails: int
 ) -> None:
-    assert workflows(database_url, site, reentry).returncode == 0
+    assert workflows(database_url, site, reentry, "--contact-period", "0").returncode == 0
     send(receiver, site, cart_updated(clock.now - DELAY * 2))
     worker.run_pass()
     smtp_sink.wait_for(1)

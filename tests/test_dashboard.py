@@ -2,7 +2,6 @@
 contact, the workflow switch, the outbox preview, and tracked markup that must stay text."""
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -19,7 +18,7 @@ from server.dashboard.users import create_user
 from server.models import OutboxEmail, Site
 from server.sites import RECEIVED_MESSAGE, by_name
 
-from .conftest import Clock, PageHost, Process, Store, start_shop
+from .conftest import Clock, PageHost, Process, Store, send, start_shop
 from .guide import GUIDE_CART
 
 PASSWORD = "correct horse battery"
@@ -47,12 +46,6 @@ def sign_in(page: Page, receiver: Process, email: str, password: str = PASSWORD,
 def signed_in(page: Page, receiver: Process, email: str, then: str = "/") -> None:
     sign_in(page, receiver, email, then=then)
     expect(page.locator(".account__email")).to_have_text(email)
-
-
-def send(receiver: Process, site: Site, *messages: dict[str, Any], cuid: str | None = None) -> None:
-    body = {"key": site.client_key, "cuid": cuid or uuid.uuid4().hex, "messages": list(messages)}
-    response = requests.post(receiver.url + "/collect", data=json.dumps(body), timeout=10)
-    assert response.status_code == 200, response.text
 
 
 def message(kind: str, moment: datetime, **fields: Any) -> dict[str, Any]:

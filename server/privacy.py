@@ -1,0 +1,104 @@
+"""A contact's data rights: export everything stored about it, or erase all of it in one transaction."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from .models import Cart, Contact, Event, OutboxEmail, Visitor
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _visitor_ids(contact: Contact) -> Any:
+    return select(Visitor.id).where(Visitor.contact_id == contact.id).scalar_subquery()
+
+
+def _events(contact: Contact) -> Any:
+    """The contact's events and its browsers' events, identified or not."""
+    return or_(Event.contact_id == contact.id, Event.visitor_id.in_(_visitor_ids(contact)))
+
+
+def _carts(contact: Contact) -> Any:
+    return or_(Cart.contact_id == contact.id, Cart.visitor_id.in_(_visitor_ids(contact)))
+
+
+def export_contact(session: Session, contact: Contact) -> dict[str, Any]:
+    """Everything Sibyl keeps about the contact, as one JSON-ready document."""
+    visitors = session.scalars(select(Visitor).where(Visitor.contact_id == contact.id).order_by(Visitor.id))
+    events = session.scalars(select(Event).where(_events(contact)).order_by(Event.occurred_at, Event.id))
+    carts = session.scalars(select(Cart).where(_carts(contact)).order_by(Cart.id))
+    emails = session.scalars(select(OutboxEmail).where(OutboxEmail.contact_id == contact.id).order_by(OutboxEmail.id))
+    return {
+        "contact": {
+            "id": contact.id,
+            "email": contact.email,
+            "ext_id": contact.ext_id,
+            "attributes": contact.attributes or {},
+            "emailBlacklisted": contact.email_blacklisted,
+            "smsBlacklisted": contact.sms_blacklisted,
+            "confirmed_at": _stamp(contact.confirmed_at),
+            "created_at": _stamp(contact.created_at),
+            "modified_at": _stamp(contact.modified_at),
+        },
+        "browsers": [
+            {"cookie": v.cuid, "first_seen_at": _stamp(v.first_seen_at), "last_seen_at": _stamp(v.last_seen_at)}
+            for v in visitors
+        ],
+        "events": [
+            {
+                "id": e.message_id,
+                "kind": e.kind,
+                "name": e.name,
+                "url": e.url,
+                "properties": e.properties or {},
+                "eventdata": e.eventdata,
+                "ip": e.ip,
+                "occurred_at": _stamp(e.occurred_at),
+                "received_at": _stamp(e.received_at),
+            }
+            for e in events
+        ],
+        "carts": [
+            {
+                "cart_id": c.cart_key,
+                "state": c.state,
+                "closed_reason": c.closed_reason,
+                "snapshot": c.snapshot,
+                "updated_at": _stamp(c.updated_at),
+                "deadline_at": _stamp(c.deadline_at),
+                "emailed_at": _stamp(c.emailed_at),
+            }
+            for c in carts
+        ],
+        "emails": [
+            {
+                "subject": m.subject,
+                "recipient": m.recipient,
+                "status": m.status,
+                "created_at": _stamp(m.created_at),
+                "sent_at": _stamp(m.sent_at),
+                "text": m.text,
+            }
+            for m in emails
+        ],
+    }
+
+
+def erase_contact(session: Session, contact: Contact) -> None:
+    """Delete the contact with its emails, carts, events and browsers, and commit: all of it or none."""
+    cart_ids = select(Cart.id).where(_carts(contact)).scalar_subquery()
+    for statement in (
+        delete(OutboxEmail).where(or_(OutboxEmail.contact_id == contact.id, OutboxEmail.cart_id.in_(cart_ids))),
+        delete(Cart).where(_carts(contact)),
+        delete(Event).where(_events(contact)),
+        delete(Visitor).where(Visitor.contact_id == contact.id),
+        delete(Contact).where(Contact.id == contact.id),
+    ):
+        session.execute(statement.execution_options(synchronize_session=False))
+    session.commit()
+    session.expunge(contact)
