@@ -18,7 +18,7 @@ const named = (name) => (check(typeof name == 'string' && name && name.length < 
 
 const props = (p) => (check(p == null || (typeof p == 'object' && !Array.isArray(p)), 'properties'), p || undefined)
 
-function enqueue(type, name, properties, extra) {
+const enqueue = (type, name, properties, extra) => {
   const message = {
     id: uuid(),
     type,
@@ -35,16 +35,16 @@ function enqueue(type, name, properties, extra) {
   schedule()
 }
 
-export function track(event, properties, eventdata) {
+export const track = (event, properties, eventdata) => {
   enqueue('track', named(event), props(properties), { eventdata: props(eventdata) })
 }
 
-export function identify(email, properties) {
+export const identify = (email, properties) => {
   check(EMAIL.test(email), 'email')
   enqueue('identify', undefined, props(properties), { email })
 }
 
-export function page(name, properties) {
+export const page = (name, properties) => {
   const url = new URL(at.u || location.href)
   enqueue('page', named(name || (document.title || url.pathname).slice(0, 255)), {
     ma_url: url.href,
@@ -55,7 +55,7 @@ export function page(name, properties) {
   })
 }
 
-export function trackLink(elements, properties) {
+export const trackLink = (elements, properties) => {
   properties = props(properties)
   for (const el of elements.nodeType ? [elements] : [...elements])
     el.addEventListener('click', safe(() => enqueue('link', named(el.href), properties)))
@@ -75,7 +75,7 @@ export const safe =
 export const api = { track, identify, page, trackLink }
 
 // Calls queued by the loader stub ({track: [args], u: url, t: ms}), in call order, each at its own time and URL
-export function replay(calls) {
+export const replay = (calls) => {
   for (const call of calls)
     for (const k in api)
       if (call[k]) {

@@ -15,7 +15,7 @@ const read = () => {
 export let queue = read()
 
 // Merge by id with what other tabs stored, so that no tab erases another's unsent messages
-function store(messages, removed = []) {
+const store = (messages, removed = []) => {
   try {
     const skip = new Set(removed.map((m) => m.id))
     localStorage[KEY] = JSON.stringify(
@@ -28,7 +28,7 @@ function store(messages, removed = []) {
 }
 
 // Writes to localStorage are slow: one write per burst of calls, just after them (or now, when the page hides)
-export function save() {
+export const save = () => {
   if (saving) {
     clearTimeout(saving)
     saving = 0
@@ -36,18 +36,18 @@ export function save() {
   }
 }
 
-export function add(message) {
+export const add = (message) => {
   queue = queue.concat(message).slice(-MAX)
   saving ||= setTimeout(save)
 }
 
 // Out of this page's hands (sent by beacon): stays stored until a later fetch is acknowledged
-export function release(messages) {
+export const release = (messages) => {
   queue = queue.filter((m) => !messages.includes(m))
 }
 
 // Acknowledged or refused by the server: gone for good
-export function forget(messages) {
+export const forget = (messages) => {
   release(messages)
   store([], messages)
 }

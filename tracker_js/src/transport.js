@@ -12,13 +12,12 @@ let timer
 let flying = []
 let tries = 0
 
-const encoder = new TextEncoder()
-export const bytes = (text) => encoder.encode(text).length
+export const bytes = (text) => new Blob([text]).size
 
 const body = (messages) => JSON.stringify({ key: sib.client_key, cuid: visitor(), messages })
 
 // The oldest messages, as many as fit in one request
-function batch() {
+const batch = () => {
   const out = []
   let size = 0
   for (const m of queue) {
@@ -29,21 +28,15 @@ function batch() {
   return out
 }
 
-export function schedule(ms = DELAY) {
+export const schedule = (ms = DELAY) => {
   timer ||= setTimeout(() => {
     timer = 0
     send()
   }, ms)
 }
 
-function retry(after) {
-  clearTimeout(timer)
-  timer = 0
-  schedule(after * 1000 || Math.min(MAX_BACKOFF, DELAY * 2 ** tries++) * (0.5 + Math.random()))
-}
-
 // One request at a time: 2xx and other 4xx settle the batch; network errors, 408, 429 and 5xx retry it
-async function send() {
+const send = async () => {
   if (flying.length || off() || !(flying = batch()).length) return
   const sent = flying
   let r
@@ -51,7 +44,11 @@ async function send() {
     r = await fetch(endpoint, { method: 'POST', body: body(sent), keepalive: true })
   } catch {}
   flying = []
-  if (!r || r.status == 408 || r.status == 429 || r.status > 499) return retry(r?.headers.get('Retry-After'))
+  if (!r || r.status == 408 || r.status == 429 || r.status > 499) {
+    clearTimeout(timer)
+    timer = 0
+    return schedule(r?.headers.get('Retry-After') * 1000 || Math.min(MAX_BACKOFF, DELAY * 2 ** tries++) * (0.5 + Math.random()))
+  }
   tries = 0
   forget(sent)
   send()
@@ -59,7 +56,7 @@ async function send() {
 
 // The page may be going away: the request in flight (keepalive) and beacons carry the rest; all stay
 // stored until a later fetch is acknowledged, and this page does not send them again
-export function beacon() {
+export const beacon = () => {
   if (off()) return
   save()
   release(flying)

@@ -4,7 +4,7 @@ import { uuid } from './uuid.js'
 let id
 
 // Read (or made) and written back once per page, which renews the cookie; kept in memory when cookies are blocked
-export function visitor() {
+export const visitor = () => {
   if (!id) {
     try {
       id = (document.cookie.match(/(?:^|; )sib_cuid=([^;]+)/) || [])[1] || uuid()
