@@ -1,5 +1,6 @@
 // api.js — the public calls: validate the arguments and turn each call into a queued message
 import { off, sib } from './config.js'
+import { consent } from './consent.js'
 import { add } from './queue.js'
 import { bytes, schedule } from './transport.js'
 import { uuid } from './uuid.js'
@@ -72,7 +73,7 @@ export const safe =
     }
   }
 
-export const api = { track, identify, page, trackLink }
+export const api = { track, identify, page, trackLink, consent }
 
 // Calls queued by the loader stub ({track: [args], u: url, t: ms}), in call order, each at its own time and URL
 export const replay = (calls) => {

@@ -1,4 +1,6 @@
 // queue.js — unsent messages, in memory and mirrored to localStorage (key sib_q) until the server acknowledges them
+import { held } from './config.js'
+
 const KEY = 'sib_q'
 const MAX = 200
 
@@ -14,8 +16,9 @@ const read = () => {
 
 export let queue = read()
 
-// Merge by id with what other tabs stored, so that no tab erases another's unsent messages
+// Merge by id with what other tabs stored, so that no tab erases another's unsent messages; nothing before consent
 const store = (messages, removed = []) => {
+  if (held()) return
   try {
     const skip = new Set(removed.map((m) => m.id))
     localStorage[KEY] = JSON.stringify(
@@ -50,4 +53,12 @@ export const release = (messages) => {
 export const forget = (messages) => {
   release(messages)
   store([], messages)
+}
+
+// Consent withdrawn: the unsent messages are dropped, here and in storage
+export const clear = () => {
+  queue = []
+  try {
+    localStorage.removeItem(KEY)
+  } catch {}
 }

@@ -1,5 +1,5 @@
 // transport.js — delivers the queue to /collect: batched keepalive fetch with backoff, sendBeacon when the page hides
-import { endpoint, off, sib } from './config.js'
+import { endpoint, held, sib } from './config.js'
 import { forget, queue, release, save } from './queue.js'
 import { visitor } from './visitor.js'
 
@@ -37,7 +37,7 @@ export const schedule = (ms = DELAY) => {
 
 // One request at a time: 2xx and other 4xx settle the batch; network errors, 408, 429 and 5xx retry it
 const send = async () => {
-  if (flying.length || off() || !(flying = batch()).length) return
+  if (flying.length || held() || !(flying = batch()).length) return
   const sent = flying
   let r
   try {
@@ -57,7 +57,7 @@ const send = async () => {
 // The page may be going away: the request in flight (keepalive) and beacons carry the rest; all stay
 // stored until a later fetch is acknowledged, and this page does not send them again
 export const beacon = () => {
-  if (off()) return
+  if (held()) return
   save()
   release(flying)
   for (let b; (b = batch()).length && navigator.sendBeacon(endpoint, body(b)); ) release(b)

@@ -14,3 +14,9 @@ export const visitor = () => {
   }
   return (id ||= uuid())
 }
+
+// Consent withdrawn: the cookie is deleted and a later consent starts a new visitor
+export const forgetVisitor = () => {
+  id = 0
+  document.cookie = 'sib_cuid=; path=/; max-age=0'
+}
