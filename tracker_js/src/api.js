@@ -1,9 +1,9 @@
 // api.js — the public calls: validate the arguments and turn each call into a queued message
 import { off, sib } from './config.js'
 import { consent } from './consent.js'
+import { newId } from './ids.js'
 import { add } from './queue.js'
-import { bytes, schedule } from './transport.js'
-import { uuid } from './uuid.js'
+import { schedule, size } from './transport.js'
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 const MAX_MESSAGE = 32000 // bytes of JSON, the server's per-event limit
@@ -21,7 +21,7 @@ const props = (p) => (check(p == null || (typeof p == 'object' && !Array.isArray
 
 const enqueue = (type, name, properties, extra) => {
   const message = {
-    id: uuid(),
+    id: newId(),
     type,
     ts: at.t || Date.now(),
     url: (at.u || location.href).slice(0, 2048), // the server's URL limit
@@ -30,7 +30,7 @@ const enqueue = (type, name, properties, extra) => {
     properties,
     ...extra,
   }
-  check(bytes(JSON.stringify(message)) <= MAX_MESSAGE, 'size')
+  check(size(message) <= MAX_MESSAGE, 'size')
   if (off()) return
   add(message)
   schedule()

@@ -12,17 +12,19 @@ let timer
 let flying = []
 let tries = 0
 
-export const bytes = (text) => new Blob([text]).size
+const encoder = new TextEncoder()
+// Bytes of a message as JSON
+export const size = (message) => encoder.encode(JSON.stringify(message)).length
 
 const body = (messages) => JSON.stringify({ key: sib.client_key, cuid: visitor(), messages })
 
 // The oldest messages, as many as fit in one request
 const batch = () => {
   const out = []
-  let size = 0
+  let total = 0
   for (const m of queue) {
-    size += bytes(JSON.stringify(m))
-    if (out.length == MAX_COUNT || (out.length && size > MAX_BYTES)) break
+    total += size(m)
+    if (out.length == MAX_COUNT || (out.length && total > MAX_BYTES)) break
     out.push(m)
   }
   return out
