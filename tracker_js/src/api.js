@@ -1,8 +1,9 @@
 // api.js — the public calls: validate the arguments and turn each call into a queued message
 import { off, sib } from './config.js'
+import { consent } from './consent.js'
+import { newId } from './ids.js'
 import { add } from './queue.js'
-import { bytes, schedule } from './transport.js'
-import { uuid } from './uuid.js'
+import { schedule, size } from './transport.js'
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 const MAX_MESSAGE = 32000 // bytes of JSON, the server's per-event limit
@@ -18,9 +19,9 @@ const named = (name) => (check(typeof name == 'string' && name && name.length < 
 
 const props = (p) => (check(p == null || (typeof p == 'object' && !Array.isArray(p)), 'properties'), p || undefined)
 
-function enqueue(type, name, properties, extra) {
+const enqueue = (type, name, properties, extra) => {
   const message = {
-    id: uuid(),
+    id: newId(),
     type,
     ts: at.t || Date.now(),
     url: (at.u || location.href).slice(0, 2048), // the server's URL limit
@@ -29,22 +30,22 @@ function enqueue(type, name, properties, extra) {
     properties,
     ...extra,
   }
-  check(bytes(JSON.stringify(message)) <= MAX_MESSAGE, 'size')
+  check(size(message) <= MAX_MESSAGE, 'size')
   if (off()) return
   add(message)
   schedule()
 }
 
-export function track(event, properties, eventdata) {
+export const track = (event, properties, eventdata) => {
   enqueue('track', named(event), props(properties), { eventdata: props(eventdata) })
 }
 
-export function identify(email, properties) {
+export const identify = (email, properties) => {
   check(EMAIL.test(email), 'email')
   enqueue('identify', undefined, props(properties), { email })
 }
 
-export function page(name, properties) {
+export const page = (name, properties) => {
   const url = new URL(at.u || location.href)
   enqueue('page', named(name || (document.title || url.pathname).slice(0, 255)), {
     ma_url: url.href,
@@ -55,7 +56,7 @@ export function page(name, properties) {
   })
 }
 
-export function trackLink(elements, properties) {
+export const trackLink = (elements, properties) => {
   properties = props(properties)
   for (const el of elements.nodeType ? [elements] : [...elements])
     el.addEventListener('click', safe(() => enqueue('link', named(el.href), properties)))
@@ -72,10 +73,10 @@ export const safe =
     }
   }
 
-export const api = { track, identify, page, trackLink }
+export const api = { track, identify, page, trackLink, consent }
 
 // Calls queued by the loader stub ({track: [args], u: url, t: ms}), in call order, each at its own time and URL
-export function replay(calls) {
+export const replay = (calls) => {
   for (const call of calls)
     for (const k in api)
       if (call[k]) {

@@ -3,7 +3,7 @@ import { sib } from './config.js'
 import { api, check, identify, safe } from './api.js'
 
 // Installs Brevo.{track, identify, page, trackLink, push}, then runs the commands pushed before load, in order
-export function takeOverBrevo() {
+export const takeOverBrevo = () => {
   const brevo = (window.Brevo ||= [])
   const pushed = brevo.splice(0)
   for (const k in api) brevo[k] = sib[k]

@@ -11,7 +11,7 @@ safe(() => {
   const stub = (window.sendinblue ||= {})
   for (const k in api) stub[k] = sib[k] = safe(api[k])
   addEventListener('pagehide', safe(beacon))
-  document.addEventListener('visibilitychange', safe(() => document.hidden && beacon()))
+  addEventListener('visibilitychange', safe(() => document.hidden && beacon()))
   watchPaths(sib.page)
   replay(calls)
   if (!calls.some((call) => call.page)) sib.page()

@@ -1,18 +1,13 @@
 // pageviews.js — a page view whenever a single-page app moves to another path
-export function watchPaths(page) {
+export const watchPaths = (page) => {
   let path = location.pathname
-  const changed = () => {
-    if (path != location.pathname) {
-      path = location.pathname
-      page()
-    }
-  }
+  const changed = () => path != (path = location.pathname) && page()
+  // pushState and replaceState return nothing
   for (const k of ['pushState', 'replaceState']) {
     const original = history[k]
     history[k] = function () {
-      const result = original.apply(this, arguments)
+      original.apply(this, arguments)
       changed()
-      return result
     }
   }
   addEventListener('popstate', changed)

@@ -1,4 +1,6 @@
 // queue.js — unsent messages, in memory and mirrored to localStorage (key sib_q) until the server acknowledges them
+import { held } from './config.js'
+
 const KEY = 'sib_q'
 const MAX = 200
 
@@ -14,8 +16,9 @@ const read = () => {
 
 export let queue = read()
 
-// Merge by id with what other tabs stored, so that no tab erases another's unsent messages
-function store(messages, removed = []) {
+// Merge by id with what other tabs stored, so that no tab erases another's unsent messages; nothing before consent
+const store = (messages, removed = []) => {
+  if (held()) return
   try {
     const skip = new Set(removed.map((m) => m.id))
     localStorage[KEY] = JSON.stringify(
@@ -28,7 +31,7 @@ function store(messages, removed = []) {
 }
 
 // Writes to localStorage are slow: one write per burst of calls, just after them (or now, when the page hides)
-export function save() {
+export const save = () => {
   if (saving) {
     clearTimeout(saving)
     saving = 0
@@ -36,18 +39,26 @@ export function save() {
   }
 }
 
-export function add(message) {
+export const add = (message) => {
   queue = queue.concat(message).slice(-MAX)
   saving ||= setTimeout(save)
 }
 
 // Out of this page's hands (sent by beacon): stays stored until a later fetch is acknowledged
-export function release(messages) {
+export const release = (messages) => {
   queue = queue.filter((m) => !messages.includes(m))
 }
 
 // Acknowledged or refused by the server: gone for good
-export function forget(messages) {
+export const forget = (messages) => {
   release(messages)
   store([], messages)
+}
+
+// Consent withdrawn: the unsent messages are dropped, here and in storage
+export const clear = () => {
+  queue = []
+  try {
+    localStorage.removeItem(KEY)
+  } catch {}
 }

@@ -1,5 +1,5 @@
 // transport.js — delivers the queue to /collect: batched keepalive fetch with backoff, sendBeacon when the page hides
-import { endpoint, off, sib } from './config.js'
+import { endpoint, held, sib } from './config.js'
 import { forget, queue, release, save } from './queue.js'
 import { visitor } from './visitor.js'
 
@@ -13,45 +13,44 @@ let flying = []
 let tries = 0
 
 const encoder = new TextEncoder()
-export const bytes = (text) => encoder.encode(text).length
+// Bytes of a message as JSON
+export const size = (message) => encoder.encode(JSON.stringify(message)).length
 
 const body = (messages) => JSON.stringify({ key: sib.client_key, cuid: visitor(), messages })
 
 // The oldest messages, as many as fit in one request
-function batch() {
+const batch = () => {
   const out = []
-  let size = 0
+  let total = 0
   for (const m of queue) {
-    size += bytes(JSON.stringify(m))
-    if (out.length == MAX_COUNT || (out.length && size > MAX_BYTES)) break
+    total += size(m)
+    if (out.length == MAX_COUNT || (out.length && total > MAX_BYTES)) break
     out.push(m)
   }
   return out
 }
 
-export function schedule(ms = DELAY) {
+export const schedule = (ms = DELAY) => {
   timer ||= setTimeout(() => {
     timer = 0
     send()
   }, ms)
 }
 
-function retry(after) {
-  clearTimeout(timer)
-  timer = 0
-  schedule(after * 1000 || Math.min(MAX_BACKOFF, DELAY * 2 ** tries++) * (0.5 + Math.random()))
-}
-
 // One request at a time: 2xx and other 4xx settle the batch; network errors, 408, 429 and 5xx retry it
-async function send() {
-  if (flying.length || off() || !(flying = batch()).length) return
+const send = async () => {
+  if (flying.length || held() || !(flying = batch()).length) return
   const sent = flying
   let r
   try {
     r = await fetch(endpoint, { method: 'POST', body: body(sent), keepalive: true })
   } catch {}
   flying = []
-  if (!r || r.status == 408 || r.status == 429 || r.status > 499) return retry(r?.headers.get('Retry-After'))
+  if (!r || r.status == 408 || r.status == 429 || r.status > 499) {
+    clearTimeout(timer)
+    timer = 0
+    return schedule(r?.headers.get('Retry-After') * 1000 || Math.min(MAX_BACKOFF, DELAY * 2 ** tries++) * (0.5 + Math.random()))
+  }
   tries = 0
   forget(sent)
   send()
@@ -59,8 +58,8 @@ async function send() {
 
 // The page may be going away: the request in flight (keepalive) and beacons carry the rest; all stay
 // stored until a later fetch is acknowledged, and this page does not send them again
-export function beacon() {
-  if (off()) return
+export const beacon = () => {
+  if (held()) return
   save()
   release(flying)
   for (let b; (b = batch()).length && navigator.sendBeacon(endpoint, body(b)); ) release(b)
