@@ -17,7 +17,9 @@ from .automation import Worker
 from .carts import reconfigure, workflow_of
 from .config import DEFAULT_PUBLIC_URL, parse_duration
 from .dashboard.users import create_user
-from .models import OutboxEmail, Site, utcnow
+from .contacts import find_contact, normalise_email
+from .models import Contact, OutboxEmail, Site, utcnow
+from .privacy import erase_contact, export_contact
 from .retention import prune_events
 from .sites import by_name, create_site, snippet, tracking_status
 
@@ -27,6 +29,7 @@ outbox_cli = AppGroup("outbox", help="Automation emails, sent or not.")
 events_cli = AppGroup("events", help="Stored events.")
 db_cli = AppGroup("db", help="The database schema.")
 users_cli = AppGroup("users", help="Who may sign in to the dashboard.")
+contacts_cli = AppGroup("contacts", help="A contact's data: export it, or erase it.")
 
 
 
@@ -62,6 +65,28 @@ def snippet_command(name: str, url: str | None) -> None:
     base = (url or current_app.config["PUBLIC_URL"] or DEFAULT_PUBLIC_URL).rstrip("/")
     with db.new_session(current_app) as session:
         click.echo(snippet(_site(session, name), base))
+
+
+@sites_cli.command("set")
+@click.argument("name")
+@click.option("--require-consent/--no-require-consent", "require_consent", default=None,
+              help="The tracker sends nothing and sets no cookie until the page calls sendinblue.consent().")
+@click.option("--respect-dnt/--no-respect-dnt", "respect_dnt", default=None,
+              help="Browsers asking for Do-Not-Track (or Global Privacy Control) are not tracked.")
+def sites_set_command(name: str, require_consent: bool | None, respect_dnt: bool | None) -> None:
+    """Change a site's consent settings; its tracking code must then be pasted again."""
+    with db.new_session(current_app) as session:
+        site = _site(session, name)
+        if require_consent is not None:
+            site.require_consent = require_consent
+        if respect_dnt is not None:
+            site.respect_dnt = respect_dnt
+        session.commit()
+        click.echo(
+            f"{name}: consent {'required' if site.require_consent else 'not required'}, "
+            f"Do-Not-Track {'honoured' if site.respect_dnt else 'ignored'}. "
+            f"Paste `flask --app server sites snippet {name}` again."
+        )
 
 
 @sites_cli.command("status")
@@ -181,6 +206,34 @@ def outbox_show_command(outbox_id: int, html: bool) -> None:
         click.echo(row.html if html else row.text)
 
 
+def _contact(session: Session, site_name: str, email: str) -> Contact:
+    site = _site(session, site_name)
+    contact = find_contact(session, site.id, normalise_email(email) or email)
+    if contact is None:
+        raise click.ClickException(f"no contact {email!r} in site {site_name!r}")
+    return contact
+
+
+@contacts_cli.command("export")
+@click.argument("site_name")
+@click.argument("email")
+def contacts_export_command(site_name: str, email: str) -> None:
+    """Print everything stored about a contact as JSON: attributes, browsers, events, carts, emails."""
+    with db.new_session(current_app) as session:
+        click.echo(json.dumps(export_contact(session, _contact(session, site_name, email)), indent=2, ensure_ascii=False))
+
+
+@contacts_cli.command("delete")
+@click.argument("site_name")
+@click.argument("email")
+@click.confirmation_option(prompt="Delete the contact with all its events, carts and emails?")
+def contacts_delete_command(site_name: str, email: str) -> None:
+    """Erase a contact with its events, carts, emails and browsers, in one transaction."""
+    with db.new_session(current_app) as session:
+        erase_contact(session, _contact(session, site_name, email))
+    click.echo(f"Deleted {email} from {site_name}.")
+
+
 @users_cli.command("create")
 @click.argument("email")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
@@ -196,5 +249,5 @@ def users_create_command(email: str, password: str) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (sites_cli, db_cli, workflows_cli, outbox_cli, events_cli, users_cli, worker_command):
+    for command in (sites_cli, db_cli, workflows_cli, outbox_cli, events_cli, users_cli, contacts_cli, worker_command):
         app.cli.add_command(command)

@@ -9,10 +9,11 @@ import uuid
 from .conftest import ROOT
 
 
-def flask(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def flask(database_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SIBYL_DATABASE_URL": database_url}
     return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "server", *args], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "flask", "--app", "server", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        input=stdin,
     )
 
 
@@ -35,3 +36,13 @@ def test_sites_create_prints_both_keys_last_and_snippet_points_here(database_url
 def test_a_bad_origin_is_refused(database_url: str) -> None:
     result = flask(database_url, "sites", "create", f"shop-{uuid.uuid4().hex[:6]}", "--origin", "shop.example")
     assert result.returncode != 0 and "origin" in result.stderr
+
+
+def test_sites_set_puts_the_consent_settings_into_the_snippet(database_url: str) -> None:
+    name = f"consent-{uuid.uuid4().hex[:6]}"
+    assert flask(database_url, "sites", "create", name).returncode == 0
+    assert "require_consent" not in flask(database_url, "sites", "snippet", name).stdout
+    changed = flask(database_url, "sites", "set", name, "--require-consent", "--respect-dnt")
+    assert changed.returncode == 0 and "consent required" in changed.stdout
+    code = flask(database_url, "sites", "snippet", name).stdout
+    assert "require_consent: true" in code and "respect_dnt: true" in code and "'consent']" in code

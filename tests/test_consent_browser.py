@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 from playwright.sync_api import Page
 
+from server import db
 from server.models import Site
 
 from .conftest import PageHost, Process, Store, wait_until
@@ -16,10 +17,13 @@ DO_NOT_TRACK = "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: (
 STORAGE_BLOCKED = "Object.defineProperty(window, 'localStorage', {get() { throw new DOMException('blocked', 'SecurityError') }})"
 
 
-def with_settings(code: str, settings: str) -> str:
-    """The tracking code with per-site settings added to its `window.sib`, as a site's setting would render them."""
-    assert "equeue: []," in code
-    return code.replace("equeue: [],", f"equeue: [], {settings},", 1)
+def site_code(store: Store, site: Site, receiver: Process, require_consent: bool = False, respect_dnt: bool = False) -> str:
+    """The site's tracking code once its consent settings are changed (as the dashboard or `sites set` change them)."""
+    with db.new_session(store.app) as session:
+        row = session.get_one(Site, site.id)
+        row.require_consent, row.respect_dnt = require_consent, respect_dnt
+        session.commit()
+        return store.snippet(row, receiver.url)
 
 
 class Traffic:
@@ -56,14 +60,14 @@ def page_time(page: Page) -> datetime:
 
 
 def test_consent_mode_sends_nothing_before_consent_and_everything_after(
-    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site, receiver: Process
+    page: Page, page_host: PageHost, store: Store, site: Site, receiver: Process
 ) -> None:
     traffic = Traffic(page, page_host, receiver)
     calls = """
         sendinblue.track('first', {n: 1});
         sendinblue.identify('ada@example.com', {FIRSTNAME: 'Ada'});
     """
-    open_tracked(page, page_host, with_settings(tracking_code, "require_consent: true"), "/consent", calls)
+    open_tracked(page, page_host, site_code(store, site, receiver, require_consent=True), "/consent", calls)
     page.evaluate("sendinblue.track('second', {n: 2}, {id: 'cart:1', data: {total: 4}})")
     called = page_time(page)
     assert traffic.collected_since_last_check() == 0
@@ -94,9 +98,9 @@ def test_consent_mode_sends_nothing_before_consent_and_everything_after(
 
 
 def test_consent_is_remembered_across_page_loads(
-    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site
+    page: Page, page_host: PageHost, store: Store, site: Site, receiver: Process
 ) -> None:
-    code = with_settings(tracking_code, "require_consent: true")
+    code = site_code(store, site, receiver, require_consent=True)
     open_tracked(page, page_host, code, "/remembered", "sendinblue.consent()")  # replayed from the loader's queue
     store.wait_for_events(site, 1, page=page)
     page.goto(page_host.add("/remembered/next", head=code))
@@ -107,10 +111,10 @@ def test_consent_is_remembered_across_page_loads(
 
 
 def test_withdrawn_consent_stops_sending_and_deletes_the_cookie_and_the_queue(
-    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site, receiver: Process
+    page: Page, page_host: PageHost, store: Store, site: Site, receiver: Process
 ) -> None:
     traffic = Traffic(page, page_host, receiver)
-    code = with_settings(tracking_code, "require_consent: true")
+    code = site_code(store, site, receiver, require_consent=True)
     open_tracked(page, page_host, code, "/withdraw")
     page.evaluate("sendinblue.consent(); sendinblue.track('while_consenting')")
     first = store.wait_for_events(site, 2, page=page)
@@ -160,25 +164,25 @@ def test_consent_by_brevo_command(
 
 
 def test_consent_given_with_storage_blocked_holds_for_the_page(
-    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site
+    page: Page, page_host: PageHost, store: Store, site: Site, receiver: Process
 ) -> None:
     page.add_init_script(STORAGE_BLOCKED)
-    open_tracked(page, page_host, with_settings(tracking_code, "require_consent: true"), "/consent-no-storage")
+    open_tracked(page, page_host, site_code(store, site, receiver, require_consent=True), "/consent-no-storage")
     page.evaluate("window.sib.consent(); sendinblue.track('after')")
     store.wait_for_events(site, 2, page=page)
     assert [event.name for event in store.events(site)] == ["/consent-no-storage", "after"]
 
 
 def test_do_not_track_is_honoured_when_the_site_asks_even_after_consent(
-    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site, receiver: Process
+    page: Page, page_host: PageHost, store: Store, site: Site, receiver: Process
 ) -> None:
     traffic = Traffic(page, page_host, receiver)
     page.add_init_script(DO_NOT_TRACK)
-    code = with_settings(tracking_code, "require_consent: true, respect_dnt: true")
+    code = site_code(store, site, receiver, require_consent=True, respect_dnt=True)
     open_tracked(page, page_host, code, "/dnt", "sendinblue.consent(); sendinblue.track('private')")
     page.evaluate("sendinblue.track('private_too')")
     assert traffic.collected_since_last_check() == 0
-    page.goto(page_host.add("/dnt-only", head=with_settings(tracking_code, "respect_dnt: true")))
+    page.goto(page_host.add("/dnt-only", head=site_code(store, site, receiver, respect_dnt=True)))
     page.wait_for_function(LOADED)
     assert traffic.collected_since_last_check() == 0
     assert "sib_cuid" not in left_in_browser(page, page_host)[0]

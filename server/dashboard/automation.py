@@ -17,6 +17,7 @@ from .scope import current_site
 
 MAX_SUBJECT = 255
 MAX_DELAY = 30 * 86400
+MAX_PERIOD = 365 * 86400
 
 
 @bp.get("/automation")
@@ -31,6 +32,8 @@ def automation() -> str:
         "reentry": workflow.reentry,
         "max_resets": str(workflow.max_resets),
         "subject": workflow.subject,
+        "contact_period": duration(workflow.contact_period_seconds),
+        "confirmed_only": workflow.confirmed_only,
     }
     return _page(site, workflow, form, {})
 
@@ -48,8 +51,17 @@ def save_workflow() -> Response | tuple[str, int]:
         "reentry": request.form.get("reentry") == "on",
         "max_resets": request.form.get("max_resets", "").strip(),
         "subject": request.form.get("subject", "").strip(),
+        "contact_period": request.form.get("contact_period", "").strip(),
+        "confirmed_only": request.form.get("confirmed_only") == "on",
     }
     errors: dict[str, str] = {}
+    period = 0.0
+    try:
+        period = parse_duration(str(form["contact_period"]))
+        if period > MAX_PERIOD:
+            errors["contact_period"] = "At most 365 days."
+    except ValueError:
+        errors["contact_period"] = "Write a duration: 0, or 12h, 1d, 7d."
     delay = 0.0
     try:
         delay = parse_duration(str(form["delay"]))
@@ -65,6 +77,7 @@ def save_workflow() -> Response | tuple[str, int]:
         return _page(site, workflow, form, errors), 400
     workflow.enabled, workflow.reentry = bool(form["enabled"]), bool(form["reentry"])
     workflow.delay_seconds, workflow.max_resets, workflow.subject = delay, int(str(form["max_resets"])), str(form["subject"])
+    workflow.contact_period_seconds, workflow.confirmed_only = period, bool(form["confirmed_only"])
     reconfigure(session, workflow)
     session.commit()
     flash(f"Saved: the workflow is {'on' if workflow.enabled else 'off'}, delay {duration(delay)}.", "success")

@@ -1,10 +1,11 @@
-"""Contacts: a searchable list, and each contact's attributes, visitor ids, timeline and carts."""
+"""Contacts: a searchable list, each contact's attributes, visitor ids, timeline and carts; export and erasure."""
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 
 from .. import db
 from ..models import Contact
+from ..privacy import erase_contact, export_contact
 from .blueprint import bp
 from .queries import carts_of, contacts_page, timeline_page, visitors_of
 from .scope import current_site, record_of_a_site
@@ -33,3 +34,21 @@ def contact(contact_id: int) -> str:
         carts=carts_of(session, found.id),
         timeline=timeline_page(session, found.id, request.args.get("page", 1, type=int)),
     )
+
+
+@bp.get("/contacts/<int:contact_id>/export.json")
+def export_contact_json(contact_id: int) -> Response:
+    """Everything stored about the contact, as a JSON download (a data subject's access request)."""
+    found, _site = record_of_a_site(Contact, contact_id, "There is no such contact.")
+    response = jsonify(export_contact(db.session(), found))
+    response.headers["Content-Disposition"] = f'attachment; filename="contact-{found.id}.json"'
+    return response
+
+
+@bp.post("/contacts/<int:contact_id>/delete")
+def delete_contact(contact_id: int) -> Response:
+    found, _site = record_of_a_site(Contact, contact_id, "There is no such contact.")
+    label = found.email or f"contact #{found.id}"
+    erase_contact(db.session(), found)
+    flash(f"Deleted {label} with all its events, carts and emails.", "success")
+    return redirect(url_for("dashboard.contacts"))

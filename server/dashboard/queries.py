@@ -14,7 +14,7 @@ from ..schemas import MAX_ID
 from .sqlfunctions import DAY_FORMAT, HOUR_FORMAT, day_of, hour_of, json_values
 
 T = TypeVar("T")
-NOT_EMAILED = ("unsubscribed", "no_email")  # closed by the worker at the deadline instead of emailed
+NOT_EMAILED = ("unsubscribed", "no_email", "unconfirmed", "recently_emailed")  # closed by the worker at the deadline instead of emailed
 M = TypeVar("M", bound=Base)
 PAGE_SIZE = 50
 

@@ -14,6 +14,8 @@ CANCEL_REASONS = {
     "empty": "the cart was emptied",
     "unsubscribed": "not emailed: the contact is blacklisted for email",
     "no_email": "not emailed: the contact has no email address",
+    "unconfirmed": "not emailed: no secret-key call has vouched for the contact (confirmed contacts only)",
+    "recently_emailed": "not emailed: the contact had a recovery email within the period",
 }
 
 

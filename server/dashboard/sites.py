@@ -1,4 +1,4 @@
-"""Sites: create one, copy its tracking code, check that its traffic arrives, see its keys."""
+"""Sites: create one, copy its tracking code, check that its traffic arrives, see its keys, set its consent mode."""
 from __future__ import annotations
 
 import re
@@ -7,6 +7,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from werkzeug.wrappers import Response
 
 from .. import db
+from ..counters import totals
 from ..models import Site
 from ..sites import by_name, create_site, normalise_origin, snippet, tracking_status
 from .blueprint import bp
@@ -64,4 +65,20 @@ def site(site_id: int) -> str:
         status=tracking_status(found),
         code=snippet(found, base_url),
         reveal_api_key=request.args.get("reveal") == "api-key",
+        refused_today=totals(db.session(), found.id, days=1),
+        refused_week=totals(db.session(), found.id, days=7),
     )
+
+
+@bp.post("/sites/<int:site_id>/privacy")
+def save_privacy(site_id: int) -> Response:
+    """Consent mode and Do-Not-Track: both go into the tracking code, which must then be pasted again."""
+    session = db.session()
+    found = by_id(session, Site, site_id)
+    if found is None:
+        abort(404, "There is no such site.")
+    found.require_consent = request.form.get("require_consent") == "on"
+    found.respect_dnt = request.form.get("respect_dnt") == "on"
+    session.commit()
+    flash("Saved. Paste the updated tracking code on your site for the change to take effect.", "success")
+    return redirect(url_for("dashboard.site", site_id=found.id))

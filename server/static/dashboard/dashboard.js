@@ -1,4 +1,4 @@
-// Sibyl dashboard: the copy button, the site switcher, and the live events table. Tracked values are
+// Sibyl dashboard: the copy button, the site switcher, confirmations, and the live events table. Tracked values are
 // only ever set with textContent, never as HTML.
 (function () {
   "use strict";
@@ -6,6 +6,12 @@
 
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () { select.form.requestSubmit(); });
+  });
+
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
   });
 
   document.querySelectorAll("[data-copy]").forEach(function (button) {

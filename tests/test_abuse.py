@@ -1,0 +1,121 @@
+"""What a stranger holding the public client key can do is bounded: identify floods, new contacts,
+bots and foreign origins. Driven through the real Flask app, each request from its own address."""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from server import create_app, db
+from server.models import Contact, Event, Site
+from server.sites import create_site
+
+from .conftest import BROWSER_USER_AGENT
+from .test_dashboard_http import PASSWORD, csrf_token, email  # noqa: F401 (email: a fixture)
+
+BOTS = [
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36",
+    "curl/8.5.0",
+    "",
+]
+
+
+@pytest.fixture(scope="module")
+def app(database_url: str) -> Flask:
+    return create_app({
+        "DATABASE_URL": database_url,
+        "WORKER": "external",
+        "IDENTIFY_LIMIT_ADDRESS": "5/hour",
+        "NEW_CONTACT_LIMIT_KEY": "8/hour",
+    })
+
+
+@pytest.fixture
+def site(app: Flask) -> Site:
+    with db.new_session(app) as session:
+        return create_site(session, f"abuse-{uuid.uuid4().hex[:8]}", ["https://shop.example"], 7200)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def owner(app: Flask, email: str) -> Iterator[FlaskClient]:  # noqa: F811 (email: the imported fixture)
+    with app.test_client() as signed_in:
+        signed_in.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(signed_in)})
+        yield signed_in
+
+
+def collect(client: FlaskClient, site: Site, *messages: dict, address: str, agent: str = BROWSER_USER_AGENT,
+            origin: str = "https://shop.example") -> tuple[int, dict, dict]:
+    body = {"key": site.client_key, "cuid": uuid.uuid4().hex, "messages": list(messages)}
+    answer = client.post("/collect", data=json.dumps(body), content_type="text/plain",
+                         headers={"User-Agent": agent, "Origin": origin}, environ_base={"REMOTE_ADDR": address})
+    return answer.status_code, answer.get_json(), dict(answer.headers)
+
+
+def identify(email: str) -> dict:  # noqa: F811 (a message, not the fixture)
+    return {"id": uuid.uuid4().hex, "type": "identify", "email": email}
+
+
+def page() -> dict:
+    return {"id": uuid.uuid4().hex, "type": "page", "url": "https://shop.example/"}
+
+
+def count(app: Flask, model: type, site: Site) -> int:
+    with db.new_session(app) as session:
+        return session.scalar(select(func.count()).select_from(model).where(model.site_id == site.id))
+
+
+def test_an_identify_flood_from_one_address_is_cut_off_while_other_addresses_are_served(
+    app: Flask, client: FlaskClient, site: Site
+) -> None:
+    flooder = f"10.{uuid.uuid4().int % 250}.0.1"
+    answers = [collect(client, site, identify(f"victim{n}@example.com"), address=flooder) for n in range(6)]
+    assert [status for status, _body, _headers in answers] == [200] * 5 + [429]
+    _status, refusal, headers = answers[-1]
+    assert refusal["message"] == "identifications: over 5 per 1 hour from this address"
+    assert 0 < int(headers["Retry-After"]) <= 3600
+    # Brevo's REST door with the same public key shares the count.
+    v2 = client.post("/api/v2/identify", json={"email": "victim9@example.com"}, headers={"ma-key": site.client_key},
+                     environ_base={"REMOTE_ADDR": flooder})
+    assert v2.status_code == 429
+    assert count(app, Contact, site) == 5  # refused requests store nothing
+    assert collect(client, site, page(), address="192.0.2.10")[0] == 200
+
+
+def test_new_contacts_per_key_are_bounded_whatever_the_address(app: Flask, client: FlaskClient, site: Site) -> None:
+    statuses = [collect(client, site, identify(f"new{n}@example.com"), address=f"198.51.100.{n}")[0] for n in range(9)]
+    assert statuses == [200] * 8 + [429]
+    assert count(app, Contact, site) == 8
+    # A contact already known is no new contact: returning shoppers are still identified.
+    assert collect(client, site, identify("new0@example.com"), address="198.51.100.99")[0] == 200
+
+
+def test_bots_are_counted_not_stored_and_the_dashboard_shows_them(
+    app: Flask, client: FlaskClient, owner: FlaskClient, site: Site
+) -> None:
+    for agent in BOTS:
+        status, body, _headers = collect(client, site, page(), page(), address="203.0.113.5", agent=agent)
+        assert (status, body) == (200, {"stored": 0, "duplicates": 0, "filtered": 2}), agent
+    assert count(app, Event, site) == 0
+    assert collect(client, site, page(), address="203.0.113.5")[1]["stored"] == 1  # a real browser's view is kept
+    html = owner.get(f"/sites/{site.id}").get_data(as_text=True)
+    assert f'<td id="bots-today">{2 * len(BOTS)}</td>' in html
+
+
+def test_a_foreign_origin_is_refused_and_counted(app: Flask, client: FlaskClient, owner: FlaskClient, site: Site) -> None:
+    status, body, _headers = collect(client, site, page(), address="203.0.113.6", origin="https://elsewhere.example")
+    assert status == 403 and body["message"].startswith("Origin:")
+    assert count(app, Event, site) == 0
+    assert collect(client, site, page(), address="203.0.113.6")[0] == 200
+    html = owner.get(f"/sites/{site.id}").get_data(as_text=True)
+    assert '<td id="origins-today">1</td>' in html and '<td id="origins-week">1</td>' in html

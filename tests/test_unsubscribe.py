@@ -1,0 +1,126 @@
+"""Unsubscribing, blacklisting, confirmed-only mode and the per-contact email period, end to end:
+real emails received by aiosmtpd, links followed against the real receiver."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+import requests
+
+from server import create_app
+from server.automation import Worker
+from server.models import Site
+
+from .conftest import Clock, Process, SmtpSink, Store, send
+from .test_automation import DELAY, THOMAS, body, cart_updated, carts, clock, outbox, workflows  # noqa: F401 (clock: a fixture)
+
+
+@pytest.fixture
+def worker(store: Store, site: Site, smtp_sink: SmtpSink, clock: Clock, receiver: Process) -> Worker:
+    """A worker whose emails link back to the test receiver."""
+    store.leave_only_carts_of(site)
+    app = create_app({"DATABASE_URL": store.app.config["DATABASE_URL"], "SMTP_URL": smtp_sink.url, "WORKER": "external"})
+    return Worker(app, clock, public_url=receiver.url)
+
+
+def api(site: Site) -> dict[str, str]:
+    return {"api-key": site.api_key}
+
+
+def contact(receiver: Process, site: Site, email: str = THOMAS) -> dict:
+    response = requests.get(f"{receiver.url}/v3/contacts/{email}", headers=api(site), timeout=5)
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_the_email_carries_a_one_click_unsubscribe_that_blacklists_and_cancels_waiting_carts(
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store
+) -> None:
+    send(receiver, site, cart_updated(clock.now - DELAY))
+    send(receiver, site, cart_updated(clock.now, cart="cart:43"))  # a second cart, due two hours later
+    worker.run_pass()
+    [email] = smtp_sink.wait_for(1)
+    assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    header_url = re.fullmatch(r"<(https?://\S+)>", email["List-Unsubscribe"]).group(1)
+    assert header_url.startswith(receiver.url + "/unsubscribe/")
+    assert header_url in body(email, "plain") and f'href="{header_url}"' in body(email, "html")
+
+    # RFC 8058: the mail client POSTs the header's URL with this body, and no cookie.
+    answer = requests.post(header_url, data={"List-Unsubscribe": "One-Click"}, timeout=5)
+    assert answer.status_code == 200 and "You are unsubscribed" in answer.text
+    assert contact(receiver, site)["emailBlacklisted"] is True
+    waiting = next(cart for cart in carts(store, site) if cart.cart_key == "cart:43")
+    assert (waiting.state, waiting.closed_reason, waiting.due_at) == ("closed", "unsubscribed", None)
+
+    clock.advance(DELAY * 2)
+    send(receiver, site, cart_updated(clock.now, cart="cart:44"))
+    clock.advance(DELAY * 2)
+    worker.run_pass()
+    assert [row.status for row in outbox(store, site)] == ["sent"]  # no further email, whatever arrives
+    assert len(smtp_sink.messages) == 1
+    # Following the link again (a person clicking it) says the same and changes nothing.
+    again = requests.get(header_url, timeout=5)
+    assert again.status_code == 200 and "You are unsubscribed" in again.text and site.name in again.text
+
+
+def test_a_forged_or_truncated_link_unsubscribes_no_one(
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink
+) -> None:
+    send(receiver, site, cart_updated(clock.now - DELAY))
+    worker.run_pass()
+    [email] = smtp_sink.wait_for(1)
+    url = re.fullmatch(r"<(\S+)>", email["List-Unsubscribe"]).group(1)
+    for forged in (url[:-3], url.rsplit(".", 1)[0] + ".AAAAAAAAAAAAAAAAAAAAAAAAAAA"):
+        answer = requests.get(forged, timeout=5)
+        assert answer.status_code == 400 and "not valid" in answer.text
+    assert contact(receiver, site)["emailBlacklisted"] is False
+
+
+def test_blacklisting_through_v3_cancels_the_waiting_cart(
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store
+) -> None:
+    send(receiver, site, cart_updated(clock.now))
+    answer = requests.put(f"{receiver.url}/v3/contacts/{THOMAS}", json={"emailBlacklisted": True},
+                          headers=api(site), timeout=5)
+    assert answer.status_code == 204
+    [cart] = carts(store, site)
+    assert (cart.state, cart.closed_reason) == ("closed", "unsubscribed")
+    clock.advance(DELAY * 2)
+    worker.run_pass()
+    assert outbox(store, site) == [] and smtp_sink.messages == []
+
+
+def test_one_recovery_email_per_contact_per_period(
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, database_url: str
+) -> None:
+    assert workflows(database_url, site, "--contact-period", "1d").returncode == 0
+    send(receiver, site, cart_updated(clock.now - DELAY), cart_updated(clock.now - DELAY, cart="cart:43"))
+    worker.run_pass()
+    smtp_sink.wait_for(1)
+    assert sorted(cart.closed_reason or cart.state for cart in carts(store, site)) == ["emailed", "recently_emailed"]
+
+    clock.advance(timedelta(hours=12))  # re-entry within the day: still no second email
+    send(receiver, site, cart_updated(clock.now - DELAY, data={"items": [{"name": "Hat", "price": 5}]}))
+    worker.run_pass()
+    clock.advance(timedelta(hours=13))  # the day is over
+    send(receiver, site, cart_updated(clock.now - DELAY, cart="cart:44"))
+    worker.run_pass()
+    smtp_sink.wait_for(2)
+    assert [row.status for row in outbox(store, site)] == ["sent", "sent"]
+
+
+def test_confirmed_only_emails_just_the_contacts_a_secret_key_call_vouched_for(
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, database_url: str
+) -> None:
+    assert workflows(database_url, site, "--confirmed-only").returncode == 0
+    send(receiver, site, cart_updated(clock.now - DELAY))  # Thomas, identified from a browser only
+    vouched = "anna@example.com"
+    created = requests.post(f"{receiver.url}/v3/contacts", json={"email": vouched}, headers=api(site), timeout=5)
+    assert created.status_code == 201
+    send(receiver, site, cart_updated(clock.now - DELAY, email=vouched))
+    worker.run_pass()
+    [email] = smtp_sink.wait_for(1)
+    assert email["To"] == vouched
+    thomas_cart = next(cart for cart in carts(store, site) if cart.contact_id == contact(receiver, site)["id"])
+    assert (thomas_cart.state, thomas_cart.closed_reason) == ("closed", "unconfirmed")
