@@ -13,6 +13,7 @@ from . import (
     cli,
     collect,
     config,
+    confirmation,
     dashboard,
     db,
     errors,
@@ -46,7 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
     rate_limits.init_app(app, [rest_v2.bp, v3.bp], collect.bp)
-    for module in (collect, tracker_script, health, openapi, rest_v2, v3, unsubscribe):
+    for module in (collect, tracker_script, health, openapi, rest_v2, v3, unsubscribe, confirmation):
         app.register_blueprint(module.bp)
     dashboard.init_app(app)
     if app.config["WORKER"] == "inline":

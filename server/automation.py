@@ -17,7 +17,8 @@ from .carts import workflow_of
 from .config import DEFAULT_PUBLIC_URL
 from .mail import Email, Mailer, PermanentFailure, TemporaryFailure, message_id, parse_smtp_url
 from .models import Cart, Contact, OutboxEmail, Site, Workflow, utcnow
-from .recovery_email import render_recovery_email
+from .confirmation import confirmation_key, confirmation_url, render_confirmation_email
+from .recovery_email import RenderedEmail, render_recovery_email
 from .retention import prune_events
 from .unsubscribe import list_unsubscribe_headers, unsubscribe_url
 
@@ -88,6 +89,7 @@ class Worker:
             last_emailed = last_emailed_at(session, [contact.id for _cart, contact in pairs])
             sites: dict[int, tuple[Site, Workflow]] = {}
             emails = []
+            unconfirmed: dict[str, tuple[Contact, Site]] = {}
             for cart, contact in pairs:
                 if cart.site_id not in sites:
                     sites[cart.site_id] = (session.get_one(Site, cart.site_id), workflow_of(session, cart.site_id))
@@ -95,9 +97,15 @@ class Worker:
                 reason = withheld(contact, workflow, last_emailed.get(contact.id), now)
                 if reason is not None:
                     cart.state, cart.closed_reason = "closed", reason
+                    if reason == "unconfirmed":
+                        unconfirmed[confirmation_key(contact)] = (contact, site)
                     continue
                 last_emailed[contact.id] = now
                 emails.append(self._recovery_email(cart, contact, site, workflow, now))
+            asked = set(session.scalars(select(OutboxEmail.dedupe_key).where(OutboxEmail.dedupe_key.in_(unconfirmed))))
+            for key, (contact, site) in unconfirmed.items():
+                if key not in asked:
+                    emails.append(self._confirmation_email(key, contact, site, now))
             if emails:
                 session.execute(insert(OutboxEmail), emails)
             session.commit()
@@ -107,19 +115,34 @@ class Worker:
         self, cart: Cart, contact: Contact, site: Site, workflow: Workflow, now: datetime
     ) -> dict[str, Any]:
         """The outbox row for this cart cycle: rendered now, keyed by cart and cycle."""
-        firstname = (contact.attributes or {}).get("FIRSTNAME")
         link = unsubscribe_url(self.public_url, self.secret_key, contact)
         rendered = render_recovery_email(
             shop_name=site.name,
             subject=workflow.subject,
-            firstname=str(firstname) if firstname else None,
+            firstname=_firstname(contact),
             cart=cart.snapshot,
             unsubscribe_url=link,
         )
-        key = f"cart-{cart.id}-cycle-{cart.cycle}"
+        return self._outbox_row(f"cart-{cart.id}-cycle-{cart.cycle}", site, contact, cart.id, rendered, link, now)
+
+    def _confirmation_email(self, key: str, contact: Contact, site: Site, now: datetime) -> dict[str, Any]:
+        """The one email asking a contact of a confirmed-only workflow to confirm."""
+        link = unsubscribe_url(self.public_url, self.secret_key, contact)
+        rendered = render_confirmation_email(
+            shop_name=site.name,
+            firstname=_firstname(contact),
+            confirm_url=confirmation_url(self.public_url, self.secret_key, contact),
+            unsubscribe_url=link,
+        )
+        return self._outbox_row(key, site, contact, None, rendered, link, now)
+
+    def _outbox_row(
+        self, key: str, site: Site, contact: Contact, cart_id: int | None, rendered: RenderedEmail, link: str, now: datetime
+    ) -> dict[str, Any]:
+        """An outbox row under its unique key, ready for delivery (or held when no SMTP server is set)."""
         return {
             "site_id": site.id,
-            "cart_id": cart.id,
+            "cart_id": cart_id,
             "contact_id": contact.id,
             "dedupe_key": key,
             "message_id": message_id(key, self.domain),
@@ -197,6 +220,11 @@ class Worker:
         return min(MAX_BACKOFF, timedelta(seconds=self.retry_base * 2 ** (attempts - 1)))
 
 
+def _firstname(contact: Contact) -> str | None:
+    firstname = (contact.attributes or {}).get("FIRSTNAME")
+    return str(firstname) if firstname else None
+
+
 def withheld(contact: Contact, workflow: Workflow, last_email_at: datetime | None, now: datetime) -> str | None:
     """Why the contact gets no recovery email for this cart (the cart closes with it), or None."""
     if contact.email is None:
@@ -214,7 +242,11 @@ def last_emailed_at(session: Session, contact_ids: list[int]) -> dict[int, datet
     """When each contact was last sent (or queued) a recovery email; cancelled ones do not count."""
     rows = session.execute(
         select(OutboxEmail.contact_id, func.max(OutboxEmail.created_at))
-        .where(OutboxEmail.contact_id.in_(set(contact_ids)), OutboxEmail.status != "cancelled")
+        .where(
+            OutboxEmail.contact_id.in_(set(contact_ids)),
+            OutboxEmail.cart_id.is_not(None),
+            OutboxEmail.status != "cancelled",
+        )
         .group_by(OutboxEmail.contact_id)
     )
     return {contact_id: last for contact_id, last in rows}

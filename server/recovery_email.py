@@ -44,7 +44,7 @@ class _Line:
     total: str | None
 
 
-def _one_line(value: Any, limit: int = MAX_TEXT) -> str | None:
+def one_line(value: Any, limit: int = MAX_TEXT) -> str | None:
     """A string or number as one line of at most `limit` characters; None for anything else."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         return None
@@ -83,7 +83,7 @@ def _money(amount: Decimal, currency: str | None) -> str:
 def _quantity_text(value: Any) -> str | None:
     amount = _number(value)
     if amount is None:
-        return _one_line(value, 20)
+        return one_line(value, 20)
     return f"{amount.normalize():f}" if amount == amount.to_integral_value() else f"{amount:f}"
 
 
@@ -100,11 +100,11 @@ def _cart_lines(items: Any, currency: str | None) -> tuple[list[_Line], list[Dec
             totals.append(total)
         lines.append(
             _Line(
-                name=_one_line(item.get("name")) or "Item",
+                name=one_line(item.get("name")) or "Item",
                 url=_web_url(item.get("url")),
                 image=_web_url(item.get("image")),
                 quantity=_quantity_text(item.get("quantity")),
-                price=_money(price, currency) if price is not None else _one_line(item.get("price"), 40),
+                price=_money(price, currency) if price is not None else one_line(item.get("price"), 40),
                 total=_money(total, currency) if total is not None else None,
             )
         )
@@ -116,14 +116,14 @@ def render_recovery_email(
 ) -> RenderedEmail:
     """Subject, HTML and plain text for a cart snapshot (`eventdata.data` of `cart_updated`)."""
     cart = cart if isinstance(cart, dict) else {}
-    currency = _one_line(cart.get("currency"), 12)
+    currency = one_line(cart.get("currency"), 12)
     lines, totals = _cart_lines(cart.get("items"), currency)
     total = _number(cart.get("total"))
     if total is None and totals:
         total = sum(totals, Decimal(0))
     context = {
-        "shop_name": _one_line(shop_name) or "our shop",
-        "firstname": _one_line(firstname, 100),
+        "shop_name": one_line(shop_name) or "our shop",
+        "firstname": one_line(firstname, 100),
         "lines": lines,
         "total": _money(total, currency) if total is not None else None,
         "cart_url": _web_url(cart.get("url")),

@@ -2,26 +2,20 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from . import db
-from .models import Cart, Contact, OutboxEmail, Site, utcnow
+from .models import Cart, Contact, OutboxEmail, utcnow
+from .signed_links import contact_link, linked_contact
 
 bp = Blueprint("unsubscribe", __name__)
 
 REASON = "unsubscribed"
 
 
-def _signer(secret_key: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret_key, salt="sibyl-unsubscribe")
-
-
 def unsubscribe_url(base_url: str, secret_key: str, contact: Contact) -> str:
-    """The contact's own link; it names the contact and cannot be forged without the secret key."""
-    token = _signer(secret_key).dumps([contact.site_id, contact.id])
-    return f"{base_url.rstrip('/')}/unsubscribe/{token}"
+    return contact_link(base_url, secret_key, "unsubscribe", contact)
 
 
 def list_unsubscribe_headers(url: str) -> dict[str, str]:
@@ -49,17 +43,15 @@ def unsubscribe(session: Session, contact: Contact) -> None:
 
 def _follow(token: str) -> tuple[str, int]:
     """Unsubscribe the link's contact (once or many times, the same); a page saying so."""
-    try:
-        site_id, contact_id = _signer(current_app.config["SECRET_KEY"]).loads(token)
-    except (BadSignature, ValueError, TypeError):
-        return render_template("unsubscribe.html", valid=False, shop=None), 400
     session = db.session()
-    site = session.get(Site, site_id)
-    contact = session.get(Contact, contact_id)
-    if contact is not None and contact.site_id == site_id and not contact.email_blacklisted:
+    linked = linked_contact(session, current_app.config["SECRET_KEY"], "unsubscribe", token)
+    if linked is None:
+        return render_template("links/unsubscribe.html", valid=False, shop=None), 400
+    site, contact = linked
+    if contact is not None and not contact.email_blacklisted:
         unsubscribe(session, contact)
         session.commit()
-    return render_template("unsubscribe.html", valid=True, shop=site.name if site else None), 200
+    return render_template("links/unsubscribe.html", valid=True, shop=site.name if site else None), 200
 
 
 @bp.get("/unsubscribe/<token>")

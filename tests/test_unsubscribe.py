@@ -110,17 +110,33 @@ def test_one_recovery_email_per_contact_per_period(
     assert [row.status for row in outbox(store, site)] == ["sent", "sent"]
 
 
-def test_confirmed_only_emails_just_the_contacts_a_secret_key_call_vouched_for(
+def test_confirmed_only_emails_vouched_contacts_and_asks_the_others_once(
     receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, database_url: str
 ) -> None:
-    assert workflows(database_url, site, "--confirmed-only").returncode == 0
+    assert workflows(database_url, site, "--confirmed-only", "--contact-period", "0").returncode == 0
     send(receiver, site, cart_updated(clock.now - DELAY))  # Thomas, identified from a browser only
     vouched = "anna@example.com"
     created = requests.post(f"{receiver.url}/v3/contacts", json={"email": vouched}, headers=api(site), timeout=5)
     assert created.status_code == 201
     send(receiver, site, cart_updated(clock.now - DELAY, email=vouched))
     worker.run_pass()
-    [email] = smtp_sink.wait_for(1)
-    assert email["To"] == vouched
+    emails = {email["To"]: email for email in smtp_sink.wait_for(2)}
+    assert "Return to your cart" in body(emails[vouched], "plain")
+    asked = emails[THOMAS]  # no cart for Thomas: one question, with its own unsubscribe link
+    assert asked["Subject"].startswith("Please confirm") and "Black shoes" not in body(asked, "plain")
+    assert asked["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     thomas_cart = next(cart for cart in carts(store, site) if cart.contact_id == contact(receiver, site)["id"])
     assert (thomas_cart.state, thomas_cart.closed_reason) == ("closed", "unconfirmed")
+
+    clock.advance(DELAY)  # another cart falls due before Thomas answers: he is not asked again
+    send(receiver, site, cart_updated(clock.now - DELAY, cart="cart:43"))
+    worker.run_pass()
+    assert len(outbox(store, site)) == 2
+
+    confirm_url = re.search(r"Yes, remind me: (\S+)", body(asked, "plain")).group(1)
+    answer = requests.get(confirm_url, timeout=5)
+    assert answer.status_code == 200 and "you are confirmed" in answer.text
+    clock.advance(DELAY)
+    send(receiver, site, cart_updated(clock.now - DELAY, cart="cart:44"))
+    worker.run_pass()
+    assert "Return to your cart" in body(smtp_sink.wait_for(3)[-1], "plain")

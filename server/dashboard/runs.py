@@ -14,7 +14,7 @@ CANCEL_REASONS = {
     "empty": "the cart was emptied",
     "unsubscribed": "not emailed: the contact is blacklisted for email",
     "no_email": "not emailed: the contact has no email address",
-    "unconfirmed": "not emailed: no secret-key call has vouched for the contact (confirmed contacts only)",
+    "unconfirmed": "not emailed: the contact has not confirmed (confirmed contacts only; it was asked once by email)",
     "recently_emailed": "not emailed: the contact had a recovery email within the period",
 }
 

@@ -1,0 +1,50 @@
+"""Double opt-in for confirmed-only workflows: one email asking a contact to confirm, and the signed link that does."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template
+
+from . import db
+from .models import Contact, utcnow
+from .recovery_email import RenderedEmail, environment, one_line
+from .signed_links import contact_link, linked_contact
+
+bp = Blueprint("confirmation", __name__)
+
+
+def confirmation_url(base_url: str, secret_key: str, contact: Contact) -> str:
+    return contact_link(base_url, secret_key, "confirm", contact)
+
+
+def confirmation_key(contact: Contact) -> str:
+    """The outbox key of a contact's one confirmation email: it is asked once, ever."""
+    return f"confirm-contact-{contact.id}"
+
+
+def render_confirmation_email(
+    *, shop_name: str, firstname: str | None, confirm_url: str, unsubscribe_url: str
+) -> RenderedEmail:
+    context = {
+        "shop_name": one_line(shop_name) or "our shop",
+        "firstname": one_line(firstname, 100),
+        "confirm_url": confirm_url,
+        "unsubscribe_url": unsubscribe_url,
+    }
+    return RenderedEmail(
+        subject=f"Please confirm: cart reminders from {context['shop_name']}",
+        html=environment.get_template("email/confirm.html").render(context),
+        text=environment.get_template("email/confirm.txt").render(context),
+    )
+
+
+@bp.get("/confirm/<token>")
+def confirm(token: str) -> tuple[str, int]:
+    """Mark the link's contact confirmed, unless it has unsubscribed since."""
+    session = db.session()
+    linked = linked_contact(session, current_app.config["SECRET_KEY"], "confirm", token)
+    if linked is None:
+        return render_template("links/confirmation.html", valid=False, shop=None), 400
+    site, contact = linked
+    if contact is not None and contact.confirmed_at is None and not contact.email_blacklisted:
+        contact.confirmed_at = utcnow()
+        session.commit()
+    return render_template("links/confirmation.html", valid=True, shop=site.name if site else None), 200
