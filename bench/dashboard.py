@@ -15,13 +15,12 @@ import random
 import re
 import statistics
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Table, insert, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from bench.databases import fresh_database, kinds
@@ -47,43 +46,45 @@ def cart_data(rng: random.Random) -> dict[str, Any]:
     return {"total": total, "currency": "USD", "url": "https://shop.example/cart", "items": items}
 
 
-def bulk(app: Flask, model: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows in batches of 500 (RETURNING batches cost more than plain ones); their ids in order."""
-    table = model.__table__
-    inserted: list[int] = []
-    with db.new_session(app) as session:
-        for start in range(0, len(rows), 500):
-            returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-            inserted += session.execute(returning, rows[start : start + 500]).scalars().all()
-        session.commit()
-    return inserted
-
-
 def copy_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """PostgreSQL's COPY, each value made by the column's own SQLAlchemy type (naive UTC times, JSON text)."""
+    """PostgreSQL's COPY, as an INSERT would write the rows: the columns' Python-side defaults filled in, each
+    value made by the column's own SQLAlchemy type (naive UTC times, JSON text)."""
     dialect = session.get_bind().dialect
-    columns = list(rows[0])
+    defaults = {column.name: column.default.arg(None) if column.default.is_callable else column.default.arg  # type: ignore[union-attr]
+                for column in table.c if column.default is not None and column.name not in rows[0]}
+    columns = [*rows[0], *defaults]
     processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([process(row[name]) if process else row[name]
+            values = row | defaults
+            copy.write_row([process(values[name]) if process else values[name]
                             for name, process in zip(columns, processors, strict=True)])
 
 
-def insert_events(app: Flask, chunks: Iterator[list[dict[str, Any]]]) -> None:
-    """Many rows, no ids wanted: COPY on PostgreSQL, executemany on SQLite, one chunk at a time."""
-    table = Event.__table__
+def bulk(app: Flask, model: Any, chunks: Iterable[list[dict[str, Any]]]) -> list[int]:
+    """Insert the rows: COPY on PostgreSQL, executemany on SQLite, a chunk at a time; the new ids in order.
+
+    Nothing else writes to the fresh database, so the ids are the ones above the table's highest before."""
+    table = model.__table__
     with db.new_session(app) as session:
         postgres = session.get_bind().dialect.name == "postgresql"
         if not postgres:
             session.execute(text("PRAGMA cache_size = -262144"))  # 256 MB: random message ids touch the whole index
+        before = session.scalar(select(func.coalesce(func.max(table.c.id), 0)))
         for chunk in chunks:
+            if not chunk:
+                continue
             if postgres:
-                copy_rows(session, table, chunk)  # type: ignore[arg-type]
+                copy_rows(session, table, chunk)
             else:
                 session.execute(insert(table), chunk)
         session.commit()
+        return list(session.scalars(select(table.c.id).where(table.c.id > before).order_by(table.c.id)))
+
+
+def chunked(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    return (rows[start : start + CHUNK] for start in range(0, len(rows), CHUNK))
 
 
 def seed(app: Flask, contacts: int, events: int, now: datetime) -> dict[str, int]:
@@ -103,17 +104,17 @@ def seed(app: Flask, contacts: int, events: int, now: datetime) -> dict[str, int
         contact_rows.append({"site_id": site.id, "email": f"{first}.{last}.{n}@example.com".lower(),
                              "attributes": {"FIRSTNAME": first, "LASTNAME": last}, "created_at": created,
                              "modified_at": created + (now - created) * rng.random()})
-    contact_ids = bulk(app, Contact, contact_rows)
-    visitor_rows = [{"site_id": site.id, "cuid": uuid.uuid4().hex, "contact_id": contact_ids[n] if n < contacts else None,
+    contact_ids = bulk(app, Contact, chunked(contact_rows))
+    visitor_rows = [{"site_id": site.id, "cuid": f"{rng.getrandbits(128):032x}", "contact_id": contact_ids[n] if n < contacts else None,
                      "first_seen_at": now - timedelta(days=30), "last_seen_at": now} for n in range(contacts + contacts // 2)]
-    visitor_ids = bulk(app, Visitor, visitor_rows)
+    visitor_ids = bulk(app, Visitor, chunked(visitor_rows))
     times = sorted(moment() for _ in range(events))  # stored in the order they arrive
 
     def event(n: int) -> dict[str, Any]:
         visitor = 0 if n % 200 == 0 else rng.randrange(len(visitor_ids))  # contact 0 is the busiest: 1 event in 200
         contact = contact_ids[visitor] if visitor < contacts else None
         kind = rng.choices(["page", "track", "identify"], [75, 20, 5])[0]
-        row: dict[str, Any] = {"site_id": site.id, "message_id": uuid.uuid4().hex, "kind": kind,
+        row: dict[str, Any] = {"site_id": site.id, "message_id": f"{rng.getrandbits(128):032x}", "kind": kind,
                                "visitor_id": visitor_ids[visitor], "contact_id": contact, "occurred_at": times[n],
                                "received_at": times[n], "eventdata": None}
         if kind == "page":
@@ -128,7 +129,7 @@ def seed(app: Flask, contacts: int, events: int, now: datetime) -> dict[str, int
             row |= {"name": "identify", "url": None, "properties": {"FIRSTNAME": rng.choice(FIRST_NAMES)}}
         return row
 
-    insert_events(app, ([event(n) for n in range(start, min(start + CHUNK, events))] for start in range(0, events, CHUNK)))
+    bulk(app, Event, ([event(n) for n in range(start, min(start + CHUNK, events))] for start in range(0, events, CHUNK)))
 
     cart_rows = []
     for n in range(contacts // 3):
@@ -141,7 +142,7 @@ def seed(app: Flask, contacts: int, events: int, now: datetime) -> dict[str, int
                           "cycle": 1, "resets": 0, "updated_at": updated, "deadline_at": updated + timedelta(hours=2),
                           "due_at": updated + timedelta(hours=2) if state == "open" else None,
                           "emailed_at": emailed, "closed_reason": reason})
-    cart_ids = bulk(app, Cart, cart_rows)
+    cart_ids = bulk(app, Cart, chunked(cart_rows))
     email_rows = [
         {"site_id": site.id, "cart_id": cart_id, "contact_id": row["contact_id"], "dedupe_key": f"cart-{cart_id}-cycle-1",
          "message_id": f"<{cart_id}@bench>", "sender": "shop@localhost", "recipient": f"{row['contact_id']}@example.com",
@@ -149,7 +150,7 @@ def seed(app: Flask, contacts: int, events: int, now: datetime) -> dict[str, int
          "status": rng.choices(["sent", "failed", "held"], [90, 3, 7])[0], "attempts": 1, "created_at": row["emailed_at"]}
         for cart_id, row in zip(cart_ids, cart_rows, strict=True) if row["emailed_at"] is not None
     ]
-    email_ids = bulk(app, OutboxEmail, email_rows)
+    email_ids = bulk(app, OutboxEmail, chunked(email_rows))
     with db.new_session(app) as session:
         create_user(session, "bench@example.com", PASSWORD)
         session.execute(text("ANALYZE"))  # as autovacuum (or SQLite's optimize) would after a bulk load: statistics
