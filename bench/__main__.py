@@ -46,10 +46,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     args = parser.parse_args()
     suite = QUICK if args.quick else FULL
-    started = time.monotonic()
+    started, load = time.monotonic(), os.getloadavg()[0]
     rows = [row for area in areas(args.only) for row in suite[area]()]
     print(f"{date.today()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{' and '.join(kinds())}{', quick sizes' if args.quick else ''}; {time.monotonic() - started:.0f} s\n")
+          f"{' and '.join(kinds())}{', quick sizes' if args.quick else ''}; load average {load:.1f} at the start; "
+          f"{time.monotonic() - started:.0f} s\n")
     print(render(rows))
 
 
