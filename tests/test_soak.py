@@ -22,7 +22,7 @@ from .conftest import Process, Store
 
 SOAK_SECONDS = float(os.environ.get("SIBYL_SOAK_SECONDS", "180"))
 CLIENTS = 4
-REQUESTS_PER_SECOND = 10  # per client: 40 batches and about 100 events a second in all, a fraction of capacity
+REQUESTS_PER_SECOND = 10  # per client: 40 batches, about 70 events, a second in all: a fraction of capacity
 SAMPLE_SECONDS = 2
 WARM_UP = 0.1  # of the run: imports, caches and connection pools fill up before memory is compared
 # Memory may grow by 1 MB (allocators grow their heaps and arenas in steps) plus 256 bytes per event taken
@@ -136,6 +136,8 @@ def test_sustained_load_keeps_every_event_once_and_memory_flat(gunicorn: Process
     first, last = warm[: len(warm) // 3], warm[-(len(warm) // 3) :]
     growth = statistics.median(memory for memory, _ in last) - statistics.median(memory for memory, _ in first)
     events = statistics.median(count for _, count in last) - statistics.median(count for _, count in first)
+    print(f"soak: {len(tally.acknowledged):,} events in {SOAK_SECONDS:.0f} s; RSS {samples[0][0] >> 20} MB at the "
+          f"start, grew {growth / 2**10:,.0f} KB over {events:,.0f} events once warm")
     assert growth <= GROWTH_ALLOWED + GROWTH_PER_EVENT * events, (
         f"RSS grew {growth / 2**20:.1f} MB over {events:,.0f} events; samples (MB): {[memory >> 20 for memory, _ in samples]}"
     )
