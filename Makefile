@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NODE_MODULES := tracker_js/node_modules/.package-lock.json
 
-.PHONY: demo test build install chromium serve worker clean screenshots
+.PHONY: demo test build install chromium serve worker clean screenshots bench
 
 install: $(VENV)/.installed $(NODE_MODULES)
 
@@ -37,6 +37,11 @@ test: build chromium
 	else \
 	  echo "PostgreSQL run skipped: set SIBYL_TEST_POSTGRES_URL=postgresql+psycopg://USER@HOST:5432/DB to run the suite there too"; \
 	fi
+
+# The benchmarks side by side, one table (PostgreSQL rows too when SIBYL_BENCH_POSTGRES_URL names a server).
+# BENCH_ARGS="--quick" for a smoke run, "--only tracker,ingest" for some areas.
+bench: build chromium
+	$(PY) -m bench $(BENCH_ARGS)
 
 # Production: the web tier under gunicorn (WEB_WORKERS processes), migrations applied once first.
 # Run automation workers beside it with `make worker` (as many as you like, on any machine).

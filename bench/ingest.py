@@ -21,8 +21,9 @@ import uuid
 from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine, make_url, text
 
+from bench.databases import fresh_database, kinds
+from bench.table import Row, render
 from server import create_app, db
 from server.sites import create_site
 
@@ -38,6 +39,8 @@ function init(args) thread_id = id end
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "text/plain;charset=UTF-8"
 wrk.headers["Origin"] = "https://shop.example"
+-- a browser's user agent: wrk's own requests carry none, which the receiver counts as a bot's and does not store
+wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
 request = function()
   local messages = {}
   for i = 1, %(batch)d do
@@ -63,13 +66,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def postgres_database(server: str) -> str:
-    name = f"sibyl_bench_{uuid.uuid4().hex[:8]}"
-    with create_engine(server, isolation_level="AUTOCOMMIT").connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
 
 
 def start_gunicorn(database_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -105,24 +101,38 @@ def wrk(url: str, script: str, seconds: int, connections: int) -> float:
     return float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))  # type: ignore[union-attr]
 
 
-def measure(label: str, database_url: str, args: argparse.Namespace) -> list[tuple[str, str, str]]:
+def measure(label: str, database_url: str, seconds: int, workers: int, connections: int) -> list[Row]:
     app = create_app({"DATABASE_URL": database_url, "WORKER": "external"})
     with db.new_session(app) as session:
         site = create_site(session, "bench", ["https://shop.example"], 7200)
-    server, url = start_gunicorn(database_url, args.workers)
+    server, url = start_gunicorn(database_url, workers)
     try:
         run = uuid.uuid4().hex[:6]
-        empty = wrk(url + "/collect", OPTIONS_SCRIPT, args.seconds, args.connections)
-        single = wrk(url, WRK_SCRIPT % {"batch": 1, "key": site.client_key, "run": run + "s"}, args.seconds, args.connections)
-        batched = 100 * wrk(url, WRK_SCRIPT % {"batch": 100, "key": site.client_key, "run": run + "b"}, args.seconds, args.connections)
+        empty = wrk(url + "/collect", OPTIONS_SCRIPT, seconds, connections)
+        single = wrk(url, WRK_SCRIPT % {"batch": 1, "key": site.client_key, "run": run + "s"}, seconds, connections)
+        batched = 100 * wrk(url, WRK_SCRIPT % {"batch": 100, "key": site.client_key, "run": run + "b"}, seconds, connections)
     finally:
         server.terminate()
         server.wait()
+    area = f"ingest ({label})"
     return [
-        (f"{label}: empty 204 route (preflight)", f"{empty:,.0f} req/s", ""),
-        (f"{label}: one event per request", f"{single:,.0f} events/s", f"{single / empty:.0%} of empty (goal ≥ 50 %)"),
-        (f"{label}: 100 events per request", f"{batched:,.0f} events/s", f"{batched / single:.1f}× single (goal ≥ 10×)"),
+        Row(area, "empty 204 route (the /collect preflight)", f"{empty:,.0f} req/s"),
+        Row(area, "one event per request", f"{single:,.0f} events/s = {single / empty:.0%} of empty", "≥ 50 % of empty",
+            single / empty >= 0.5),
+        Row(area, "100 events per request", f"{batched:,.0f} events/s = {batched / single:.1f}× single", "≥ 10× single",
+            batched / single >= 10),
     ]
+
+
+def rows(seconds: int = 10, workers: int = 2, connections: int = 16) -> list[Row]:
+    """SQLite, then PostgreSQL when SIBYL_BENCH_POSTGRES_URL names a server; gunicorn and wrk on this machine."""
+    if not shutil.which("wrk"):
+        raise RuntimeError("wrk is needed: apt-get install wrk")
+    result = []
+    for kind in kinds():
+        with fresh_database(kind) as url:
+            result += measure(kind, url, seconds, workers, connections)
+    return result
 
 
 def main() -> None:
@@ -131,16 +141,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("wrk is needed: apt-get install wrk")
-    rows = measure("SQLite", f"sqlite:///{tempfile.mkdtemp()}/bench.db", args)
-    if os.environ.get("SIBYL_BENCH_POSTGRES_URL"):
-        rows += measure("PostgreSQL", postgres_database(os.environ["SIBYL_BENCH_POSTGRES_URL"]), args)
     print(f"gunicorn, {args.workers} workers; wrk, 2 threads, {args.connections} connections, {args.seconds} s each")
-    print("| measurement | rate | ratio |")
-    print("|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
+    print(render(rows(args.seconds, args.workers, args.connections)))
 
 
 if __name__ == "__main__":

@@ -224,6 +224,20 @@ def receiver(built_tracker: Path, database_url: str, store: Store) -> Iterator[P
     process.stop()
 
 
+@pytest.fixture
+def gunicorn(database_url: str) -> Iterator[Process]:
+    """The web tier as `make serve` runs it: gunicorn, two workers, automation elsewhere."""
+    port = free_port()
+    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_WORKER": "external", "SIBYL_AUTO_MIGRATE": "0",
+           "SIBYL_COLLECT_RATE_LIMIT": "1000000/minute"}
+    env.update({f"SIBYL_{name.upper()}": value for name, value in SHARED_ADDRESS.items()})
+    command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "server:create_app()"]
+    process = Process(command, port, env, "/healthz")
+    process.start()
+    yield process
+    process.stop()
+
+
 class PageHost:
     """A plain HTTP server for test pages on their own origin (cross-origin to the receiver)."""
 

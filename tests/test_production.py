@@ -6,10 +6,9 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import psutil
@@ -21,21 +20,8 @@ from server import db
 from server.models import Event, Site
 from server.retention import prune_events
 
-from .conftest import BROWSER_HEADERS, Process, Store, free_port, wait_until
+from .conftest import BROWSER_HEADERS, Process, Store, wait_until
 from .databases import on_postgres
-
-
-@pytest.fixture
-def gunicorn(database_url: str) -> Iterator[Process]:
-    """The web tier as `make serve` runs it: gunicorn, two workers, automation elsewhere."""
-    port = free_port()
-    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_WORKER": "external", "SIBYL_AUTO_MIGRATE": "0",
-           "SIBYL_COLLECT_RATE_LIMIT": "1000000/minute"}
-    command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "server:create_app()"]
-    process = Process(command, port, env, "/healthz")
-    process.start()
-    yield process
-    process.stop()
 
 
 def send_with_retries(server: Process, site: Site, ids: list[str], during: Callable[[], None]) -> set[str]:
