@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from .contacts import SeenVisitor
@@ -97,8 +97,8 @@ class WorkflowSettings(Protocol):
 class CartBook:
     """The carts one ingest touches: each read once, changed in memory, written once by `write`."""
 
-    def __init__(self, session: Session, site_id: int) -> None:
-        self.session = session
+    def __init__(self, connection: Connection, site_id: int) -> None:
+        self.connection = connection
         self.site_id = site_id
         self._carts: dict[tuple[str, str], CartRow | None] = {}
         self._read: dict[int, tuple[Any, ...]] = {}  # each read cart's columns as read, to write only changes
@@ -108,14 +108,14 @@ class CartBook:
     @cached_property
     def workflow(self) -> WorkflowSettings:
         """The site's workflow settings, read only when an event concerns a cart."""
-        workflow: WorkflowSettings | None = self.session.connection().execute(_WORKFLOW, {"site_id": self.site_id}).one_or_none()
+        workflow: WorkflowSettings | None = self.connection.execute(_WORKFLOW, {"site_id": self.site_id}).one_or_none()
         if workflow is None:
             raise LookupError(f"site {self.site_id} has no workflow")
         return workflow
 
     def find(self, cart_owner: str, key: str) -> CartRow | None:
         if (cart_owner, key) not in self._carts:
-            row = self.session.connection().execute(
+            row = self.connection.execute(
                 _FIND, {"site_id": self.site_id, "owner": cart_owner, "key": key}
             ).one_or_none()
             self._carts[cart_owner, key] = self._remember(row) if row is not None else None
@@ -124,7 +124,7 @@ class CartBook:
     def carts_of(self, cart_owner: str) -> list[CartRow]:
         """Every cart of the owner, as this ingest last left it."""
         self.write()
-        for row in self.session.connection().execute(_OF_OWNER, {"site_id": self.site_id, "owner": cart_owner}):
+        for row in self.connection.execute(_OF_OWNER, {"site_id": self.site_id, "owner": cart_owner}):
             if self._carts.get((cart_owner, row.cart_key)) is None:
                 self._carts[cart_owner, row.cart_key] = self._remember(row)
         return [cart for (holder, _), cart in self._carts.items() if holder == cart_owner and cart is not None]
@@ -149,7 +149,7 @@ class CartBook:
 
     def write(self) -> None:
         """Delete, insert the new carts, and update the changed columns of the others."""
-        connection = self.session.connection()
+        connection = self.connection
         if self._deleted:
             connection.execute(_DELETE, {"cart_ids": self._deleted})
             self._deleted.clear()

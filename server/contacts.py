@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, select, update
+from sqlalchemy import Connection, Insert, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -131,9 +131,8 @@ def _visitor_upsert(dialect: str) -> Insert:
 _VISITOR_UPSERTS = {dialect: _visitor_upsert(dialect) for dialect in ("postgresql", "sqlite")}
 
 
-def see_visitor(session: Session, site_id: int, cuid: str, now: datetime) -> SeenVisitor:
+def see_visitor(connection: Connection, site_id: int, cuid: str, now: datetime) -> SeenVisitor:
     """The site's visitor with this cookie, created when new, last seen `now`."""
-    connection = session.connection()
     row = connection.execute(
         _VISITOR_UPSERTS[connection.dialect.name], {"site_id": site_id, "cuid": cuid, "now": now}
     ).one()

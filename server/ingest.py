@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -65,9 +65,10 @@ def ingest(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
 
 
 def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestResult:
-    seen = _stored_ids(session, site.id, [event.message_id for event in events])
+    connection = session.connection()
+    seen = _stored_ids(connection, site.id, [event.message_id for event in events])
     book = ContactBook(session, site)
-    carts = CartBook(session, site.id)
+    carts = CartBook(connection, site.id)
     visitors: dict[str, SeenVisitor] = {}
     rows: list[dict[str, Any]] = []
     stored = 0
@@ -76,7 +77,7 @@ def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
         if incoming.message_id in seen:
             continue
         seen.add(incoming.message_id)
-        visitor = _visitor(session, site.id, incoming.cuid, now, visitors) if incoming.cuid else None
+        visitor = _visitor(connection, site.id, incoming.cuid, now, visitors) if incoming.cuid else None
         contact_id = _contact(session, book, carts, incoming, visitor, rows)
         row = {
             "site_id": site.id,
@@ -94,7 +95,7 @@ def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
         rows.append(row)
         apply_event(carts, row)
         stored += 1
-    _insert_events(session, rows)
+    _insert_events(connection, rows)
     carts.write()
     traffic.saw(session, site.id, now)
     session.flush()
@@ -108,22 +109,22 @@ _STORED_IDS = select(_EVENTS.c.message_id).where(
 _INSERT_EVENTS = insert(_EVENTS)
 
 
-def _stored_ids(session: Session, site_id: int, message_ids: list[str]) -> set[str]:
-    return set(session.connection().scalars(_STORED_IDS, {"site_id": site_id, "ids": message_ids}))
+def _stored_ids(connection: Connection, site_id: int, message_ids: list[str]) -> set[str]:
+    return set(connection.scalars(_STORED_IDS, {"site_id": site_id, "ids": message_ids}))
 
 
-def _insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+def _insert_events(connection: Connection, rows: list[dict[str, Any]]) -> None:
     """Write the events gathered so far in one statement (Core: no unit of work for rows never read back)."""
     if rows:
-        session.connection().execute(_INSERT_EVENTS, rows)
+        connection.execute(_INSERT_EVENTS, rows)
         rows.clear()
 
 
 def _visitor(
-    session: Session, site_id: int, cuid: str, now: datetime, cache: dict[str, SeenVisitor]
+    connection: Connection, site_id: int, cuid: str, now: datetime, cache: dict[str, SeenVisitor]
 ) -> SeenVisitor:
     if cuid not in cache:
-        cache[cuid] = see_visitor(session, site_id, cuid, now)
+        cache[cuid] = see_visitor(connection, site_id, cuid, now)
     return cache[cuid]
 
 
@@ -148,7 +149,7 @@ def _contact(
     elif email:
         contact = book.contact(email)
         if visitor is not None and visitor.contact_id != contact.id:
-            _insert_events(session, pending)  # the visitor's events so far move with it
+            _insert_events(session.connection(), pending)  # the visitor's events so far move with it
             link_visitor(session, visitor, contact)
             adopt_visitor_carts(carts, visitor, contact)
     elif visitor is not None and visitor.contact_id is not None:
