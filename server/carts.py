@@ -4,10 +4,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from .contacts import SeenVisitor
@@ -82,11 +81,25 @@ _OF_OWNER = select(*(_CARTS.c[name] for name in _COLUMNS)).where(
 _INSERT = insert(_CARTS).returning(_CARTS.c.id)
 _UPDATE = update(_CARTS).where(_CARTS.c.id == bindparam("cart_id"))
 _DELETE = delete(_CARTS).where(_CARTS.c.id.in_(bindparam("cart_ids", expanding=True)))
-_WORKFLOW = select(Workflow.__table__).where(Workflow.__table__.c.site_id == bindparam("site_id"))
+_WORKFLOWS = Workflow.__table__
+_SETTINGS = ("enabled", "delay_seconds", "reentry", "max_resets")
+_WORKFLOW = select(*(_WORKFLOWS.c[name] for name in _SETTINGS)).where(_WORKFLOWS.c.site_id == bindparam("site_id"))
+# The first cart an ingest reads comes with the workflow: one statement instead of two.
+_FIND_WITH_WORKFLOW = (
+    select(*(_WORKFLOWS.c[name] for name in _SETTINGS), *(_CARTS.c[name].label(f"cart_{name}") for name in _COLUMNS))
+    .select_from(
+        _WORKFLOWS.outerjoin(
+            _CARTS,
+            and_(_CARTS.c.site_id == _WORKFLOWS.c.site_id, _CARTS.c.owner == bindparam("owner"), _CARTS.c.cart_key == bindparam("key")),
+        )
+    )
+    .where(_WORKFLOWS.c.site_id == bindparam("site_id"))
+)
 
 
-class WorkflowSettings(Protocol):
-    """What cart state needs of a workflow: a `Workflow`, or its row as ingest reads it."""
+@dataclass(frozen=True, slots=True)
+class WorkflowSettings:
+    """What cart state needs of a site's workflow, as ingest reads it."""
 
     enabled: bool
     delay_seconds: float
@@ -104,21 +117,26 @@ class CartBook:
         self._read: dict[int, tuple[Any, ...]] = {}  # each read cart's columns as read, to write only changes
         self._new: list[CartRow] = []
         self._deleted: list[int] = []
+        self._workflow: WorkflowSettings | None = None
 
-    @cached_property
+    @property
     def workflow(self) -> WorkflowSettings:
         """The site's workflow settings, read only when an event concerns a cart."""
-        workflow: WorkflowSettings | None = self.connection.execute(_WORKFLOW, {"site_id": self.site_id}).one_or_none()
-        if workflow is None:
-            raise LookupError(f"site {self.site_id} has no workflow")
-        return workflow
+        if self._workflow is None:
+            self._workflow = self._settings(self.connection.execute(_WORKFLOW, {"site_id": self.site_id}).one_or_none())
+        return self._workflow
 
     def find(self, cart_owner: str, key: str) -> CartRow | None:
         if (cart_owner, key) not in self._carts:
-            row = self.connection.execute(
-                _FIND, {"site_id": self.site_id, "owner": cart_owner, "key": key}
-            ).one_or_none()
-            self._carts[cart_owner, key] = self._remember(row) if row is not None else None
+            params = {"site_id": self.site_id, "owner": cart_owner, "key": key}
+            if self._workflow is None:
+                joined = self.connection.execute(_FIND_WITH_WORKFLOW, params).one_or_none()
+                self._workflow = self._settings(joined)
+                found = {name: joined._mapping[f"cart_{name}"] for name in _COLUMNS} if joined.cart_id is not None else None
+            else:
+                row = self.connection.execute(_FIND, params).one_or_none()
+                found = row._mapping if row is not None else None
+            self._carts[cart_owner, key] = self._remember(found) if found is not None else None
         return self._carts[cart_owner, key]
 
     def carts_of(self, cart_owner: str) -> list[CartRow]:
@@ -126,7 +144,7 @@ class CartBook:
         self.write()
         for row in self.connection.execute(_OF_OWNER, {"site_id": self.site_id, "owner": cart_owner}):
             if self._carts.get((cart_owner, row.cart_key)) is None:
-                self._carts[cart_owner, row.cart_key] = self._remember(row)
+                self._carts[cart_owner, row.cart_key] = self._remember(row._mapping)
         return [cart for (holder, _), cart in self._carts.items() if holder == cart_owner and cart is not None]
 
     def add(self, cart: CartRow) -> None:
@@ -166,10 +184,15 @@ class CartBook:
                 connection.execute(_UPDATE, {"cart_id": cart.id, **changed})
                 self._read[cart.id] = now
 
-    def _remember(self, row: Any) -> CartRow:
-        cart = CartRow(**row._mapping)
-        self._read[row.id] = _values(cart)
+    def _remember(self, columns: Mapping[str, Any]) -> CartRow:
+        cart = CartRow(**columns)
+        self._read[columns["id"]] = _values(cart)
         return cart
+
+    def _settings(self, row: Any) -> WorkflowSettings:
+        if row is None:
+            raise LookupError(f"site {self.site_id} has no workflow")
+        return WorkflowSettings(**{name: getattr(row, name) for name in _SETTINGS})
 
 
 def _values(cart: CartRow) -> tuple[Any, ...]:
@@ -191,11 +214,11 @@ def apply_event(book: CartBook, event: Mapping[str, Any]) -> None:
 
 def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str) -> None:
     """Store the snapshot and push the deadline; after an email, a new cycle if re-entry is on."""
-    workflow = book.workflow
     key = cart_key(event["eventdata"]) or DEFAULT_CART
     data = (event["eventdata"] or {}).get("data")
     occurred_at = event["occurred_at"]
     cart = book.find(cart_owner, key)
+    workflow = book.workflow
     if cart is None:
         if not has_items(data):
             return
@@ -230,7 +253,7 @@ def close_carts(book: CartBook, event: Mapping[str, Any], cart_owner: str, reaso
             _close(cart, reason)
 
 
-def schedule(cart: Cart | CartRow, workflow: WorkflowSettings) -> None:
+def schedule(cart: Cart | CartRow, workflow: Workflow | WorkflowSettings) -> None:
     """Due at the deadline while open, owned by a contact and the workflow is on; else not due."""
     waiting = cart.state == "open" and cart.contact_id is not None and workflow.enabled
     cart.due_at = cart.deadline_at if waiting else None
