@@ -9,7 +9,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Select, insert, or_, select, tuple_, update
+from sqlalchemy import Row, Select, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from . import db
@@ -27,6 +27,14 @@ BATCH = 500
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(hours=1)
 PRUNE_EVERY = timedelta(hours=1)
+# The claimed carts and what their emails need of their contacts: plain rows, no objects to track.
+_OWNED = (
+    select(Cart.id, Cart.site_id, Cart.cycle, Cart.snapshot, Cart.contact_id, Contact.email, Contact.email_blacklisted, Contact.attributes)
+    .join(Contact, Cart.contact_id == Contact.id)
+    .where(Cart.id.in_(bindparam("cart_ids", expanding=True)))
+)
+# An attempt's outcome (the columns set are the parameters given): built once, as it runs once per email.
+_RECORD_ATTEMPT = update(OutboxEmail.__table__).where(OutboxEmail.__table__.c.id == bindparam("outbox_id"))
 
 
 class Worker:
@@ -79,26 +87,26 @@ class Worker:
             marked = mark_emailed(session, claim_due_carts(session, now, self.lease), now)
             if not marked:
                 return 0
-            owned = select(Cart, Contact).join(Contact, Cart.contact_id == Contact.id).where(Cart.id.in_(marked))
             sites: dict[int, tuple[Site, Workflow]] = {}
             emails = []
-            for cart, contact in session.execute(owned).all():
-                if contact.email is None or contact.email_blacklisted:
-                    cart.state, cart.closed_reason = "closed", "unsubscribed" if contact.email else "no_email"
+            closed: dict[str, list[int]] = {}
+            for cart in session.execute(_OWNED, {"cart_ids": marked}).all():
+                if cart.email is None or cart.email_blacklisted:
+                    closed.setdefault("unsubscribed" if cart.email else "no_email", []).append(cart.id)
                     continue
                 if cart.site_id not in sites:
                     sites[cart.site_id] = (session.get_one(Site, cart.site_id), workflow_of(session, cart.site_id))
-                emails.append(self._recovery_email(cart, contact, *sites[cart.site_id], now))
+                emails.append(self._recovery_email(cart, *sites[cart.site_id], now))
+            for reason, cart_ids in closed.items():
+                session.execute(update(Cart).where(Cart.id.in_(cart_ids)).values(state="closed", closed_reason=reason))
             if emails:
-                session.execute(insert(OutboxEmail), emails)
+                session.connection().execute(insert(OutboxEmail.__table__), emails)
             session.commit()
             return len(emails)
 
-    def _recovery_email(
-        self, cart: Cart, contact: Contact, site: Site, workflow: Workflow, now: datetime
-    ) -> dict[str, Any]:
-        """The outbox row for this cart cycle: rendered now, keyed by cart and cycle."""
-        firstname = (contact.attributes or {}).get("FIRSTNAME")
+    def _recovery_email(self, cart: Row[Any], site: Site, workflow: Workflow, now: datetime) -> dict[str, Any]:
+        """The outbox row for this cart cycle (a row of `_OWNED`): rendered now, keyed by cart and cycle."""
+        firstname = (cart.attributes or {}).get("FIRSTNAME")
         rendered = render_recovery_email(
             shop_name=site.name,
             subject=workflow.subject,
@@ -109,11 +117,11 @@ class Worker:
         return {
             "site_id": site.id,
             "cart_id": cart.id,
-            "contact_id": contact.id,
+            "contact_id": cart.contact_id,
             "dedupe_key": key,
             "message_id": message_id(key, self.domain),
             "sender": self.sender,
-            "recipient": contact.email,
+            "recipient": cart.email,
             "subject": rendered.subject,
             "html": rendered.html,
             "text": rendered.text,
@@ -141,24 +149,34 @@ class Worker:
     def _deliver_lane(self, outbox_ids: list[int], lease_until: datetime, stop: threading.Event | None) -> None:
         """One connection's share of a pass; a stop releases what it has not sent yet."""
         with db.new_session(self.app) as session, Mailer(self.smtp) as mailer:  # type: ignore[arg-type]
-            rows = session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(outbox_ids)).order_by(OutboxEmail.id))
-            for row in rows.all():
+            rows = session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(outbox_ids)).order_by(OutboxEmail.id)).all()
+            ours = set(outbox_ids)
+            for index, row in enumerate(rows):
                 if stop is not None and stop.is_set():
                     release_outbox(session, [id_ for id_ in outbox_ids if id_ >= row.id])
                     return
-                if self._still_ours(session, row.id, lease_until):
+                if self.clock() >= lease_until - self.lease / 2:
+                    lease_until, ours = self._renew(session, [later.id for later in rows[index:]], lease_until)
+                if row.id in ours:
                     self._send(session, mailer, row)
 
-    def _still_ours(self, session: Session, outbox_id: int, lease_until: datetime) -> bool:
-        """Renew this pass's lease on the email just before sending it; False if it lapsed and another took it."""
+    def _renew(self, session: Session, outbox_ids: list[int], lease_until: datetime) -> tuple[datetime, set[int]]:
+        """Renew this pass's lease on the emails left while it still has half its length to run.
+
+        Until then no other worker can have taken them, so most emails are sent without a renewal
+        of their own; those whose lease lapsed and another worker took are not ours any more.
+        """
         outbox = OutboxEmail.__table__
+        renewed_until = self.clock() + self.lease
         renewed = session.connection().execute(
             update(outbox)
-            .where(outbox.c.id == outbox_id, outbox.c.status == "pending", outbox.c.lease_until == lease_until)
-            .values(lease_until=self.clock() + self.lease)
+            .where(outbox.c.id.in_(outbox_ids), outbox.c.status == "pending", outbox.c.lease_until == lease_until)
+            .values(lease_until=renewed_until)
+            .returning(outbox.c.id)
         )
+        ours = set(renewed.scalars())
         session.commit()
-        return renewed.rowcount == 1
+        return renewed_until, ours
 
     def _send(self, session: Session, mailer: Mailer, row: OutboxEmail) -> None:
         """One attempt, recorded (and committed) before the next email is sent."""
@@ -176,8 +194,7 @@ class Worker:
             outcome.update(status="failed", last_error=str(error))
         else:
             outcome.update(status="sent", sent_at=self.clock(), last_error=None)
-        outbox = OutboxEmail.__table__
-        session.connection().execute(update(outbox).where(outbox.c.id == row.id).values(**outcome))
+        session.connection().execute(_RECORD_ATTEMPT, {"outbox_id": row.id, **outcome})
         session.commit()
 
     def _backoff(self, attempts: int) -> timedelta:
