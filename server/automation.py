@@ -9,7 +9,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Row, Select, bindparam, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, Row, Select, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from . import db
@@ -32,6 +32,12 @@ _OWNED = (
     select(Cart.id, Cart.site_id, Cart.cycle, Cart.snapshot, Cart.contact_id, Contact.email, Contact.email_blacklisted, Contact.attributes)
     .join(Contact, Cart.contact_id == Contact.id)
     .where(Cart.id.in_(bindparam("cart_ids", expanding=True)))
+)
+# A lane's claimed emails, as plain rows: a lane only sends them and records each attempt.
+_CLAIMED_EMAILS = (
+    select(*(OutboxEmail.__table__.c[name] for name in ("id", "sender", "recipient", "subject", "html", "text", "message_id", "attempts")))
+    .where(OutboxEmail.__table__.c.id.in_(bindparam("outbox_ids", expanding=True)))
+    .order_by(OutboxEmail.__table__.c.id)
 )
 # An attempt's outcome (the columns set are the parameters given): built once, as it runs once per email.
 _RECORD_ATTEMPT = update(OutboxEmail.__table__).where(OutboxEmail.__table__.c.id == bindparam("outbox_id"))
@@ -148,19 +154,19 @@ class Worker:
 
     def _deliver_lane(self, outbox_ids: list[int], lease_until: datetime, stop: threading.Event | None) -> None:
         """One connection's share of a pass; a stop releases what it has not sent yet."""
-        with db.new_session(self.app) as session, Mailer(self.smtp) as mailer:  # type: ignore[arg-type]
-            rows = session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(outbox_ids)).order_by(OutboxEmail.id)).all()
+        with db.new_connection(self.app) as connection, Mailer(self.smtp) as mailer:  # type: ignore[arg-type]
+            rows = connection.execute(_CLAIMED_EMAILS, {"outbox_ids": outbox_ids}).all()
             ours = set(outbox_ids)
             for index, row in enumerate(rows):
                 if stop is not None and stop.is_set():
-                    release_outbox(session, [id_ for id_ in outbox_ids if id_ >= row.id])
+                    release_outbox(connection, [id_ for id_ in outbox_ids if id_ >= row.id])
                     return
                 if self.clock() >= lease_until - self.lease / 2:
-                    lease_until, ours = self._renew(session, [later.id for later in rows[index:]], lease_until)
+                    lease_until, ours = self._renew(connection, [later.id for later in rows[index:]], lease_until)
                 if row.id in ours:
-                    self._send(session, mailer, row)
+                    self._send(connection, mailer, row)
 
-    def _renew(self, session: Session, outbox_ids: list[int], lease_until: datetime) -> tuple[datetime, set[int]]:
+    def _renew(self, connection: Connection, outbox_ids: list[int], lease_until: datetime) -> tuple[datetime, set[int]]:
         """Renew this pass's lease on the emails left while it still has half its length to run.
 
         Until then no other worker can have taken them, so most emails are sent without a renewal
@@ -168,17 +174,17 @@ class Worker:
         """
         outbox = OutboxEmail.__table__
         renewed_until = self.clock() + self.lease
-        renewed = session.connection().execute(
+        renewed = connection.execute(
             update(outbox)
             .where(outbox.c.id.in_(outbox_ids), outbox.c.status == "pending", outbox.c.lease_until == lease_until)
             .values(lease_until=renewed_until)
             .returning(outbox.c.id)
         )
         ours = set(renewed.scalars())
-        session.commit()
+        connection.commit()
         return renewed_until, ours
 
-    def _send(self, session: Session, mailer: Mailer, row: OutboxEmail) -> None:
+    def _send(self, connection: Connection, mailer: Mailer, row: Row[Any]) -> None:
         """One attempt, recorded (and committed) before the next email is sent."""
         attempts = row.attempts + 1
         outcome: dict[str, Any] = {"attempts": attempts, "lease_until": None}
@@ -194,8 +200,8 @@ class Worker:
             outcome.update(status="failed", last_error=str(error))
         else:
             outcome.update(status="sent", sent_at=self.clock(), last_error=None)
-        session.connection().execute(_RECORD_ATTEMPT, {"outbox_id": row.id, **outcome})
-        session.commit()
+        connection.execute(_RECORD_ATTEMPT, {"outbox_id": row.id, **outcome})
+        connection.commit()
 
     def _backoff(self, attempts: int) -> timedelta:
         return min(MAX_BACKOFF, timedelta(seconds=self.retry_base * 2 ** (attempts - 1)))
@@ -252,14 +258,13 @@ def claim_outbox(session: Session, now: datetime, lease_until: datetime) -> list
     return sorted(row.id for row in lease(session, OutboxEmail, ready, lease_until, OutboxEmail.id))
 
 
-def release_outbox(session: Session, outbox_ids: list[int]) -> None:
-    session.execute(
+def release_outbox(connection: Connection, outbox_ids: list[int]) -> None:
+    connection.execute(
         update(OutboxEmail)
         .where(OutboxEmail.id.in_(outbox_ids))
         .values(lease_until=None)
-        .execution_options(synchronize_session=False)
     )
-    session.commit()
+    connection.commit()
 
 
 def start_inline(app: Flask) -> None:
