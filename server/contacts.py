@@ -139,10 +139,8 @@ def see_visitor(connection: Connection, site_id: int, cuid: str, now: datetime) 
     return SeenVisitor(id=row.id, site_id=site_id, contact_id=row.contact_id)
 
 
-def link_visitor(session: Session, visitor: SeenVisitor, contact: Contact) -> bool:
-    """Link the visitor to the contact; its anonymous events move to the contact. True if new."""
-    if visitor.contact_id == contact.id:
-        return False
+def link_visitor(session: Session, visitor: SeenVisitor, contact: Contact) -> None:
+    """Link the visitor to the contact (another than its own); its anonymous events move to the contact."""
     visitor.contact_id = contact.id
     session.execute(
         update(Visitor).where(Visitor.id == visitor.id).values(contact_id=contact.id).execution_options(synchronize_session=False)
@@ -153,4 +151,3 @@ def link_visitor(session: Session, visitor: SeenVisitor, contact: Contact) -> bo
         .values(contact_id=contact.id)
         .execution_options(synchronize_session=False)
     )
-    return True
