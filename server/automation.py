@@ -9,15 +9,15 @@ from email.utils import parseaddr
 from typing import Any
 
 from flask import Flask, request
-from sqlalchemy import Select, func, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, Row, Select, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from . import db
 from .carts import workflow_of
 from .config import DEFAULT_PUBLIC_URL
+from .confirmation import confirmation_key, confirmation_url, render_confirmation_email
 from .mail import Email, Mailer, PermanentFailure, TemporaryFailure, message_id, parse_smtp_url
 from .models import Cart, Contact, OutboxEmail, Site, Workflow, utcnow
-from .confirmation import confirmation_key, confirmation_url, render_confirmation_email
 from .recovery_email import RenderedEmail, render_recovery_email
 from .retention import prune_events
 from .unsubscribe import list_unsubscribe_headers, unsubscribe_url
@@ -30,6 +30,21 @@ BATCH = 500
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(hours=1)
 PRUNE_EVERY = timedelta(hours=1)
+# The claimed carts and what their emails need of their contacts: plain rows, no objects to track.
+_OWNED = (
+    select(Cart.id, Cart.site_id, Cart.cycle, Cart.snapshot, Cart.contact_id,
+           Contact.email, Contact.email_blacklisted, Contact.confirmed_at, Contact.attributes)
+    .join(Contact, Cart.contact_id == Contact.id)
+    .where(Cart.id.in_(bindparam("cart_ids", expanding=True)))
+)
+# A lane's claimed emails, as plain rows: a lane only sends them and records each attempt.
+_CLAIMED_EMAILS = (
+    select(*(OutboxEmail.__table__.c[name] for name in ("id", "sender", "recipient", "subject", "html", "text", "message_id", "unsubscribe_url", "attempts")))
+    .where(OutboxEmail.__table__.c.id.in_(bindparam("outbox_ids", expanding=True)))
+    .order_by(OutboxEmail.__table__.c.id)
+)
+# An attempt's outcome (the columns set are the parameters given): built once, as it runs once per email.
+_RECORD_ATTEMPT = update(OutboxEmail.__table__).where(OutboxEmail.__table__.c.id == bindparam("outbox_id"))
 
 
 class Worker:
@@ -84,70 +99,68 @@ class Worker:
             marked = mark_emailed(session, claim_due_carts(session, now, self.lease), now)
             if not marked:
                 return 0
-            owned = select(Cart, Contact).join(Contact, Cart.contact_id == Contact.id).where(Cart.id.in_(marked))
-            pairs = session.execute(owned).all()
-            last_emailed = last_emailed_at(session, [contact.id for _cart, contact in pairs])
+            owned = session.execute(_OWNED, {"cart_ids": marked}).all()
+            last_emailed = last_emailed_at(session, [cart.contact_id for cart in owned])
             sites: dict[int, tuple[Site, Workflow]] = {}
             emails = []
-            unconfirmed: dict[str, tuple[Contact, Site]] = {}
-            for cart, contact in pairs:
+            closed: dict[str, list[int]] = {}
+            unconfirmed: dict[str, tuple[Row[Any], Site]] = {}
+            for cart in owned:
                 if cart.site_id not in sites:
                     sites[cart.site_id] = (session.get_one(Site, cart.site_id), workflow_of(session, cart.site_id))
                 site, workflow = sites[cart.site_id]
-                reason = withheld(contact, workflow, last_emailed.get(contact.id), now)
+                reason = withheld(cart, workflow, last_emailed.get(cart.contact_id), now)
                 if reason is not None:
-                    cart.state, cart.closed_reason = "closed", reason
+                    closed.setdefault(reason, []).append(cart.id)
                     if reason == "unconfirmed":
-                        unconfirmed[confirmation_key(contact)] = (contact, site)
+                        unconfirmed[confirmation_key(cart.contact_id)] = (cart, site)
                     continue
-                last_emailed[contact.id] = now
-                emails.append(self._recovery_email(cart, contact, site, workflow, now))
+                last_emailed[cart.contact_id] = now
+                emails.append(self._recovery_email(cart, site, workflow, now))
             asked = set(session.scalars(select(OutboxEmail.dedupe_key).where(OutboxEmail.dedupe_key.in_(unconfirmed))))
-            for key, (contact, site) in unconfirmed.items():
-                if key not in asked:
-                    emails.append(self._confirmation_email(key, contact, site, now))
+            emails += [self._confirmation_email(key, cart, site, now) for key, (cart, site) in unconfirmed.items() if key not in asked]
+            for reason, cart_ids in closed.items():
+                session.execute(update(Cart).where(Cart.id.in_(cart_ids)).values(state="closed", closed_reason=reason))
             if emails:
-                session.execute(insert(OutboxEmail), emails)
+                session.connection().execute(insert(OutboxEmail.__table__), emails)
             session.commit()
             return len(emails)
 
-    def _recovery_email(
-        self, cart: Cart, contact: Contact, site: Site, workflow: Workflow, now: datetime
-    ) -> dict[str, Any]:
-        """The outbox row for this cart cycle: rendered now, keyed by cart and cycle."""
-        link = unsubscribe_url(self.public_url, self.secret_key, contact)
+    def _recovery_email(self, cart: Row[Any], site: Site, workflow: Workflow, now: datetime) -> dict[str, Any]:
+        """The outbox row for this cart cycle (a row of `_OWNED`): rendered now, keyed by cart and cycle."""
+        link = unsubscribe_url(self.public_url, self.secret_key, site.id, cart.contact_id)
         rendered = render_recovery_email(
             shop_name=site.name,
             subject=workflow.subject,
-            firstname=_firstname(contact),
+            firstname=_firstname(cart),
             cart=cart.snapshot,
             unsubscribe_url=link,
         )
-        return self._outbox_row(f"cart-{cart.id}-cycle-{cart.cycle}", site, contact, cart.id, rendered, link, now)
+        return self._outbox_row(f"cart-{cart.id}-cycle-{cart.cycle}", site, cart, cart.id, rendered, link, now)
 
-    def _confirmation_email(self, key: str, contact: Contact, site: Site, now: datetime) -> dict[str, Any]:
-        """The one email asking a contact of a confirmed-only workflow to confirm."""
-        link = unsubscribe_url(self.public_url, self.secret_key, contact)
+    def _confirmation_email(self, key: str, cart: Row[Any], site: Site, now: datetime) -> dict[str, Any]:
+        """The one email asking the contact of a confirmed-only workflow (a row of `_OWNED`) to confirm."""
+        link = unsubscribe_url(self.public_url, self.secret_key, site.id, cart.contact_id)
         rendered = render_confirmation_email(
             shop_name=site.name,
-            firstname=_firstname(contact),
-            confirm_url=confirmation_url(self.public_url, self.secret_key, contact),
+            firstname=_firstname(cart),
+            confirm_url=confirmation_url(self.public_url, self.secret_key, site.id, cart.contact_id),
             unsubscribe_url=link,
         )
-        return self._outbox_row(key, site, contact, None, rendered, link, now)
+        return self._outbox_row(key, site, cart, None, rendered, link, now)
 
     def _outbox_row(
-        self, key: str, site: Site, contact: Contact, cart_id: int | None, rendered: RenderedEmail, link: str, now: datetime
+        self, key: str, site: Site, cart: Row[Any], cart_id: int | None, rendered: RenderedEmail, link: str, now: datetime
     ) -> dict[str, Any]:
         """An outbox row under its unique key, ready for delivery (or held when no SMTP server is set)."""
         return {
             "site_id": site.id,
             "cart_id": cart_id,
-            "contact_id": contact.id,
+            "contact_id": cart.contact_id,
             "dedupe_key": key,
             "message_id": message_id(key, self.domain),
             "sender": self.sender,
-            "recipient": contact.email,
+            "recipient": cart.email,
             "subject": rendered.subject,
             "html": rendered.html,
             "text": rendered.text,
@@ -175,27 +188,37 @@ class Worker:
 
     def _deliver_lane(self, outbox_ids: list[int], lease_until: datetime, stop: threading.Event | None) -> None:
         """One connection's share of a pass; a stop releases what it has not sent yet."""
-        with db.new_session(self.app) as session, Mailer(self.smtp) as mailer:  # type: ignore[arg-type]
-            rows = session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(outbox_ids)).order_by(OutboxEmail.id))
-            for row in rows.all():
+        with db.new_connection(self.app) as connection, Mailer(self.smtp) as mailer:  # type: ignore[arg-type]
+            rows = connection.execute(_CLAIMED_EMAILS, {"outbox_ids": outbox_ids}).all()
+            ours = set(outbox_ids)
+            for index, row in enumerate(rows):
                 if stop is not None and stop.is_set():
-                    release_outbox(session, [id_ for id_ in outbox_ids if id_ >= row.id])
+                    release_outbox(connection, [id_ for id_ in outbox_ids if id_ >= row.id])
                     return
-                if self._still_ours(session, row.id, lease_until):
-                    self._send(session, mailer, row)
+                if self.clock() >= lease_until - self.lease / 2:
+                    lease_until, ours = self._renew(connection, [later.id for later in rows[index:]], lease_until)
+                if row.id in ours:
+                    self._send(connection, mailer, row)
 
-    def _still_ours(self, session: Session, outbox_id: int, lease_until: datetime) -> bool:
-        """Renew this pass's lease on the email just before sending it; False if it lapsed and another took it."""
+    def _renew(self, connection: Connection, outbox_ids: list[int], lease_until: datetime) -> tuple[datetime, set[int]]:
+        """Renew this pass's lease on the emails left while it still has half its length to run.
+
+        Until then no other worker can have taken them, so most emails are sent without a renewal
+        of their own; those whose lease lapsed and another worker took are not ours any more.
+        """
         outbox = OutboxEmail.__table__
-        renewed = session.connection().execute(
+        renewed_until = self.clock() + self.lease
+        renewed = connection.execute(
             update(outbox)
-            .where(outbox.c.id == outbox_id, outbox.c.status == "pending", outbox.c.lease_until == lease_until)
-            .values(lease_until=self.clock() + self.lease)
+            .where(outbox.c.id.in_(outbox_ids), outbox.c.status == "pending", outbox.c.lease_until == lease_until)
+            .values(lease_until=renewed_until)
+            .returning(outbox.c.id)
         )
-        session.commit()
-        return renewed.rowcount == 1
+        ours = set(renewed.scalars())
+        connection.commit()
+        return renewed_until, ours
 
-    def _send(self, session: Session, mailer: Mailer, row: OutboxEmail) -> None:
+    def _send(self, connection: Connection, mailer: Mailer, row: Row[Any]) -> None:
         """One attempt, recorded (and committed) before the next email is sent."""
         attempts = row.attempts + 1
         outcome: dict[str, Any] = {"attempts": attempts, "lease_until": None}
@@ -212,26 +235,25 @@ class Worker:
             outcome.update(status="failed", last_error=str(error))
         else:
             outcome.update(status="sent", sent_at=self.clock(), last_error=None)
-        outbox = OutboxEmail.__table__
-        session.connection().execute(update(outbox).where(outbox.c.id == row.id).values(**outcome))
-        session.commit()
+        connection.execute(_RECORD_ATTEMPT, {"outbox_id": row.id, **outcome})
+        connection.commit()
 
     def _backoff(self, attempts: int) -> timedelta:
         return min(MAX_BACKOFF, timedelta(seconds=self.retry_base * 2 ** (attempts - 1)))
 
 
-def _firstname(contact: Contact) -> str | None:
-    firstname = (contact.attributes or {}).get("FIRSTNAME")
+def _firstname(cart: Row[Any]) -> str | None:
+    firstname = (cart.attributes or {}).get("FIRSTNAME")
     return str(firstname) if firstname else None
 
 
-def withheld(contact: Contact, workflow: Workflow, last_email_at: datetime | None, now: datetime) -> str | None:
-    """Why the contact gets no recovery email for this cart (the cart closes with it), or None."""
-    if contact.email is None:
+def withheld(cart: Row[Any], workflow: Workflow, last_email_at: datetime | None, now: datetime) -> str | None:
+    """Why the cart's contact (a row of `_OWNED`) gets no recovery email for it (the cart closes), or None."""
+    if cart.email is None:
         return "no_email"
-    if contact.email_blacklisted:
+    if cart.email_blacklisted:
         return "unsubscribed"
-    if workflow.confirmed_only and contact.confirmed_at is None:
+    if workflow.confirmed_only and cart.confirmed_at is None:
         return "unconfirmed"
     if last_email_at is not None and now - last_email_at < timedelta(seconds=workflow.contact_period_seconds):
         return "recently_emailed"
@@ -303,14 +325,13 @@ def claim_outbox(session: Session, now: datetime, lease_until: datetime) -> list
     return sorted(row.id for row in lease(session, OutboxEmail, ready, lease_until, OutboxEmail.id))
 
 
-def release_outbox(session: Session, outbox_ids: list[int]) -> None:
-    session.execute(
+def release_outbox(connection: Connection, outbox_ids: list[int]) -> None:
+    connection.execute(
         update(OutboxEmail)
         .where(OutboxEmail.id.in_(outbox_ids))
         .values(lease_until=None)
-        .execution_options(synchronize_session=False)
     )
-    session.commit()
+    connection.commit()
 
 
 def start_inline(app: Flask) -> None:

@@ -1,13 +1,16 @@
 """Cart state: `cart_updated` opens or updates a cart and its timer; an order or a deletion closes it."""
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from .models import Cart, Contact, Event, Visitor, Workflow
+from .contacts import SeenVisitor
+from .models import Cart, Contact, Workflow
 
 CART_UPDATED = "cart_updated"
 CLOSING_EVENTS = {"order_completed": "ordered", "cart_deleted": "deleted"}
@@ -43,81 +46,214 @@ def has_items(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("items"), list) and len(data["items"]) > 0
 
 
+@dataclass(slots=True)
+class CartRow:
+    """A cart as one ingest reads and writes it (plain columns: no unit of work on the hot path)."""
+
+    site_id: int
+    owner: str
+    cart_key: str
+    state: str
+    version: int
+    cycle: int
+    resets: int
+    id: int | None = None
+    visitor_id: int | None = None
+    contact_id: int | None = None
+    snapshot: Any = None
+    updated_at: datetime | None = None
+    deadline_at: datetime | None = None
+    due_at: datetime | None = None
+    lease_until: datetime | None = None
+    emailed_at: datetime | None = None
+    closed_reason: str | None = None
+
+
+_CARTS = Cart.__table__
+_COLUMNS = tuple(field.name for field in fields(CartRow))
+_CHANGEABLE = tuple(name for name in _COLUMNS if name != "id")
+_FIND = select(*(_CARTS.c[name] for name in _COLUMNS)).where(
+    _CARTS.c.site_id == bindparam("site_id"), _CARTS.c.owner == bindparam("owner"), _CARTS.c.cart_key == bindparam("key")
+)
+_OF_OWNER = select(*(_CARTS.c[name] for name in _COLUMNS)).where(
+    _CARTS.c.site_id == bindparam("site_id"), _CARTS.c.owner == bindparam("owner")
+)
+_INSERT = insert(_CARTS).returning(_CARTS.c.id)
+_UPDATE = update(_CARTS).where(_CARTS.c.id == bindparam("cart_id"))
+_DELETE = delete(_CARTS).where(_CARTS.c.id.in_(bindparam("cart_ids", expanding=True)))
+_WORKFLOWS = Workflow.__table__
+_SETTINGS = ("enabled", "delay_seconds", "reentry", "max_resets")
+_WORKFLOW = select(*(_WORKFLOWS.c[name] for name in _SETTINGS)).where(_WORKFLOWS.c.site_id == bindparam("site_id"))
+# The first cart an ingest reads comes with the workflow: one statement instead of two.
+_FIND_WITH_WORKFLOW = (
+    select(*(_WORKFLOWS.c[name] for name in _SETTINGS), *(_CARTS.c[name].label(f"cart_{name}") for name in _COLUMNS))
+    .select_from(
+        _WORKFLOWS.outerjoin(
+            _CARTS,
+            and_(_CARTS.c.site_id == _WORKFLOWS.c.site_id, _CARTS.c.owner == bindparam("owner"), _CARTS.c.cart_key == bindparam("key")),
+        )
+    )
+    .where(_WORKFLOWS.c.site_id == bindparam("site_id"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowSettings:
+    """What cart state needs of a site's workflow, as ingest reads it."""
+
+    enabled: bool
+    delay_seconds: float
+    reentry: bool
+    max_resets: int
+
+
 class CartBook:
-    """The carts one ingest has looked up, so that a batch of updates to one cart reads it once."""
+    """The carts one ingest touches: each read once, changed in memory, written once by `write`."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self._carts: dict[tuple[str, str], Cart | None] = {}
+    def __init__(self, connection: Connection, site_id: int) -> None:
+        self.connection = connection
+        self.site_id = site_id
+        self._carts: dict[tuple[str, str], CartRow | None] = {}
+        self._read: dict[int, tuple[Any, ...]] = {}  # each read cart's columns as read, to write only changes
+        self._new: list[CartRow] = []
+        self._deleted: list[int] = []
+        self._workflow: WorkflowSettings | None = None
 
-    def find(self, site_id: int, cart_owner: str, key: str) -> Cart | None:
+    @property
+    def workflow(self) -> WorkflowSettings:
+        """The site's workflow settings, read only when an event concerns a cart."""
+        if self._workflow is None:
+            self._workflow = self._settings(self.connection.execute(_WORKFLOW, {"site_id": self.site_id}).one_or_none())
+        return self._workflow
+
+    def find(self, cart_owner: str, key: str) -> CartRow | None:
         if (cart_owner, key) not in self._carts:
-            self._carts[cart_owner, key] = _find(self.session, site_id, cart_owner, key)
+            params = {"site_id": self.site_id, "owner": cart_owner, "key": key}
+            if self._workflow is None:
+                joined = self.connection.execute(_FIND_WITH_WORKFLOW, params).one_or_none()
+                self._workflow = self._settings(joined)
+                found = {name: joined._mapping[f"cart_{name}"] for name in _COLUMNS} if joined.cart_id is not None else None
+            else:
+                row = self.connection.execute(_FIND, params).one_or_none()
+                found = row._mapping if row is not None else None
+            self._carts[cart_owner, key] = self._remember(found) if found is not None else None
         return self._carts[cart_owner, key]
 
-    def add(self, cart: Cart) -> None:
-        self.session.add(cart)
+    def carts_of(self, cart_owner: str) -> list[CartRow]:
+        """Every cart of the owner, as this ingest last left it."""
+        self.write()
+        for row in self.connection.execute(_OF_OWNER, {"site_id": self.site_id, "owner": cart_owner}):
+            if self._carts.get((cart_owner, row.cart_key)) is None:
+                self._carts[cart_owner, row.cart_key] = self._remember(row._mapping)
+        return [cart for (holder, _), cart in self._carts.items() if holder == cart_owner and cart is not None]
+
+    def add(self, cart: CartRow) -> None:
+        self._new.append(cart)
         self._carts[cart.owner, cart.cart_key] = cart
 
-    def forget(self) -> None:
-        """After carts changed hands (identification), look them up afresh."""
-        self._carts.clear()
+    def move(self, cart: CartRow, new_owner: str) -> None:
+        """Give the cart to another owner (the cart it replaces, if any, deleted first)."""
+        self._carts[cart.owner, cart.cart_key] = None
+        cart.owner = new_owner
+        self._carts[new_owner, cart.cart_key] = cart
+
+    def delete(self, cart: CartRow) -> None:
+        self._carts[cart.owner, cart.cart_key] = None
+        if cart.id is None:
+            self._new.remove(cart)
+        else:
+            self._deleted.append(cart.id)
+            del self._read[cart.id]
+
+    def write(self) -> None:
+        """Delete, insert the new carts, and update the changed columns of the others."""
+        connection = self.connection
+        if self._deleted:
+            connection.execute(_DELETE, {"cart_ids": self._deleted})
+            self._deleted.clear()
+        for cart in self._new:
+            cart.id = connection.execute(_INSERT, {name: getattr(cart, name) for name in _CHANGEABLE}).scalar_one()
+            self._read[cart.id] = _values(cart)
+        self._new.clear()
+        for cart in self._carts.values():
+            if cart is None or cart.id is None:
+                continue
+            now, before = _values(cart), self._read[cart.id]
+            changed = {name: value for name, value, old in zip(_COLUMNS, now, before) if value != old}
+            if changed:
+                connection.execute(_UPDATE, {"cart_id": cart.id, **changed})
+                self._read[cart.id] = now
+
+    def _remember(self, columns: Mapping[str, Any]) -> CartRow:
+        cart = CartRow(**columns)
+        self._read[columns["id"]] = _values(cart)
+        return cart
+
+    def _settings(self, row: Any) -> WorkflowSettings:
+        if row is None:
+            raise LookupError(f"site {self.site_id} has no workflow")
+        return WorkflowSettings(**{name: getattr(row, name) for name in _SETTINGS})
 
 
-def apply_event(book: CartBook, workflow: Workflow, event: Event) -> None:
-    """Move cart state for a stored custom event; other events leave carts alone."""
-    cart_owner = owner(event.contact_id, event.visitor_id)
-    if event.kind != "track" or cart_owner is None:
+def _values(cart: CartRow) -> tuple[Any, ...]:
+    return tuple(getattr(cart, name) for name in _COLUMNS)
+
+
+def apply_event(book: CartBook, event: Mapping[str, Any]) -> None:
+    """Move cart state for a stored custom event (its row in `events`); other events leave carts alone."""
+    if event["kind"] != "track" or (event["name"] != CART_UPDATED and event["name"] not in CLOSING_EVENTS):
         return
-    if event.name == CART_UPDATED:
-        update_cart(book, workflow, event, cart_owner)
-    elif event.name in CLOSING_EVENTS:
-        close_carts(book.session, event, cart_owner, CLOSING_EVENTS[event.name])
+    cart_owner = owner(event["contact_id"], event["visitor_id"])
+    if cart_owner is None:
+        return
+    if event["name"] == CART_UPDATED:
+        update_cart(book, event, cart_owner)
+    else:
+        close_carts(book, event, cart_owner, CLOSING_EVENTS[event["name"]])
 
 
-def update_cart(book: CartBook, workflow: Workflow, event: Event, cart_owner: str) -> None:
+def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str) -> None:
     """Store the snapshot and push the deadline; after an email, a new cycle if re-entry is on."""
-    key = cart_key(event.eventdata) or DEFAULT_CART
-    data = (event.eventdata or {}).get("data")
-    cart = book.find(event.site_id, cart_owner, key)
+    key = cart_key(event["eventdata"]) or DEFAULT_CART
+    data = (event["eventdata"] or {}).get("data")
+    occurred_at = event["occurred_at"]
+    cart = book.find(cart_owner, key)
+    workflow = book.workflow
     if cart is None:
         if not has_items(data):
             return
-        cart = Cart(site_id=event.site_id, owner=cart_owner, cart_key=key, state="open", version=0, cycle=1, resets=0)
+        cart = CartRow(site_id=event["site_id"], owner=cart_owner, cart_key=key, state="open", version=0, cycle=1, resets=0)
         book.add(cart)
-    elif event.occurred_at < cart.updated_at:
+    elif occurred_at < cart.updated_at:
         return  # an older update arriving late changes nothing
     elif cart.state == "emailed" and not workflow.reentry:
-        cart.snapshot, cart.updated_at, cart.version = data, event.occurred_at, cart.version + 1
+        cart.snapshot, cart.updated_at, cart.version = data, occurred_at, cart.version + 1
         return
     elif cart.state != "open":
         cart.state, cart.cycle, cart.resets, cart.closed_reason, cart.emailed_at = "open", cart.cycle + 1, 0, None, None
         cart.deadline_at = None
     else:
         cart.resets += 1
-    cart.contact_id, cart.visitor_id, cart.lease_until = event.contact_id, event.visitor_id, None
-    cart.snapshot, cart.updated_at, cart.version = data, event.occurred_at, cart.version + 1
+    cart.contact_id, cart.visitor_id, cart.lease_until = event["contact_id"], event["visitor_id"], None
+    cart.snapshot, cart.updated_at, cart.version = data, occurred_at, cart.version + 1
     if not has_items(data):
         _close(cart, "empty")
         return
     if cart.deadline_at is None or cart.resets <= workflow.max_resets:
-        cart.deadline_at = event.occurred_at + timedelta(seconds=workflow.delay_seconds)
+        cart.deadline_at = occurred_at + timedelta(seconds=workflow.delay_seconds)
     schedule(cart, workflow)
 
 
-def close_carts(session: Session, event: Event, cart_owner: str, reason: str) -> None:
+def close_carts(book: CartBook, event: Mapping[str, Any], cart_owner: str, reason: str) -> None:
     """Close the named cart, or with no id every open cart of the owner: no email."""
-    query = select(Cart).where(Cart.site_id == event.site_id, Cart.owner == cart_owner, Cart.state != "closed")
-    key = cart_key(event.eventdata)
-    if key is not None:
-        query = query.where(Cart.cart_key == key)
-    for cart in session.scalars(query):
-        if event.occurred_at >= cart.updated_at:
+    key = cart_key(event["eventdata"])
+    for cart in [book.find(cart_owner, key)] if key is not None else book.carts_of(cart_owner):
+        if cart is not None and cart.state != "closed" and event["occurred_at"] >= cart.updated_at:
             cart.version += 1
             _close(cart, reason)
 
 
-def schedule(cart: Cart, workflow: Workflow) -> None:
+def schedule(cart: Cart | CartRow, workflow: Workflow | WorkflowSettings) -> None:
     """Due at the deadline while open, owned by a contact and the workflow is on; else not due."""
     waiting = cart.state == "open" and cart.contact_id is not None and workflow.enabled
     cart.due_at = cart.deadline_at if waiting else None
@@ -130,25 +266,20 @@ def reconfigure(session: Session, workflow: Workflow) -> None:
         schedule(cart, workflow)
 
 
-def adopt_visitor_carts(session: Session, workflow: Workflow, visitor: Visitor, contact: Contact) -> None:
+def adopt_visitor_carts(book: CartBook, visitor: SeenVisitor, contact: Contact) -> None:
     """On identification the visitor's carts become the contact's (the newer wins a clash of ids)."""
     theirs = f"contact:{contact.id}"
-    for cart in session.scalars(select(Cart).where(Cart.site_id == visitor.site_id, Cart.owner == f"visitor:{visitor.id}")):
-        clash = _find(session, cart.site_id, theirs, cart.cart_key)
+    for cart in book.carts_of(f"visitor:{visitor.id}"):
+        clash = book.find(theirs, cart.cart_key)
         if clash is not None:
-            if clash.updated_at >= cart.updated_at:
-                session.delete(cart)
+            if clash.updated_at >= cart.updated_at:  # type: ignore[operator]
+                book.delete(cart)
                 continue
-            session.delete(clash)
-            session.flush()
-        cart.owner, cart.contact_id = theirs, contact.id
-        schedule(cart, workflow)
+            book.delete(clash)
+        book.move(cart, theirs)
+        cart.contact_id = contact.id
+        schedule(cart, book.workflow)
 
 
-def _find(session: Session, site_id: int, cart_owner: str, key: str) -> Cart | None:
-    query = select(Cart).where(Cart.site_id == site_id, Cart.owner == cart_owner, Cart.cart_key == key)
-    return session.scalar(query)
-
-
-def _close(cart: Cart, reason: str) -> None:
+def _close(cart: CartRow, reason: str) -> None:
     cart.state, cart.closed_reason, cart.due_at = "closed", reason, None

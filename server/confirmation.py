@@ -4,20 +4,20 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 
 from . import db
-from .models import Contact, utcnow
+from .models import utcnow
 from .recovery_email import RenderedEmail, environment, one_line
 from .signed_links import contact_link, linked_contact
 
 bp = Blueprint("confirmation", __name__)
 
 
-def confirmation_url(base_url: str, secret_key: str, contact: Contact) -> str:
-    return contact_link(base_url, secret_key, "confirm", contact)
+def confirmation_url(base_url: str, secret_key: str, site_id: int, contact_id: int) -> str:
+    return contact_link(base_url, secret_key, "confirm", site_id, contact_id)
 
 
-def confirmation_key(contact: Contact) -> str:
+def confirmation_key(contact_id: int) -> str:
     """The outbox key of a contact's one confirmation email: it is asked once, ever."""
-    return f"confirm-contact-{contact.id}"
+    return f"confirm-contact-{contact_id}"
 
 
 def render_confirmation_email(

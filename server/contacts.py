@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Insert, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .models import Attribute, Contact, Event, Site, Visitor, utcnow
@@ -104,16 +107,47 @@ class ContactBook:
             contact.modified_at = utcnow()
 
 
-def link_visitor(session: Session, visitor: Visitor, contact: Contact) -> bool:
-    """Link the visitor to the contact; its anonymous events move to the contact. True if new."""
-    if visitor.contact_id == contact.id:
-        return False
+@dataclass
+class SeenVisitor:
+    """A visitor as one ingest knows it: its row and the contact it is linked to."""
+
+    id: int
+    site_id: int
+    contact_id: int | None
+
+
+def _visitor_upsert(dialect: str) -> Insert:
+    """Insert the visitor or, when the cookie is known, move its last sighting: one statement either way."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = Visitor.__table__
+    statement = insert(table).values(
+        site_id=bindparam("site_id"), cuid=bindparam("cuid"), first_seen_at=bindparam("now"), last_seen_at=bindparam("now")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.site_id, table.c.cuid], set_={"last_seen_at": statement.excluded.last_seen_at}
+    ).returning(table.c.id, table.c.contact_id)
+
+
+_VISITOR_UPSERTS = {dialect: _visitor_upsert(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+def see_visitor(connection: Connection, site_id: int, cuid: str, now: datetime) -> SeenVisitor:
+    """The site's visitor with this cookie, created when new, last seen `now`."""
+    row = connection.execute(
+        _VISITOR_UPSERTS[connection.dialect.name], {"site_id": site_id, "cuid": cuid, "now": now}
+    ).one()
+    return SeenVisitor(id=row.id, site_id=site_id, contact_id=row.contact_id)
+
+
+def link_visitor(session: Session, visitor: SeenVisitor, contact: Contact) -> None:
+    """Link the visitor to the contact (another than its own); its anonymous events move to the contact."""
     visitor.contact_id = contact.id
-    session.flush()
+    session.execute(
+        update(Visitor).where(Visitor.id == visitor.id).values(contact_id=contact.id).execution_options(synchronize_session=False)
+    )
     session.execute(
         update(Event)
         .where(Event.visitor_id == visitor.id, Event.contact_id.is_(None))
         .values(contact_id=contact.id)
         .execution_options(synchronize_session=False)
     )
-    return True

@@ -9,7 +9,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -67,6 +67,13 @@ def new_session(app: Flask) -> Iterator[Session]:
     """A session outside any request (CLI, background work)."""
     with app.extensions["sibyl.sessions"]() as db_session:
         yield db_session
+
+
+@contextmanager
+def new_connection(app: Flask) -> Iterator[Connection]:
+    """A plain connection outside any request, for work that tracks no objects (the worker's sends)."""
+    with app.extensions["sibyl.engine"].connect() as connection:
+        yield connection
 
 
 def _close_request_session(_exc: BaseException | None) -> None:

@@ -5,13 +5,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .carts import CartBook, adopt_visitor_carts, apply_event, workflow_of
-from .contacts import ContactBook, link_visitor, normalise_email
-from .models import Contact, Event, Site, Visitor, Workflow, utcnow
+from .carts import CartBook, adopt_visitor_carts, apply_event
+from .contacts import ContactBook, SeenVisitor, link_visitor, normalise_email, see_visitor
+from .models import Contact, Event, Site, utcnow
 from .sites import traffic
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -67,69 +67,82 @@ def ingest(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
 
 
 def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestResult:
-    seen = _stored_ids(session, site.id, [event.message_id for event in events])
+    connection = session.connection()
+    seen = _stored_ids(connection, site.id, [event.message_id for event in events])
     book = ContactBook(session, site)
-    workflow = workflow_of(session, site.id)
-    carts = CartBook(session)
-    visitors: dict[str, Visitor] = {}
+    carts = CartBook(connection, site.id)
+    visitors: dict[str, SeenVisitor] = {}
+    rows: list[dict[str, Any]] = []
     stored = 0
     now = utcnow()
     for incoming in events:
         if incoming.message_id in seen:
             continue
         seen.add(incoming.message_id)
-        visitor = _visitor(session, site, incoming.cuid, now, visitors) if incoming.cuid else None
-        contact = _contact(session, book, workflow, carts, incoming, visitor)
-        event = Event(
-            site_id=site.id,
-            message_id=incoming.message_id,
-            kind=incoming.kind,
-            name=incoming.name,
-            url=incoming.url,
-            visitor_id=visitor.id if visitor else None,
-            contact_id=contact.id if contact else None,
-            properties=incoming.properties,
-            eventdata=incoming.eventdata,
-            ip=incoming.ip,
-            occurred_at=incoming.occurred_at,
-            received_at=now,
-        )
-        session.add(event)
-        apply_event(carts, workflow, event)
+        visitor = _visitor(connection, site.id, incoming.cuid, now, visitors) if incoming.cuid else None
+        contact_id = _contact(session, book, carts, incoming, visitor, rows)
+        row = {
+            "site_id": site.id,
+            "message_id": incoming.message_id,
+            "kind": incoming.kind,
+            "name": incoming.name,
+            "url": incoming.url,
+            "visitor_id": visitor.id if visitor else None,
+            "contact_id": contact_id,
+            "properties": incoming.properties,
+            "eventdata": incoming.eventdata,
+            "ip": incoming.ip,
+            "occurred_at": incoming.occurred_at,
+            "received_at": now,
+        }
+        rows.append(row)
+        apply_event(carts, row)
         stored += 1
+    _insert_events(connection, rows)
+    carts.write()
     traffic.saw(session, site.id, now)
     session.flush()
     return IngestResult(stored=stored, duplicates=len(events) - stored)
 
 
-def _stored_ids(session: Session, site_id: int, message_ids: list[str]) -> set[str]:
-    query = select(Event.message_id).where(Event.site_id == site_id, Event.message_id.in_(message_ids))
-    return set(session.scalars(query))
+_EVENTS = Event.__table__
+_STORED_IDS = select(_EVENTS.c.message_id).where(
+    _EVENTS.c.site_id == bindparam("site_id"), _EVENTS.c.message_id.in_(bindparam("ids", expanding=True))
+)
+_INSERT_EVENTS = insert(_EVENTS)
+
+
+def _stored_ids(connection: Connection, site_id: int, message_ids: list[str]) -> set[str]:
+    return set(connection.scalars(_STORED_IDS, {"site_id": site_id, "ids": message_ids}))
+
+
+def _insert_events(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write the events gathered so far in one statement (Core: no unit of work for rows never read back)."""
+    if rows:
+        connection.execute(_INSERT_EVENTS, rows)
+        rows.clear()
 
 
 def _visitor(
-    session: Session, site: Site, cuid: str, now: datetime, cache: dict[str, Visitor]
-) -> Visitor:
+    connection: Connection, site_id: int, cuid: str, now: datetime, cache: dict[str, SeenVisitor]
+) -> SeenVisitor:
     if cuid not in cache:
-        visitor = session.scalar(select(Visitor).where(Visitor.site_id == site.id, Visitor.cuid == cuid))
-        if visitor is None:
-            visitor = Visitor(site_id=site.id, cuid=cuid, first_seen_at=now)
-            session.add(visitor)
-            session.flush()
-        visitor.last_seen_at = now
-        cache[cuid] = visitor
+        cache[cuid] = see_visitor(connection, site_id, cuid, now)
     return cache[cuid]
 
 
 def _contact(
     session: Session,
     book: ContactBook,
-    workflow: Workflow,
     carts: CartBook,
     incoming: IncomingEvent,
-    visitor: Visitor | None,
-) -> Contact | None:
-    """Identify by id, by email (the event's, or `email` among its properties), by visitor, by ext_id."""
+    visitor: SeenVisitor | None,
+    pending: list[dict[str, Any]],
+) -> int | None:
+    """Identify by id, by email (the event's, or `email` among its properties), by visitor, by ext_id.
+
+    The contact's id; the contact itself is read only when the event changes it.
+    """
     email = identified_email(incoming)
     contact: Contact | None = None
     if incoming.contact_id is not None:
@@ -138,10 +151,13 @@ def _contact(
             contact = None
     elif email:
         contact = book.contact(email)
-        if visitor is not None and link_visitor(session, visitor, contact):
-            adopt_visitor_carts(session, workflow, visitor, contact)
-            carts.forget()
+        if visitor is not None and visitor.contact_id != contact.id:
+            _insert_events(session.connection(), pending)  # the visitor's events so far move with it
+            link_visitor(session, visitor, contact)
+            adopt_visitor_carts(carts, visitor, contact)
     elif visitor is not None and visitor.contact_id is not None:
+        if incoming.ext_id is None and not incoming.attributes and not book.matching_attributes(incoming.properties):
+            return visitor.contact_id
         contact = session.get(Contact, visitor.contact_id)
     elif incoming.ext_id is not None:
         contact = book.contact_by_ext_id(incoming.ext_id)
@@ -152,7 +168,7 @@ def _contact(
     if contact is not None:
         book.set_attributes(contact, incoming.attributes, create=True)
         book.set_attributes(contact, book.matching_attributes(incoming.properties), create=False)
-    return contact
+    return contact.id if contact is not None else None
 
 
 def identified_email(incoming: IncomingEvent) -> str | None:

@@ -24,6 +24,7 @@ environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    auto_reload=False,  # compiled once per process: no check of the template files on every email
 )
 
 

@@ -12,9 +12,9 @@ def _signer(secret_key: str, purpose: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret_key, salt=f"sibyl-{purpose}")
 
 
-def contact_link(base_url: str, secret_key: str, purpose: str, contact: Contact) -> str:
-    """`{base_url}/{purpose}/{token}` for the contact."""
-    token = _signer(secret_key, purpose).dumps([contact.site_id, contact.id])
+def contact_link(base_url: str, secret_key: str, purpose: str, site_id: int, contact_id: int) -> str:
+    """`{base_url}/{purpose}/{token}` for the site's contact."""
+    token = _signer(secret_key, purpose).dumps([site_id, contact_id])
     return f"{base_url.rstrip('/')}/{purpose}/{token}"
 
 

@@ -14,8 +14,8 @@ bp = Blueprint("unsubscribe", __name__)
 REASON = "unsubscribed"
 
 
-def unsubscribe_url(base_url: str, secret_key: str, contact: Contact) -> str:
-    return contact_link(base_url, secret_key, "unsubscribe", contact)
+def unsubscribe_url(base_url: str, secret_key: str, site_id: int, contact_id: int) -> str:
+    return contact_link(base_url, secret_key, "unsubscribe", site_id, contact_id)
 
 
 def list_unsubscribe_headers(url: str) -> dict[str, str]:
