@@ -119,3 +119,18 @@ def test_a_foreign_origin_is_refused_and_counted(app: Flask, client: FlaskClient
     assert collect(client, site, page(), address="203.0.113.6")[0] == 200
     html = owner.get(f"/sites/{site.id}").get_data(as_text=True)
     assert '<td id="origins-today">1</td>' in html and '<td id="origins-week">1</td>' in html
+
+
+def test_a_backend_calling_rest_v2_with_the_secret_key_is_not_limited_and_vouches(
+    app: Flask, client: FlaskClient, site: Site
+) -> None:
+    backend = "192.0.2.200"
+    for n in range(7):  # over the per-address limit of 5, from one address
+        answer = client.post("/api/v2/identify", json={"email": f"customer{n}@example.com"},
+                             headers={"api-key": site.api_key}, environ_base={"REMOTE_ADDR": backend})
+        assert answer.status_code == 204
+    with db.new_session(app) as session:
+        confirmed = session.scalars(select(Contact.confirmed_at).where(Contact.site_id == site.id)).all()
+    assert len(confirmed) == 7 and all(confirmed)
+    wrong = client.post("/api/v2/identify", json={"email": "x@example.com"}, headers={"api-key": "xkeysib-wrong"})
+    assert wrong.status_code == 401
