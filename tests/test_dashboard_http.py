@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
 from server import create_app, db
 from server.dashboard.charts import axis
 from server.dashboard.queries import contacts_page, events_per_day, events_per_hour
 from server.dashboard.users import authenticate, create_user
 from server.ingest import IncomingEvent, ingest
-from server.models import Site
+from server.models import Contact, Event, Site
 from server.sites import create_site
 
 from .conftest import BROWSER_HEADERS, ROOT
@@ -221,3 +222,25 @@ def test_users_create_takes_the_password_from_the_option_or_a_prompt(app: Flask,
     assert PASSWORD not in prompted.stdout  # hidden input is not echoed
     with db.new_session(app) as session:
         assert authenticate(session, by_prompt, PASSWORD) is not None
+
+
+def test_a_contact_is_exported_as_json_and_deleted_from_its_page(client: FlaskClient, app: Flask, site: Site) -> None:
+    now = datetime.now(timezone.utc)
+    store(app, site, event("identify", "identify", now, email="erase.me@example.com", attributes={"FIRSTNAME": "Ada"}),
+          event("page", "Home", now, email="erase.me@example.com", url="https://shop.example/"))
+    with db.new_session(app) as session:
+        contact_id = session.scalar(select(Contact.id).where(Contact.site_id == site.id))
+    download = client.get(f"/contacts/{contact_id}/export.json")
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"] == f'attachment; filename="contact-{contact_id}.json"'
+    document = download.get_json()
+    assert document["contact"]["attributes"] == {"FIRSTNAME": "Ada"}
+    assert sorted(event["name"] for event in document["events"]) == ["Home", "identify"]
+
+    page = f"/contacts/{contact_id}"
+    assert client.post(f"{page}/delete").status_code == 400  # no CSRF token, nothing deleted
+    deleted = client.post(f"{page}/delete", data={"csrf_token": csrf_token(client, page)})
+    assert deleted.status_code == 302 and deleted.headers["Location"] == "/contacts"
+    assert client.get(page).status_code == 404
+    with db.new_session(app) as session:
+        assert session.scalar(select(func.count()).select_from(Event).where(Event.site_id == site.id)) == 0
