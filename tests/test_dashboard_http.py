@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 
 from server import create_app, db
 from server.dashboard.charts import axis
-from server.dashboard.queries import contacts_page, events_per_day, events_per_hour
+from server.dashboard.queries import contacts_page, events_per_hour, events_per_month
 from server.dashboard.users import authenticate, create_user
 from server.ingest import IncomingEvent, ingest
 from server.models import Site
@@ -151,7 +151,7 @@ def test_events_are_counted_per_hour_and_day_in_sql(app: Flask, site: Site) -> N
           event("page", "Home", now - timedelta(days=40)))
     with db.new_session(app) as session:
         hours = events_per_hour(session, site.id, now)
-        days = events_per_day(session, site.id, now)
+        days = events_per_month(session, site.id, now).days
     assert len(hours) == 24 and hours[-1].count == 2 and hours[-6].count == 1 and sum(b.count for b in hours) == 3
     assert len(days) == 30 and days[-4].count == 1 and sum(b.count for b in days) == 4
     assert hours[-1].start == now.replace(minute=0, second=0, microsecond=0)
