@@ -1,23 +1,16 @@
-"""SQL that SQLite and PostgreSQL spell differently: time buckets, and the values of a JSON object as text."""
+"""SQL that SQLite and PostgreSQL spell differently: a timestamp's day, and the values of a JSON object as text."""
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Date, DateTime, String
+from sqlalchemy import Date, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 
-class hour_of(FunctionElement[datetime]):  # noqa: N801 (named like the SQL function it is)
-    """The start of a timestamp's hour: 2026-11-28 14:00 (naive, as the timestamps are stored)."""
-
-    type = DateTime()
-    inherit_cache = True
-
-
-class day_of(FunctionElement[date]):  # noqa: N801
+class day_of(FunctionElement[date]):  # noqa: N801 (named like the SQL function it is)
     """A timestamp's day, in a form both databases can index (ix_events_site_day_kind_name)."""
 
     type = Date()
@@ -31,19 +24,9 @@ class json_values(FunctionElement[str]):  # noqa: N801
     inherit_cache = True
 
 
-@compiles(hour_of, "sqlite")
-def _hour_sqlite(element: hour_of, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"strftime('%Y-%m-%d %H:00:00', {compiler.process(element.clauses, **kw)})"
-
-
 @compiles(day_of, "sqlite")
 def _day_sqlite(element: day_of, compiler: SQLCompiler, **kw: Any) -> str:
     return f"date({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(hour_of, "postgresql")
-def _hour_postgresql(element: hour_of, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"date_trunc('hour', {compiler.process(element.clauses, **kw)})"
 
 
 @compiles(day_of, "postgresql")

@@ -6,12 +6,25 @@ from datetime import datetime, timedelta
 from math import ceil
 from typing import Any, Generic, TypeVar, Unpack
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, not_, null, or_, select, text, union_all
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    and_,
+    case,
+    func,
+    not_,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ..models import Base, Cart, Contact, Event, OutboxEmail, Visitor
 from ..schemas import MAX_ID
-from ..sqlfunctions import day_of, hour_of, json_values
+from ..sqlfunctions import day_of, json_values
 
 T = TypeVar("T")
 NOT_EMAILED = ("unsubscribed", "no_email", "unconfirmed", "recently_emailed")  # closed by the worker at the deadline instead of emailed
@@ -83,17 +96,19 @@ CUSTOM_KINDS = ("track", "link")
 
 
 def events_per_hour(session: Session, site_id: int, now: datetime, hours: int = 24) -> list[Bucket]:
-    """Events in each of the last `hours` hours, the current one last; empty hours count 0."""
+    """Events in each of the last `hours` hours, the current one last; empty hours count 0.
+
+    A count per hour, each over its own range of the (site_id, occurred_at) index: no sort, as grouping
+    by an hour expression needs on SQLite."""
     end = now.replace(minute=0, second=0, microsecond=0)
     starts = [end - timedelta(hours=back) for back in range(hours - 1, -1, -1)]
-    bucket = hour_of(Event.occurred_at)
-    query = (
-        select(bucket, func.count())
-        .where(Event.site_id == site_id, Event.occurred_at >= starts[0])
-        .group_by(bucket)
-    )
-    counts = {hour: count for hour, count in session.execute(query).all()}
-    return [Bucket(start, counts.get(start.replace(tzinfo=None), 0)) for start in starts]
+
+    def count(start: datetime) -> ScalarSelect[int]:
+        during = (Event.occurred_at >= start, Event.occurred_at < start + timedelta(hours=1))
+        return select(func.count()).where(Event.site_id == site_id, *during).scalar_subquery()
+
+    counts = session.execute(select(*[count(start) for start in starts])).one()
+    return [Bucket(start, n) for start, n in zip(starts, counts, strict=True)]
 
 
 def events_per_month(session: Session, site_id: int, now: datetime, days: int = 30, limit: int = 8) -> Month:
@@ -112,14 +127,17 @@ def events_per_month(session: Session, site_id: int, now: datetime, days: int = 
         .group_by(day, Event.kind, Event.name)
         .cte("groups")
     )
+    per_day = (
+        select(groups.c.day, null().label("ranking"), null().label("name"), func.sum(groups.c.n).label("n"))
+        .group_by(groups.c.day)
+    )
     ranking = case((groups.c.kind == "page", "pages"), else_="events")
-    per_day = select(groups.c.day, null().label("ranking"), null().label("name"), func.sum(groups.c.n).label("n"))
     per_name = (
         select(null(), ranking, groups.c.name, func.sum(groups.c.n))
         .where(groups.c.kind.in_(("page", *CUSTOM_KINDS)))
         .group_by(ranking, groups.c.name)
     )
-    rows = session.execute(union_all(per_day.group_by(groups.c.day), per_name).order_by(text("n DESC, name"))).all()
+    rows = session.execute(union_all(per_day, per_name).order_by(text("n DESC, name"))).all()
     counts = {row.day: int(row.n) for row in rows if row.day is not None}
     ranked: dict[str, list[NameCount]] = {"events": [], "pages": []}
     for row in rows:
