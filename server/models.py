@@ -223,7 +223,8 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-# The dashboard's reads: newest events, top names by kind (covering), carts newest first, a cart's emails.
+# The reads of the dashboard and the API: newest events, events of a kind by time (GET /v3/events), the month's
+# events by day, kind and name (covering: the overview's one pass), carts newest first, a cart's emails.
 Index("ix_events_site_id", Event.site_id, Event.id)
 Index("ix_events_site_kind_occurred_name", Event.site_id, Event.kind, Event.occurred_at, Event.name)
 Index("ix_events_site_day_kind_name", Event.site_id, day_of(Event.occurred_at), Event.kind, Event.name, Event.occurred_at)
