@@ -1,12 +1,12 @@
 """Benchmark the dashboard: every page's response time with 1,000,000 events and 100,000 contacts in one site.
 
-    .venv/bin/python -m bench.dashboard [--events 1000000] [--contacts EVENTS/10] [--runs 7]
+    .venv/bin/python -m bench.dashboard [--events 1000000] [--contacts EVENTS/10] [--runs 7] [--pages overview,contact]
 
 On SQLite, and on PostgreSQL too when SIBYL_BENCH_POSTGRES_URL names a server, each on a fresh database.
 Seeds it in bulk (a month of page views, cart events and identifications in time order, carts in every
 state and their emails: SQLAlchemy Core executemany in large chunks on SQLite, COPY on PostgreSQL),
 signs in with Flask's test client and times, per page, the median and slowest of `--runs` requests after
-one warm-up request.
+one warm-up request. `--pages` times only the pages whose label or path contains one of its words.
 """
 from __future__ import annotations
 
@@ -193,7 +193,11 @@ def pages(ids: dict[str, int], contacts: int, events: int) -> list[tuple[str, st
     ]
 
 
-def measure(kind: str, events: int, contacts: int, runs: int) -> list[Row]:
+def chosen(page: tuple[str, str], words: list[str] | None) -> bool:
+    return words is None or any(word in page[0] or word in page[1] for word in words)
+
+
+def measure(kind: str, events: int, contacts: int, runs: int, words: list[str] | None = None) -> list[Row]:
     area = f"dashboard ({kind})"
     with fresh_database(kind) as url:
         app = create_app({"DATABASE_URL": url, "WORKER": "external"})
@@ -202,7 +206,7 @@ def measure(kind: str, events: int, contacts: int, runs: int) -> list[Row]:
         result = [Row(area, f"seed {events:,} events, {contacts:,} contacts, {ids['carts']:,} carts, "
                             f"{ids['emails']:,} emails", f"{time.perf_counter() - started:.0f} s")]
         client = signed_in_client(app)
-        for path, label in pages(ids, contacts, events):
+        for path, label in (page for page in pages(ids, contacts, events) if chosen(page, words)):
             assert client.get(path).status_code == 200, path
             timings = []
             for _ in range(runs):
@@ -217,10 +221,10 @@ def measure(kind: str, events: int, contacts: int, runs: int) -> list[Row]:
     return result
 
 
-def rows(events: int = 1_000_000, contacts: int | None = None, runs: int = 7) -> list[Row]:
-    """Every page on SQLite, then on PostgreSQL when SIBYL_BENCH_POSTGRES_URL names a server."""
+def rows(events: int = 1_000_000, contacts: int | None = None, runs: int = 7, words: list[str] | None = None) -> list[Row]:
+    """Every page (or those `words` choose) on SQLite, then on PostgreSQL when SIBYL_BENCH_POSTGRES_URL names a server."""
     contacts = contacts if contacts is not None else max(events // 10, 100)
-    return [row for kind in kinds() for row in measure(kind, events, contacts, runs)]
+    return [row for kind in kinds() for row in measure(kind, events, contacts, runs, words)]
 
 
 def main() -> None:
@@ -228,8 +232,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--contacts", type=int, help="default: a tenth of --events")
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--pages", help="comma-separated words: time only the pages whose label or path has one")
     args = parser.parse_args()
-    print(render(rows(args.events, args.contacts, args.runs)))
+    words = [word.strip() for word in args.pages.split(",")] if args.pages else None
+    print(render(rows(args.events, args.contacts, args.runs, words)))
 
 
 if __name__ == "__main__":

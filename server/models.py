@@ -9,6 +9,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from .sqlfunctions import day_of
+
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
@@ -221,9 +223,11 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-# The dashboard's reads: newest events, top names by kind (covering), carts newest first, a cart's emails.
+# The reads of the dashboard and the API: newest events, events of a kind by time (GET /v3/events), the month's
+# events by day, kind and name (covering: the overview's one pass), carts newest first, a cart's emails.
 Index("ix_events_site_id", Event.site_id, Event.id)
 Index("ix_events_site_kind_occurred_name", Event.site_id, Event.kind, Event.occurred_at, Event.name)
+Index("ix_events_site_day_kind_name", Event.site_id, day_of(Event.occurred_at), Event.kind, Event.name, Event.occurred_at)
 Index("ix_carts_site_updated", Cart.site_id, Cart.updated_at)
 Index("ix_outbox_cart", OutboxEmail.cart_id)
 Index("ix_outbox_site_created", OutboxEmail.site_id, OutboxEmail.created_at)

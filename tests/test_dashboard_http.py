@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from server import create_app, db
 from server.dashboard.charts import axis
-from server.dashboard.queries import contacts_page, events_per_day, events_per_hour
+from server.dashboard.queries import contacts_page, events_per_hour, events_per_month
 from server.dashboard.users import authenticate, create_user
 from server.ingest import IncomingEvent, ingest
 from server.models import Contact, Event, Site
@@ -152,10 +152,25 @@ def test_events_are_counted_per_hour_and_day_in_sql(app: Flask, site: Site) -> N
           event("page", "Home", now - timedelta(days=40)))
     with db.new_session(app) as session:
         hours = events_per_hour(session, site.id, now)
-        days = events_per_day(session, site.id, now)
+        days = events_per_month(session, site.id, now).days
     assert len(hours) == 24 and hours[-1].count == 2 and hours[-6].count == 1 and sum(b.count for b in hours) == 3
     assert len(days) == 30 and days[-4].count == 1 and sum(b.count for b in days) == 4
     assert hours[-1].start == now.replace(minute=0, second=0, microsecond=0)
+
+
+def test_the_months_top_lists_rank_custom_events_and_pages_of_its_days(app: Flask, site: Site) -> None:
+    now = datetime.now(timezone.utc)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    store(app, site,
+          *[event("page", "Home", now) for _ in range(3)], event("page", "Cart", today - timedelta(days=29)),
+          event("page", "Old", today - timedelta(days=29, seconds=1)),
+          event("track", "Buy", now), event("link", "Buy", now), event("track", "cart_updated", now),
+          event("track", "Alpha", now), event("identify", "identify", now))
+    with db.new_session(app) as session:
+        month = events_per_month(session, site.id, now, limit=2)
+    assert [(row.name, row.count) for row in month.top_pages] == [("Home", 3), ("Cart", 1)]
+    assert [(row.name, row.count) for row in month.top_events] == [("Buy", 2), ("Alpha", 1)]  # ties by name
+    assert month.days[0].count == 1 and month.days[-1].count == 8 and sum(day.count for day in month.days) == 9
 
 
 def test_contact_search_matches_emails_and_attribute_values_not_keys(app: Flask, site: Site) -> None:

@@ -6,12 +6,25 @@ from datetime import datetime, timedelta
 from math import ceil
 from typing import Any, Generic, TypeVar, Unpack
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    and_,
+    case,
+    func,
+    not_,
+    null,
+    or_,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ..models import Base, Cart, Contact, Event, OutboxEmail, Visitor
 from ..schemas import MAX_ID
-from .sqlfunctions import DAY_FORMAT, HOUR_FORMAT, day_of, hour_of, json_values
+from ..sqlfunctions import day_of, json_values
 
 T = TypeVar("T")
 NOT_EMAILED = ("unsubscribed", "no_email", "unconfirmed", "recently_emailed")  # closed by the worker at the deadline instead of emailed
@@ -64,47 +77,77 @@ class Bucket:
     count: int
 
 
-def events_per_hour(session: Session, site_id: int, now: datetime, hours: int = 24) -> list[Bucket]:
-    """Events in each of the last `hours` hours, the current one last; empty hours count 0."""
-    end = now.replace(minute=0, second=0, microsecond=0)
-    starts = [end - timedelta(hours=back) for back in range(hours - 1, -1, -1)]
-    counts = _bucket_counts(session, site_id, hour_of(Event.occurred_at), starts[0])
-    return [Bucket(start, counts.get(start.strftime(HOUR_FORMAT), 0)) for start in starts]
-
-
-def events_per_day(session: Session, site_id: int, now: datetime, days: int = 30) -> list[Bucket]:
-    """Events on each of the last `days` days (UTC), today last."""
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    starts = [today - timedelta(days=back) for back in range(days - 1, -1, -1)]
-    counts = _bucket_counts(session, site_id, day_of(Event.occurred_at), starts[0])
-    return [Bucket(start, counts.get(start.strftime(DAY_FORMAT), 0)) for start in starts]
-
-
-def _bucket_counts(session: Session, site_id: int, bucket: Any, since: datetime) -> dict[str, int]:
-    query = (
-        select(bucket, func.count())
-        .where(Event.site_id == site_id, Event.occurred_at >= since)
-        .group_by(bucket)
-    )
-    return {label: count for label, count in session.execute(query).all()}
-
-
 @dataclass(frozen=True)
 class NameCount:
     name: str
     count: int
 
 
-def top_names(session: Session, site_id: int, since: datetime, kinds: tuple[str, ...], limit: int = 8) -> list[NameCount]:
-    """The most frequent names among events of these kinds since `since`: pages by title, custom events by name."""
-    query = (
-        select(Event.name, func.count().label("n"))
-        .where(Event.site_id == site_id, Event.occurred_at >= since, Event.kind.in_(kinds))
-        .group_by(Event.name)
-        .order_by(func.count().desc(), Event.name)
-        .limit(limit)
+@dataclass(frozen=True)
+class Month:
+    """The last days' events: how many each day, and the most frequent custom events and pages."""
+
+    days: list[Bucket]
+    top_events: list[NameCount]
+    top_pages: list[NameCount]
+
+
+CUSTOM_KINDS = ("track", "link")
+
+
+def events_per_hour(session: Session, site_id: int, now: datetime, hours: int = 24) -> list[Bucket]:
+    """Events in each of the last `hours` hours, the current one last; empty hours count 0.
+
+    A count per hour, each over its own range of the (site_id, occurred_at) index: no sort, as grouping
+    by an hour expression needs on SQLite."""
+    end = now.replace(minute=0, second=0, microsecond=0)
+    starts = [end - timedelta(hours=back) for back in range(hours - 1, -1, -1)]
+
+    def count(start: datetime) -> ScalarSelect[int]:
+        during = (Event.occurred_at >= start, Event.occurred_at < start + timedelta(hours=1))
+        return select(func.count()).where(Event.site_id == site_id, *during).scalar_subquery()
+
+    counts = session.execute(select(*[count(start) for start in starts])).one()
+    return [Bucket(start, n) for start, n in zip(starts, counts, strict=True)]
+
+
+def events_per_month(session: Session, site_id: int, now: datetime, days: int = 30, limit: int = 8) -> Month:
+    """Events on each of the last `days` days (UTC), today last, and the top `limit` custom events and pages
+    (pages by title) of those days.
+
+    One pass over the days' events, in the order of the (site_id, day, kind, name) index: SQLite counts each
+    group as the index walks past it, with no sort and no table rows; PostgreSQL knows from the index how many
+    groups to expect and hashes them. The counts per (day, kind, name) are then summed per day and per name."""
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    starts = [today - timedelta(days=back) for back in range(days - 1, -1, -1)]
+    day = day_of(Event.occurred_at)
+    groups = (
+        select(day.label("day"), Event.kind, Event.name, func.count().label("n"))
+        .where(Event.site_id == site_id, day >= starts[0].date())
+        .group_by(day, Event.kind, Event.name)
+        .cte("groups")
     )
-    return [NameCount(name, count) for name, count in session.execute(query).all()]
+    per_day = (
+        select(groups.c.day, null().label("ranking"), null().label("name"), func.sum(groups.c.n).label("n"))
+        .group_by(groups.c.day)
+    )
+    ranking = case((groups.c.kind == "page", "pages"), else_="events")
+    per_name = (
+        select(null(), ranking, groups.c.name, func.sum(groups.c.n))
+        .where(groups.c.kind.in_(("page", *CUSTOM_KINDS)))
+        .group_by(ranking, groups.c.name)
+    )
+    rows = session.execute(union_all(per_day, per_name).order_by(text("n DESC, name"))).all()
+    counts = {row.day: int(row.n) for row in rows if row.day is not None}
+    ranked: dict[str, list[NameCount]] = {"events": [], "pages": []}
+    for row in rows:
+        if row.ranking is not None and len(ranked[row.ranking]) < limit:
+            ranked[row.ranking].append(NameCount(row.name, int(row.n)))
+    return Month(
+        days=[Bucket(start, counts.get(start.date(), 0)) for start in starts],
+        top_events=ranked["events"],
+        top_pages=ranked["pages"],
+    )
 
 
 def identified_contacts(session: Session, site_id: int) -> int:
