@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 import requests
+from sqlalchemy import text
 
 from bench.databases import fresh_database, kinds
 from bench.table import Row, render
@@ -29,9 +30,12 @@ from server.sites import create_site
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Each request carries fresh message ids (thread number, counter) so that nothing is a duplicate.
+# Each request carries fresh message ids (thread number, counter) so that nothing is a duplicate, and
+# comes from one of 500 visitors per wrk thread, each with its own cart, as a shop's many browsers do
+# (one visitor for all would make every request wait on the same visitor and cart rows).
 WRK_SCRIPT = """
 local counter = 0
+local sent = 0
 local thread_id = 0
 local threads = 0
 function setup(thread) thread:set("id", threads); threads = threads + 1 end
@@ -42,16 +46,18 @@ wrk.headers["Origin"] = "https://shop.example"
 -- a browser's user agent: wrk's own requests carry none, which the receiver counts as a bot's and does not store
 wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
 request = function()
+  sent = sent + 1
+  local visitor = thread_id .. '-' .. (sent %% 500)
   local messages = {}
   for i = 1, %(batch)d do
     counter = counter + 1
     messages[i] = string.format(
       '{"id":"m-%%d-%%d-%(run)s","type":"track","name":"cart_updated","url":"https://shop.example/cart",' ..
-      '"properties":{"sku":"shoes-%%d"},"eventdata":{"id":"cart:%%d","data":{"total":280,"currency":"USD",' ..
+      '"properties":{"sku":"shoes-%%d"},"eventdata":{"id":"cart:%%s","data":{"total":280,"currency":"USD",' ..
       '"items":[{"name":"Black shoes","price":90,"quantity":2}]}}}',
-      thread_id, counter, counter %% 50, thread_id)
+      thread_id, counter, counter %% 50, visitor)
   end
-  local body = '{"key":"%(key)s","cuid":"visitor-' .. thread_id .. '","messages":[' .. table.concat(messages, ",") .. ']}'
+  local body = '{"key":"%(key)s","cuid":"visitor-' .. visitor .. '","messages":[' .. table.concat(messages, ",") .. ']}'
   return wrk.format(nil, "/collect", nil, body)
 end
 """
@@ -108,6 +114,10 @@ def measure(label: str, database_url: str, seconds: int, workers: int, connectio
     server, url = start_gunicorn(database_url, workers)
     try:
         run = uuid.uuid4().hex[:6]
+        wrk(url, WRK_SCRIPT % {"batch": 10, "key": site.client_key, "run": run + "w"}, 2, connections)
+        with db.new_session(app) as session:
+            session.execute(text("ANALYZE"))  # as autovacuum would: statistics that know the site has events
+            session.commit()
         empty = wrk(url + "/collect", OPTIONS_SCRIPT, seconds, connections)
         single = wrk(url, WRK_SCRIPT % {"batch": 1, "key": site.client_key, "run": run + "s"}, seconds, connections)
         batched = 100 * wrk(url, WRK_SCRIPT % {"batch": 100, "key": site.client_key, "run": run + "b"}, seconds, connections)
