@@ -43,13 +43,14 @@ test: build chromium
 bench: build chromium
 	$(PY) -m bench $(BENCH_ARGS)
 
-# Production: the web tier under gunicorn (WEB_WORKERS processes), migrations applied once first.
+# Production: the web tier under gunicorn (WEB_WORKERS processes of WEB_THREADS threads), migrations applied once first.
 # Run automation workers beside it with `make worker` (as many as you like, on any machine).
 WEB_WORKERS ?= 4
+WEB_THREADS ?= 1
 BIND ?= 127.0.0.1:8000
 serve: build
 	$(VENV)/bin/flask --app server db upgrade
-	SIBYL_WORKER=external SIBYL_AUTO_MIGRATE=0 $(VENV)/bin/gunicorn --workers $(WEB_WORKERS) --bind $(BIND) \
+	SIBYL_WORKER=external SIBYL_AUTO_MIGRATE=0 $(VENV)/bin/gunicorn --workers $(WEB_WORKERS) --threads $(WEB_THREADS) --bind $(BIND) \
 	  --access-logfile - 'server:create_app()'
 
 worker: install
