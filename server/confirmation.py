@@ -1,12 +1,12 @@
 """Double opt-in for confirmed-only workflows: one email asking a contact to confirm, and the signed link that does."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint
+from sqlalchemy.orm import Session
 
-from . import db
-from .models import utcnow
+from .models import Contact, utcnow
 from .recovery_email import RenderedEmail, environment, one_line
-from .signed_links import contact_link, linked_contact
+from .signed_links import contact_link, follow_link
 
 bp = Blueprint("confirmation", __name__)
 
@@ -39,12 +39,9 @@ def render_confirmation_email(
 @bp.get("/confirm/<token>")
 def confirm(token: str) -> tuple[str, int]:
     """Mark the link's contact confirmed, unless it has unsubscribed since."""
-    session = db.session()
-    linked = linked_contact(session, current_app.config["SECRET_KEY"], "confirm", token)
-    if linked is None:
-        return render_template("links/confirmation.html", valid=False, shop=None), 400
-    site, contact = linked
-    if contact is not None and contact.confirmed_at is None and not contact.email_blacklisted:
+    return follow_link("confirm", token, _confirm)
+
+
+def _confirm(_session: Session, contact: Contact) -> None:
+    if contact.confirmed_at is None and not contact.email_blacklisted:
         contact.confirmed_at = utcnow()
-        session.commit()
-    return render_template("links/confirmation.html", valid=True, shop=site.name if site else None), 200

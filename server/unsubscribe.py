@@ -1,13 +1,12 @@
 """Unsubscribe: signed one-click links (RFC 8058) that blacklist a contact and cancel what waits for it."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from . import db
 from .models import Cart, Contact, OutboxEmail, utcnow
-from .signed_links import contact_link, linked_contact
+from .signed_links import contact_link, follow_link
 
 bp = Blueprint("unsubscribe", __name__)
 
@@ -41,21 +40,18 @@ def unsubscribe(session: Session, contact: Contact) -> None:
     )
 
 
+def _unsubscribe_once(session: Session, contact: Contact) -> None:
+    if not contact.email_blacklisted:
+        unsubscribe(session, contact)
+
+
 def _follow(token: str) -> tuple[str, int]:
     """Unsubscribe the link's contact (once or many times, the same); a page saying so."""
-    session = db.session()
-    linked = linked_contact(session, current_app.config["SECRET_KEY"], "unsubscribe", token)
-    if linked is None:
-        return render_template("links/unsubscribe.html", valid=False, shop=None), 400
-    site, contact = linked
-    if contact is not None and not contact.email_blacklisted:
-        unsubscribe(session, contact)
-        session.commit()
-    return render_template("links/unsubscribe.html", valid=True, shop=site.name if site else None), 200
+    return follow_link("unsubscribe", token, _unsubscribe_once)
 
 
 @bp.get("/unsubscribe/<token>")
-def follow_link(token: str) -> tuple[str, int]:
+def follow(token: str) -> tuple[str, int]:
     return _follow(token)
 
 
