@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from functools import cache
 
 from flask import current_app
 from limits import RateLimitItem, parse
@@ -26,6 +27,12 @@ class _Charge:
     cost: int
 
 
+@cache
+def _limit(text: str) -> RateLimitItem:
+    """A setting such as `100/hour`, parsed once per process rather than on every request."""
+    return parse(text)
+
+
 def known_emails(session: Session, site_id: int, emails: set[str]) -> set[str]:
     query = select(Contact.email).where(Contact.site_id == site_id, Contact.email.in_(emails))
     return {email for email in session.scalars(query) if email is not None}
@@ -39,10 +46,10 @@ def admit_identifications(session: Session, site: Site, emails: set[str], addres
     new = len(emails - known_emails(session, site.id, emails))
     config = current_app.config
     charges = [
-        _Charge("identifications", "this address", parse(config["IDENTIFY_LIMIT_ADDRESS"]), ("identify", address), len(emails)),
-        _Charge("identifications", "this key", parse(config["IDENTIFY_LIMIT_KEY"]), ("identify", site.client_key), len(emails)),
-        _Charge("new contacts", "this address", parse(config["NEW_CONTACT_LIMIT_ADDRESS"]), ("contact", address), new),
-        _Charge("new contacts", "this key", parse(config["NEW_CONTACT_LIMIT_KEY"]), ("contact", site.client_key), new),
+        _Charge("identifications", "this address", _limit(config["IDENTIFY_LIMIT_ADDRESS"]), ("identify", address), len(emails)),
+        _Charge("identifications", "this key", _limit(config["IDENTIFY_LIMIT_KEY"]), ("identify", site.client_key), len(emails)),
+        _Charge("new contacts", "this address", _limit(config["NEW_CONTACT_LIMIT_ADDRESS"]), ("contact", address), new),
+        _Charge("new contacts", "this key", _limit(config["NEW_CONTACT_LIMIT_KEY"]), ("contact", site.client_key), new),
     ]
     due = [charge for charge in charges if charge.cost]
     strategy = limiter.limiter

@@ -117,8 +117,10 @@ class Worker:
                     continue
                 last_emailed[cart.contact_id] = now
                 emails.append(self._recovery_email(cart, site, workflow, now))
-            asked = set(session.scalars(select(OutboxEmail.dedupe_key).where(OutboxEmail.dedupe_key.in_(unconfirmed))))
-            emails += [self._confirmation_email(key, cart, site, now) for key, (cart, site) in unconfirmed.items() if key not in asked]
+            if unconfirmed:
+                asked = set(session.scalars(select(OutboxEmail.dedupe_key).where(OutboxEmail.dedupe_key.in_(unconfirmed))))
+                emails += [self._confirmation_email(key, cart, site, now) for key, (cart, site) in unconfirmed.items()
+                           if key not in asked]
             for reason, cart_ids in closed.items():
                 session.execute(update(Cart).where(Cart.id.in_(cart_ids)).values(state="closed", closed_reason=reason))
             if emails:
