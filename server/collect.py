@@ -11,7 +11,7 @@ from . import counters, db, limits
 from .abuse import admit_identifications
 from .bots import is_bot
 from .errors import ApiError
-from .ingest import IncomingEvent, event_time, identified_emails, ingest
+from .ingest import IncomingEvent, event_time, identified_emails, ingest, without_identification
 from .ip_addresses import stored_ip
 from .models import utcnow
 from .schemas import Batch, Message, parse
@@ -58,8 +58,12 @@ def collect() -> Response:
         counters.count(session, site.id, counters.BOT, len(batch.messages))
         return jsonify(stored=0, duplicates=0, filtered=len(batch.messages))
     events = _incoming_events(batch, stored_ip(request.remote_addr, current_app.config["STORE_IP"]))
-    admit_identifications(session, site, identified_emails(events), request.remote_addr or "")
+    refusal = admit_identifications(site, identified_emails(events), request.remote_addr or "")
+    if refusal is not None:  # a limit refuses the identification only: the page views and events are kept
+        events = without_identification(events)
     result = ingest(session, site, events)
+    if refusal is not None:
+        return jsonify(stored=result.stored, duplicates=result.duplicates, identification_refused=refusal.message)
     return jsonify(stored=result.stored, duplicates=result.duplicates)
 
 

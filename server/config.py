@@ -67,7 +67,7 @@ def load(instance_path: str) -> dict[str, object]:
         "IDENTIFY_LIMIT_ADDRESS": os.environ.get("SIBYL_IDENTIFY_LIMIT_ADDRESS", "100/hour"),
         "IDENTIFY_LIMIT_KEY": os.environ.get("SIBYL_IDENTIFY_LIMIT_KEY", "20000/hour"),
         "NEW_CONTACT_LIMIT_ADDRESS": os.environ.get("SIBYL_NEW_CONTACT_LIMIT_ADDRESS", "20/hour"),
-        "NEW_CONTACT_LIMIT_KEY": os.environ.get("SIBYL_NEW_CONTACT_LIMIT_KEY", "2000/hour"),
+        "NEW_CONTACT_LIMIT_KEY": os.environ.get("SIBYL_NEW_CONTACT_LIMIT_KEY", "5000/hour"),
         "STORE_IP": _choice("SIBYL_STORE_IP", ("off", "truncated", "full"), "off"),
         "TRUSTED_PROXIES": int(os.environ.get("SIBYL_TRUSTED_PROXIES", "0")),
         "LOGIN_RATE_LIMIT": os.environ.get("SIBYL_LOGIN_RATE_LIMIT", "10/minute"),

@@ -1,7 +1,7 @@
 """The one ingest path: every entry point hands normalised events here to be stored once."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ class IncomingEvent:
     attributes: dict[str, Any] = field(default_factory=dict)
     ip: str | None = None
     vouched: bool = False  # sent with the secret key: the shop itself stands behind this contact
+    identifies: bool = True  # False once the abuse limits refused its identification: it changes no contact
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,8 @@ def _contact(
 
     The contact's id; the contact itself is read only when the event changes it.
     """
+    if not incoming.identifies:
+        return visitor.contact_id if visitor is not None else None
     email = identified_email(incoming)
     contact: Contact | None = None
     if incoming.contact_id is not None:
@@ -179,3 +182,11 @@ def identified_email(incoming: IncomingEvent) -> str | None:
 
 def identified_emails(events: list[IncomingEvent]) -> set[str]:
     return {email for email in map(identified_email, events) if email is not None}
+
+
+def without_identification(events: list[IncomingEvent]) -> list[IncomingEvent]:
+    """The events as anonymous ones of their browser: an identification refused, the rest still stored."""
+    return [
+        replace(event, email=None, attributes={}, identifies=False) if identified_email(event) else event
+        for event in events
+    ]

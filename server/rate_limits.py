@@ -11,17 +11,26 @@ from flask_limiter.util import get_remote_address
 
 
 def _api_key() -> str:
-    """The key a REST call carries (secret `api-key` or public `ma-key`), else the caller's address."""
-    key = request.headers.get("api-key") or request.headers.get("ma-key")
-    return f"key:{key}" if key else f"address:{get_remote_address()}"
+    """Whom a REST call is counted against: the secret `api-key` alone, which only the shop holds; the
+    public `ma-key` with the caller's address, so that no stranger can spend a shop's quota; else the address."""
+    if key := request.headers.get("api-key"):
+        return f"key:{key}"
+    if key := request.headers.get("ma-key"):
+        return f"public:{key}:{get_remote_address()}"
+    return f"address:{get_remote_address()}"
 
 
 limiter = Limiter(key_func=_api_key, headers_enabled=True, strategy="fixed-window")
+_limited: set[str] = set()  # blueprints are module globals: give each its limit once, however many apps are made
 
 
 def init_app(app: Flask, api_blueprints: list[Blueprint], tracker_blueprint: Blueprint) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATE_LIMIT_STORAGE"]
     for blueprint in api_blueprints:
-        limiter.limit(lambda: current_app.config["RATE_LIMIT"])(blueprint)
-    limiter.limit(lambda: current_app.config["COLLECT_RATE_LIMIT"], key_func=get_remote_address)(tracker_blueprint)
+        if blueprint.name not in _limited:
+            limiter.limit(lambda: current_app.config["RATE_LIMIT"])(blueprint)
+            _limited.add(blueprint.name)
+    if tracker_blueprint.name not in _limited:
+        limiter.limit(lambda: current_app.config["COLLECT_RATE_LIMIT"], key_func=get_remote_address)(tracker_blueprint)
+        _limited.add(tracker_blueprint.name)
     limiter.init_app(app)

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, request
 from . import db, limits
 from .abuse import admit_identifications
 from .auth import site_from_api_key, site_from_client_key
+from .errors import ApiError
 from .ingest import IncomingEvent, identified_emails, ingest
 from .models import utcnow
 from .schemas import V2Identify, V2TrackEvent, V2TrackLink, V2TrackPage, parse_body
@@ -33,10 +34,16 @@ def _store(kind: str, name: str, email: str, properties: dict, **extra: object) 
         vouched=vouched,
         **extra,  # type: ignore[arg-type]
     )
-    session = db.session()
     if not vouched:
-        admit_identifications(session, site, identified_emails([event]), request.remote_addr or "")
-    ingest(session, site, [event])
+        refusal = admit_identifications(site, identified_emails([event]), request.remote_addr or "")
+        if refusal is not None:
+            raise ApiError(
+                429,
+                f"{refusal.message}; a shop's server sends the secret key as `api-key` instead of `ma-key`, "
+                "which these limits do not count",
+                retry_after=refusal.retry_after,
+            )
+    ingest(db.session(), site, [event])
     return Response(status=204)
 
 

@@ -80,24 +80,78 @@ def test_an_identify_flood_from_one_address_is_cut_off_while_other_addresses_are
 ) -> None:
     flooder = f"10.{uuid.uuid4().int % 250}.0.1"
     answers = [collect(client, site, identify(f"victim{n}@example.com"), address=flooder) for n in range(6)]
-    assert [status for status, _body, _headers in answers] == [200] * 5 + [429]
-    _status, refusal, headers = answers[-1]
-    assert refusal["message"] == "identifications: over 5 per 1 hour from this address"
-    assert 0 < int(headers["Retry-After"]) <= 3600
-    # Brevo's REST door with the same public key shares the count.
+    assert [status for status, _body, _headers in answers] == [200] * 6
+    assert ["identification_refused" in body for _status, body, _headers in answers] == [False] * 5 + [True]
+    assert answers[-1][1]["identification_refused"] == "identifications: over 5 per 1 hour from this address"
+    # Brevo's REST door with the same public key shares the count, and says how a shop's server avoids it.
     v2 = client.post("/api/v2/identify", json={"email": "victim9@example.com"}, headers={"ma-key": site.client_key},
                      environ_base={"REMOTE_ADDR": flooder})
     assert v2.status_code == 429
-    assert count(app, Contact, site) == 5  # refused requests store nothing
+    assert 0 < int(v2.headers["Retry-After"]) <= 3600
+    assert "`api-key`" in v2.get_json()["message"]
+    assert count(app, Contact, site) == 5  # refused identifications make no contact
     assert collect(client, site, page(), address="192.0.2.10")[0] == 200
 
 
-def test_new_contacts_per_key_are_bounded_whatever_the_address(app: Flask, client: FlaskClient, site: Site) -> None:
-    statuses = [collect(client, site, identify(f"new{n}@example.com"), address=f"198.51.100.{n}")[0] for n in range(9)]
-    assert statuses == [200] * 8 + [429]
+def test_a_refused_identification_keeps_the_shoppers_page_views_and_changes_no_contact(
+    app: Flask, client: FlaskClient, site: Site
+) -> None:
+    shopper = f"10.{uuid.uuid4().int % 250}.1.1"
+    for n in range(5):
+        collect(client, site, identify(f"spent{n}@example.com"), address=shopper)
+    named = {**identify("late@example.com"), "properties": {"FIRSTNAME": "Mallory"}}
+    status, body, _headers = collect(client, site, page(), named, page(), address=shopper)
+    assert status == 200 and body["stored"] == 3 and "identification_refused" in body
+    with db.new_session(app) as session:
+        kept = session.scalars(select(Event).where(Event.site_id == site.id, Event.message_id.in_(
+            [m["id"] for m in (named,)]))).all()
+        assert [event.contact_id for event in kept] == [None]
+        assert session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.email == "late@example.com")) is None
+    assert count(app, Event, site) == 5 + 3
+
+
+def test_new_emails_per_key_are_bounded_whatever_the_address(app: Flask, client: FlaskClient, site: Site) -> None:
+    answers = [collect(client, site, identify(f"new{n}@example.com"), address=f"198.51.100.{n}") for n in range(9)]
+    assert ["identification_refused" in body for _status, body, _headers in answers] == [False] * 8 + [True]
+    assert answers[-1][1]["identification_refused"] == "new emails: over 8 per 1 hour from this key"
     assert count(app, Contact, site) == 8
-    # A contact already known is no new contact: returning shoppers are still identified.
-    assert collect(client, site, identify("new0@example.com"), address="198.51.100.99")[0] == 200
+    # An email identified within the hour costs nothing again: returning shoppers are still identified.
+    status, body, _headers = collect(client, site, identify("new0@example.com"), address="198.51.100.99")
+    assert status == 200 and "identification_refused" not in body
+
+
+def test_a_spent_budget_refuses_known_and_unknown_emails_alike(app: Flask, client: FlaskClient, site: Site) -> None:
+    """Once an address has spent its identifications, whether an email is a contact cannot be read from the answer."""
+    known = client.post("/v3/contacts", json={"email": "known@example.com"}, headers={"api-key": site.api_key})
+    assert known.status_code == 201
+    prober = f"10.{uuid.uuid4().int % 250}.2.1"
+    for n in range(5):
+        collect(client, site, identify(f"filler{n}@example.com"), address=prober)
+    answers = {}
+    for email in ("known@example.com", "unknown@example.com"):
+        status, body, _headers = collect(client, site, identify(email), address=prober)
+        v2 = client.post("/api/v2/identify", json={"email": email}, headers={"ma-key": site.client_key},
+                         environ_base={"REMOTE_ADDR": prober})
+        answers[email] = (status, sorted(body), body.get("identification_refused"), v2.status_code, v2.get_json())
+    assert answers["known@example.com"] == answers["unknown@example.com"]
+    assert answers["known@example.com"][3] == 429
+
+
+def test_the_rest_v2_rate_limit_counts_the_public_key_per_address(database_url: str) -> None:
+    """No stranger can spend a shop's REST quota: with the public key it is counted per address as well."""
+    limited = create_app({"DATABASE_URL": database_url, "WORKER": "external", "RATE_LIMIT": "3/minute"})
+    with db.new_session(limited) as session:
+        shop = create_site(session, f"quota-{uuid.uuid4().hex[:8]}", [], 7200)
+    client = limited.test_client()
+
+    def track(address: str, headers: dict[str, str]) -> int:
+        body = {"email": "shopper@example.com", "event": "viewed"}
+        return client.post("/api/v2/trackEvent", json=body, headers=headers, environ_base={"REMOTE_ADDR": address}).status_code
+
+    stranger, server = f"10.{uuid.uuid4().int % 250}.3.1", f"10.{uuid.uuid4().int % 250}.3.2"
+    assert [track(stranger, {"ma-key": shop.client_key}) for _ in range(4)] == [204, 204, 204, 429]
+    assert track(server, {"ma-key": shop.client_key}) == 204
+    assert [track(server, {"api-key": shop.api_key}) for _ in range(4)] == [204, 204, 204, 429]
 
 
 def test_bots_are_counted_not_stored_and_the_dashboard_shows_them(
