@@ -43,14 +43,15 @@ test: build chromium
 bench: build chromium
 	$(PY) -m bench $(BENCH_ARGS)
 
-# Production: the web tier under gunicorn (WEB_WORKERS processes of WEB_THREADS threads), migrations applied once first.
+# Production: the web tier under gunicorn (WEB_WORKERS processes of WEB_THREADS threads, server/gunicorn_conf.py),
+# migrations applied once first. On the internet, put a buffering proxy in front (docs: Production).
 # Run automation workers beside it with `make worker` (as many as you like, on any machine).
 WEB_WORKERS ?= 4
-WEB_THREADS ?= 1
+WEB_THREADS ?= 4
 BIND ?= 127.0.0.1:8000
 serve: build
 	$(VENV)/bin/flask --app server db upgrade
-	SIBYL_WORKER=external SIBYL_AUTO_MIGRATE=0 $(VENV)/bin/gunicorn --workers $(WEB_WORKERS) --threads $(WEB_THREADS) --bind $(BIND) \
+	SIBYL_WORKER=external SIBYL_AUTO_MIGRATE=0 $(VENV)/bin/gunicorn -c python:server.gunicorn_conf --workers $(WEB_WORKERS) --threads $(WEB_THREADS) --bind $(BIND) \
 	  --access-logfile - 'server:create_app()'
 
 worker: install

@@ -231,7 +231,8 @@ def gunicorn(database_url: str) -> Iterator[Process]:
     env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_WORKER": "external", "SIBYL_AUTO_MIGRATE": "0",
            "SIBYL_COLLECT_RATE_LIMIT": "1000000/minute"}
     env.update({f"SIBYL_{name.upper()}": value for name, value in SHARED_ADDRESS.items()})
-    command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "server:create_app()"]
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:server.gunicorn_conf", "--workers", "2",
+               "--bind", f"127.0.0.1:{port}", "server:create_app()"]
     process = Process(command, port, env, "/healthz")
     process.start()
     yield process
