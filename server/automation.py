@@ -20,6 +20,7 @@ from .mail import Email, Mailer, PermanentFailure, TemporaryFailure, message_id,
 from .models import Cart, Contact, OutboxEmail, Site, Workflow, utcnow
 from .recovery_email import RenderedEmail, render_recovery_email
 from .retention import prune_events
+from .sites import email_hosts
 from .unsubscribe import list_unsubscribe_headers, unsubscribe_url
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ class Worker:
             firstname=_firstname(cart),
             cart=cart.snapshot,
             unsubscribe_url=link,
+            hosts=email_hosts(site),
         )
         return self._outbox_row(f"cart-{cart.id}-cycle-{cart.cycle}", site, cart, cart.id, rendered, link, now)
 

@@ -14,14 +14,14 @@ from sqlalchemy.orm import Session
 
 from . import db
 from .automation import Worker
-from .carts import reconfigure, workflow_of
+from .carts import MAX_RESETS, reconfigure, workflow_of
 from .config import DEFAULT_PUBLIC_URL, parse_duration
-from .dashboard.users import create_user
+from .dashboard.users import by_email, create_user, delete_user, granted_site_ids, set_password, set_sites
 from .contacts import find_contact, normalise_email
-from .models import Contact, OutboxEmail, Site, utcnow
+from .models import Contact, OutboxEmail, Site, User, utcnow
 from .privacy import erase_contact, export_contact
 from .retention import prune_events
-from .sites import by_name, create_site, snippet, tracking_status
+from .sites import SiteKey, by_name, create_site, email_hosts, normalise_host, rotate_key, snippet, tracking_status
 
 sites_cli = AppGroup("sites", help="Create sites and print their tracking code.")
 workflows_cli = AppGroup("workflows", help="Each site's abandoned-cart workflow.")
@@ -73,20 +73,43 @@ def snippet_command(name: str, url: str | None) -> None:
               help="The tracker sends nothing and sets no cookie until the page calls sendinblue.consent().")
 @click.option("--respect-dnt/--no-respect-dnt", "respect_dnt", default=None,
               help="Browsers asking for Do-Not-Track (or Global Privacy Control) are not tracked.")
-def sites_set_command(name: str, require_consent: bool | None, respect_dnt: bool | None) -> None:
-    """Change a site's consent settings; its tracking code must then be pasted again."""
+@click.option("--email-hosts", "hosts",
+              help="Hosts besides the origins' that emails may link to and show images from, comma-separated ('' for none).")
+def sites_set_command(name: str, require_consent: bool | None, respect_dnt: bool | None, hosts: str | None) -> None:
+    """Change a site's consent settings (its tracking code must then be pasted again) or its emails' hosts."""
     with db.new_session(current_app) as session:
         site = _site(session, name)
         if require_consent is not None:
             site.require_consent = require_consent
         if respect_dnt is not None:
             site.respect_dnt = respect_dnt
+        if hosts is not None:
+            try:
+                site.email_hosts = sorted({normalise_host(host) for host in hosts.split(",") if host.strip()})
+            except ValueError as error:
+                raise click.BadParameter(str(error), param_hint="--email-hosts") from None
         session.commit()
         click.echo(
             f"{name}: consent {'required' if site.require_consent else 'not required'}, "
-            f"Do-Not-Track {'honoured' if site.respect_dnt else 'ignored'}. "
-            f"Paste `flask --app server sites snippet {name}` again."
+            f"Do-Not-Track {'honoured' if site.respect_dnt else 'ignored'}, "
+            f"emails link to {', '.join(sorted(email_hosts(site))) or 'no host (name an origin or --email-hosts)'}."
         )
+        if require_consent is not None or respect_dnt is not None:
+            click.echo(f"Paste `flask --app server sites snippet {name}` again.")
+
+
+@sites_cli.command("rotate-key")
+@click.argument("name")
+@click.option("--client", "which", flag_value="client", help="A new public client key (the snippet changes).")
+@click.option("--api", "which", flag_value="api", default=True, help="A new secret api key (the default).")
+def rotate_key_command(name: str, which: str) -> None:
+    """Replace one of the site's keys; the old one stops working at once. Prints the new key last."""
+    with db.new_session(current_app) as session:
+        site = _site(session, name)
+        new = rotate_key(session, site, SiteKey(which))
+        if which == "client":
+            click.echo(f"Paste `flask --app server sites snippet {name}` again: the old client key is refused now.")
+        click.echo(f"{which}_key={new}")
 
 
 @sites_cli.command("status")
@@ -110,7 +133,7 @@ def upgrade_command(revision: str) -> None:
 @click.option("--delay", help="Inactivity before the email: seconds, or 90s, 15m, 2h.")
 @click.option("--enable/--disable", "enabled", default=None, help="Turn the workflow on or off.")
 @click.option("--reentry/--no-reentry", "reentry", default=None, help="Email again after a later update.")
-@click.option("--max-resets", type=click.IntRange(min=0), help="How often one cart's timer may be pushed back.")
+@click.option("--max-resets", type=click.IntRange(min=0, max=MAX_RESETS), help="How often one cart's timer may be pushed back.")
 @click.option("--subject", help="The email's subject.")
 @click.option("--contact-period", help="At most one recovery email per contact in this period (0 for no limit).")
 @click.option("--confirmed-only/--any-contact", "confirmed_only", default=None,
@@ -234,18 +257,82 @@ def contacts_delete_command(site_name: str, email: str) -> None:
     click.echo(f"Deleted {email} from {site_name}.")
 
 
+def _sites_named(session: Session, names: tuple[str, ...]) -> list[Site] | None:
+    """The sites given by name, or None (every site) when none is named."""
+    return [_site(session, name) for name in names] if names else None
+
+
+def _user(session: Session, email: str) -> User:
+    user = by_email(session, email)
+    if user is None:
+        raise click.ClickException(f"no dashboard user {email!r}")
+    return user
+
+
+def _access(site_ids: set[int] | None, names: dict[int, str]) -> str:
+    return "every site" if site_ids is None else ", ".join(sorted(names[i] for i in site_ids)) or "no site"
+
+
 @users_cli.command("create")
 @click.argument("email")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="The password (asked for, hidden, when absent).")
-def users_create_command(email: str, password: str) -> None:
+@click.option("--site", "sites", multiple=True, help="A site the user may see (repeatable; none: every site).")
+def users_create_command(email: str, password: str, sites: tuple[str, ...]) -> None:
     """Create a dashboard user who signs in with EMAIL and the password."""
     with db.new_session(current_app) as session:
         try:
-            user = create_user(session, email, password)
+            user = create_user(session, email, password, _sites_named(session, sites))
         except ValueError as error:
             raise click.ClickException(str(error)) from None
-        click.echo(f"Created dashboard user {user.email}.")
+        click.echo(f"Created dashboard user {user.email}, who sees {', '.join(sites) or 'every site'}.")
+
+
+@users_cli.command("list")
+def users_list_command() -> None:
+    """Every dashboard user and the sites it sees."""
+    with db.new_session(current_app) as session:
+        names = {site_id: name for site_id, name in session.execute(select(Site.id, Site.name))}
+        for user in session.scalars(select(User).order_by(User.email)):
+            click.echo(f"{user.email}  {_access(granted_site_ids(session, user), names)}")
+
+
+@users_cli.command("password")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The new password (asked for, hidden, when absent).")
+def users_password_command(email: str, password: str) -> None:
+    """Set a user's password; its sessions signed in with the old one end."""
+    with db.new_session(current_app) as session:
+        try:
+            set_password(session, _user(session, email), password)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(f"New password set for {email}; its other sessions are signed out.")
+
+
+@users_cli.command("sites")
+@click.argument("email")
+@click.option("--site", "sites", multiple=True, help="A site the user may see (repeatable).")
+@click.option("--all", "every", is_flag=True, help="The user sees every site, those added later too.")
+def users_sites_command(email: str, sites: tuple[str, ...], every: bool) -> None:
+    """Choose the sites a user sees: those named with --site, or --all."""
+    if every == bool(sites):
+        raise click.UsageError("give --site NAME (repeatable) or --all")
+    with db.new_session(current_app) as session:
+        user = _user(session, email)
+        set_sites(session, user, _sites_named(session, sites))
+    click.echo(f"{email} sees {', '.join(sites) or 'every site'}.")
+
+
+@users_cli.command("delete")
+@click.argument("email")
+@click.confirmation_option(prompt="Delete the dashboard user?")
+def users_delete_command(email: str) -> None:
+    """Remove a dashboard user; its sessions end on their next request."""
+    with db.new_session(current_app) as session:
+        delete_user(session, _user(session, email))
+    click.echo(f"Deleted dashboard user {email}.")
 
 
 def init_app(app: Flask) -> None:

@@ -49,6 +49,7 @@ class Site(Base):
     last_traffic_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     require_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     respect_dnt: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_hosts: Mapped[list[str]] = mapped_column(JSONType, default=list)  # beside its origins' hosts
 
 
 class Attribute(Base):
@@ -221,6 +222,17 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    all_sites: Mapped[bool] = mapped_column(Boolean, default=True)  # else only the sites of its UserSite rows
+
+
+class UserSite(Base):
+    """A site a dashboard user without `all_sites` may see and change."""
+
+    __tablename__ = "user_sites"
+    __table_args__ = (Index("ix_user_sites_site", "site_id"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
 
 
 # The reads of the dashboard and the API: newest events, events of a kind by time (GET /v3/events), the month's

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +15,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_ITEMS = 50
 MAX_TEXT = 200
 MAX_URL = 2048
+MAX_AMOUNT = Decimal(10) ** 15  # prices and quantities beyond this are no prices: shown as sent, never as 300 digits
 _NUMBER = re.compile(r"^\s*-?\d{1,15}(\.\d{1,10})?\s*$")
 _UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
@@ -60,11 +62,12 @@ def _number(value: Any) -> Decimal | None:
     if not isinstance(value, (int, float)) and not (isinstance(value, str) and _NUMBER.match(value)):
         return None
     amount = Decimal(str(value).strip())
-    return amount if amount.is_finite() else None
+    return amount if amount.is_finite() and abs(amount) < MAX_AMOUNT else None
 
 
-def _web_url(value: Any) -> str | None:
-    """The URL when it is a plain http(s) URL with a host; None for `javascript:` and the rest."""
+def _web_url(value: Any, hosts: Collection[str]) -> str | None:
+    """The URL when it is a plain http(s) URL on one of the shop's `hosts`; None for `javascript:`, other hosts
+    and the rest (the cart comes from the public key: a link elsewhere would make the shop's email a phishing one)."""
     if not isinstance(value, str):
         return None
     url = value.strip()
@@ -74,7 +77,7 @@ def _web_url(value: Any) -> str | None:
         parts = urlsplit(url)
     except ValueError:
         return None
-    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname in hosts else None
 
 
 def _money(amount: Decimal, currency: str | None) -> str:
@@ -88,7 +91,7 @@ def _quantity_text(value: Any) -> str | None:
     return f"{amount.normalize():f}" if amount == amount.to_integral_value() else f"{amount:f}"
 
 
-def _cart_lines(items: Any, currency: str | None) -> tuple[list[_Line], list[Decimal]]:
+def _cart_lines(items: Any, currency: str | None, hosts: Collection[str]) -> tuple[list[_Line], list[Decimal]]:
     """The displayable lines, and the line totals that could be computed."""
     lines: list[_Line] = []
     totals: list[Decimal] = []
@@ -102,8 +105,8 @@ def _cart_lines(items: Any, currency: str | None) -> tuple[list[_Line], list[Dec
         lines.append(
             _Line(
                 name=one_line(item.get("name")) or "Item",
-                url=_web_url(item.get("url")),
-                image=_web_url(item.get("image")),
+                url=_web_url(item.get("url"), hosts),
+                image=_web_url(item.get("image"), hosts),
                 quantity=_quantity_text(item.get("quantity")),
                 price=_money(price, currency) if price is not None else one_line(item.get("price"), 40),
                 total=_money(total, currency) if total is not None else None,
@@ -113,12 +116,19 @@ def _cart_lines(items: Any, currency: str | None) -> tuple[list[_Line], list[Dec
 
 
 def render_recovery_email(
-    *, shop_name: str, subject: str, firstname: str | None, cart: dict[str, Any], unsubscribe_url: str
+    *,
+    shop_name: str,
+    subject: str,
+    firstname: str | None,
+    cart: dict[str, Any],
+    unsubscribe_url: str,
+    hosts: Collection[str],
 ) -> RenderedEmail:
-    """Subject, HTML and plain text for a cart snapshot (`eventdata.data` of `cart_updated`)."""
+    """Subject, HTML and plain text for a cart snapshot (`eventdata.data` of `cart_updated`); links and
+    images only on the shop's `hosts`."""
     cart = cart if isinstance(cart, dict) else {}
     currency = one_line(cart.get("currency"), 12)
-    lines, totals = _cart_lines(cart.get("items"), currency)
+    lines, totals = _cart_lines(cart.get("items"), currency, hosts)
     total = _number(cart.get("total"))
     if total is None and totals:
         total = sum(totals, Decimal(0))
@@ -127,7 +137,7 @@ def render_recovery_email(
         "firstname": one_line(firstname, 100),
         "lines": lines,
         "total": _money(total, currency) if total is not None else None,
-        "cart_url": _web_url(cart.get("url")),
+        "cart_url": _web_url(cart.get("url"), hosts),
         "unsubscribe_url": unsubscribe_url,
     }
     return RenderedEmail(

@@ -1,9 +1,11 @@
 """Sites: their keys, allowed origins, tracking code and tracking status."""
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +18,7 @@ from .contacts import seed_attributes
 from .models import Site, utcnow
 
 RECENT_TRAFFIC = timedelta(hours=24)
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", re.IGNORECASE)
 RECEIVED_MESSAGE = "We've recently received traffic for this Tracking ID"
 WAITING_MESSAGE = "No traffic received yet for this Tracking ID in the last 24 hours"
 
@@ -32,8 +35,8 @@ def create_site(session: Session, name: str, origins: list[str], cart_delay: flo
     """A new site with fresh keys, the default attributes and its abandoned-cart workflow."""
     site = Site(
         name=name,
-        client_key=secrets.token_hex(12),
-        api_key=f"xkeysib-{secrets.token_hex(32)}",
+        client_key=new_key(SiteKey.CLIENT),
+        api_key=new_key(SiteKey.API),
         origins=[normalise_origin(origin) for origin in origins],
     )
     session.add(site)
@@ -42,6 +45,28 @@ def create_site(session: Session, name: str, origins: list[str], cart_delay: flo
     session.add(new_workflow(site.id, cart_delay))
     session.commit()
     return site
+
+
+class SiteKey(StrEnum):
+    CLIENT = "client"
+    API = "api"
+
+
+def new_key(which: SiteKey) -> str:
+    return secrets.token_hex(12) if which is SiteKey.CLIENT else f"xkeysib-{secrets.token_hex(32)}"
+
+
+def rotate_key(session: Session, site: Site, which: SiteKey) -> str:
+    """Give the site a new key of this kind and commit; the old one is refused from now on (within a few seconds
+    in other processes, which keep client keys for that long)."""
+    key = new_key(which)
+    if which is SiteKey.CLIENT:
+        client_keys.forget(site.client_key)
+        site.client_key = key
+    else:
+        site.api_key = key
+    session.commit()
+    return key
 
 
 def by_name(session: Session, name: str) -> Site | None:
@@ -68,6 +93,9 @@ class ClientKeyCache:
             session.expunge(site)
             self._sites[key] = (site, time.monotonic() + self.seconds)
         return site
+
+    def forget(self, key: str) -> None:
+        self._sites.pop(key, None)
 
 
 class TrafficClock:
@@ -97,6 +125,26 @@ def accepts_origin(site: Site, origin: str | None) -> bool:
     if not site.origins or origin is None:
         return True
     return origin.lower() in site.origins
+
+
+def email_hosts(site: Site) -> frozenset[str]:
+    """The hosts links and images in the site's emails may point at: its origins' and those the shop listed."""
+    hosts = {urlsplit(origin).hostname for origin in site.origins or []} | set(site.email_hosts or [])
+    return frozenset(host.lower() for host in hosts if host)
+
+
+def normalise_host(text: str) -> str:
+    """`shop.example` from a host name or any URL on it; ValueError when it names no host."""
+    text = text.strip()
+    parts = urlsplit(text if "//" in text else f"//{text}")
+    try:
+        parts.port  # noqa: B018 (a bad port raises here)
+    except ValueError:
+        raise ValueError(f"not a host name: {text!r}") from None
+    host = parts.hostname
+    if not host or parts.path not in ("", "/") or parts.query or parts.fragment or not _HOST.match(host):
+        raise ValueError(f"not a host name: {text!r}")
+    return host.lower()
 
 
 def snippet(site: Site, base_url: str) -> str:

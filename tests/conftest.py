@@ -152,9 +152,13 @@ class Store:
     def __init__(self, database_url: str) -> None:
         self.app = create_app({"DATABASE_URL": database_url})
 
-    def create_site(self, origins: list[str] | None = None) -> Site:
+    def create_site(self, origins: list[str] | None = None, email_hosts: tuple[str, ...] = ("shop.example",)) -> Site:
+        """A new site; its emails may link to the guide's shop (shop.example) besides its origins."""
         with db.new_session(self.app) as session:
-            return create_site(session, f"site-{uuid.uuid4().hex[:8]}", origins or [], self.app.config["CART_DELAY"])
+            site = create_site(session, f"site-{uuid.uuid4().hex[:8]}", origins or [], self.app.config["CART_DELAY"])
+            site.email_hosts = list(email_hosts)
+            session.commit()
+            return site
 
     def snippet(self, site: Site, base_url: str) -> str:
         with self.app.app_context():

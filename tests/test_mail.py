@@ -34,12 +34,14 @@ GUIDE_CART: dict[str, Any] = {
     ],
 }
 UNSUBSCRIBE_URL = "https://sibyl.example/unsubscribe/token"
+SHOP_HOSTS = frozenset({"shop.example"})
 HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>"]
 
 
-def render(cart: Any, firstname: str | None = "Thomas") -> tuple[str, str]:
+def render(cart: Any, firstname: str | None = "Thomas", hosts: frozenset[str] = SHOP_HOSTS) -> tuple[str, str]:
     email = render_recovery_email(
-        shop_name="Demo Shop", subject="Your cart", firstname=firstname, cart=cart, unsubscribe_url=UNSUBSCRIBE_URL
+        shop_name="Demo Shop", subject="Your cart", firstname=firstname, cart=cart, unsubscribe_url=UNSUBSCRIBE_URL,
+        hosts=hosts,
     )
     return email.html, email.text
 
@@ -116,6 +118,31 @@ def test_non_http_urls_never_appear(url: str) -> None:
     assert "Return to your cart" not in html and "<img" not in html
     assert re.findall(r'<a href="([^"]*)"', html) == [UNSUBSCRIBE_URL]  # the only link left
     assert "Black shoes" in html and "180.00 USD" in html
+
+
+@pytest.mark.parametrize("hosts", [frozenset({"cdn.shop.example"}), frozenset()])
+def test_links_and_images_on_other_hosts_than_the_shops_are_left_out(hosts: frozenset[str]) -> None:
+    """A cart comes from the public key: a link elsewhere would make the shop's own email a phishing one."""
+    html, text = render(GUIDE_CART, hosts=hosts)
+    assert "shop.example/" not in html.replace("cdn.shop.example", "") and "https://shop.example" not in text
+    assert re.findall(r'<a href="([^"]*)"', html) == [UNSUBSCRIBE_URL]
+    assert "<img" not in html
+    assert "Black shoes" in html and "280.00 USD" in html  # the cart itself is still listed
+
+
+def test_only_the_listed_hosts_are_linked() -> None:
+    cart = {**GUIDE_CART, "items": [{**GUIDE_CART["items"][0], "image": "https://cdn.shop.example/black.jpg"},
+                                    {**GUIDE_CART["items"][1], "url": "https://evil.example/p/white-shirt"}]}
+    html, _text = render(cart, hosts=frozenset({"shop.example", "cdn.shop.example"}))
+    assert 'src="https://cdn.shop.example/black.jpg"' in html
+    assert "evil.example" not in html
+
+
+@pytest.mark.parametrize("price", [1e308, "1" * 40, -1e20])
+def test_huge_prices_are_never_printed_as_hundreds_of_digits(price: Any) -> None:
+    html, text = render({"items": [{"name": "Gold", "price": price, "quantity": 1}]})
+    assert "0" * 30 not in html and "0" * 30 not in text
+    assert max(len(line) for line in text.splitlines()) < 120
 
 
 @pytest.mark.parametrize(
@@ -197,7 +224,8 @@ def test_the_message_puts_plain_text_first_then_html() -> None:
 
 def test_a_sent_email_arrives_with_both_parts_its_message_id_and_headers(smtp_sink: SmtpSink) -> None:
     rendered = render_recovery_email(
-        shop_name="Demo Shop", subject="Your cart is waiting", firstname="Thomas", cart=GUIDE_CART, unsubscribe_url=UNSUBSCRIBE_URL
+        shop_name="Demo Shop", subject="Your cart is waiting", firstname="Thomas", cart=GUIDE_CART,
+        unsubscribe_url=UNSUBSCRIBE_URL, hosts=SHOP_HOSTS,
     )
     email = an_email(subject=rendered.subject, html=rendered.html, text=rendered.text, headers={"X-Sibyl-Cart": "cart-9"})
     with Mailer(parse_smtp_url(smtp_sink.url)) as mailer:

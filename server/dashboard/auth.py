@@ -1,6 +1,9 @@
 """Sign-in: a login form, a signed session cookie, CSRF tokens on every form, and sign-out."""
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_limiter.util import get_remote_address
@@ -14,7 +17,7 @@ from ..models import User
 from ..rate_limits import limiter
 from ..schemas import is_number
 from .blueprint import bp
-from .users import authenticate
+from .users import authenticate, granted_site_ids
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -24,11 +27,24 @@ JSON_ENDPOINTS = {"dashboard.live_events"}
 
 
 class SignedInUser(UserMixin):
-    """The session's user as Flask-Login sees it."""
+    """The session's user as Flask-Login sees it: its session id changes with its password, so that a new
+    password ends every session signed in with the old one."""
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: User, site_ids: set[int] | None) -> None:
         self.id = user.id
         self.email = user.email
+        self.site_ids = site_ids  # the sites it may see; None for every site
+        self.session_id = f"{user.id}:{_fingerprint(user.password_hash)}"
+
+    def get_id(self) -> str:
+        return self.session_id
+
+    def may_see(self, site_id: int) -> bool:
+        return self.site_ids is None or site_id in self.site_ids
+
+
+def _fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -39,9 +55,13 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> SignedInUser | None:
+def _load_user(session_id: str) -> SignedInUser | None:
+    """The signed-in user, unless it was deleted or its password changed since it signed in."""
+    user_id, _, fingerprint = session_id.partition(":")
     user = db.session().get(User, int(user_id)) if is_number(user_id) else None
-    return SignedInUser(user) if user is not None else None
+    if user is None or not hmac.compare_digest(fingerprint, _fingerprint(user.password_hash)):
+        return None
+    return SignedInUser(user, granted_site_ids(db.session(), user))
 
 
 @bp.before_request
@@ -80,7 +100,7 @@ def login() -> Response | tuple[str, int] | str:
         page = render_template("dashboard/login.html", next=target, email=email, error="Wrong email or password.")
         return page, 401
     session.clear()  # a fresh session at sign-in: no fixation
-    login_user(SignedInUser(user))
+    login_user(SignedInUser(user, granted_site_ids(db.session(), user)))
     return redirect(target)
 
 

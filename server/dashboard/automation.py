@@ -1,19 +1,19 @@
 """The abandoned-cart workflow of a site: its settings (as `flask workflows set` changes them) and its runs."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from .. import db
-from ..carts import reconfigure, workflow_of
+from ..carts import MAX_RESETS, reconfigure, workflow_of
 from ..config import parse_duration
 from ..models import Site, Workflow, utcnow
 from ..schemas import is_number
 from .blueprint import bp
 from .display import duration
-from .queries import RUN_FILTERS, by_id, cart_counts, failed_count, runs_page
+from .queries import RUN_FILTERS, cart_counts, failed_count, runs_page
 from .runs import describe
-from .scope import current_site
+from .scope import current_site, visible_site
 
 MAX_SUBJECT = 255
 MAX_DELAY = 30 * 86400
@@ -40,9 +40,7 @@ def automation() -> str:
 
 @bp.post("/automation")
 def save_workflow() -> Response | tuple[str, int]:
-    site = by_id(db.session(), Site, request.form.get("site", 0, type=int))
-    if site is None:
-        abort(404, "There is no such site.")
+    site = visible_site(request.form.get("site", type=int))
     session = db.session()
     workflow = workflow_of(session, site.id)
     form = {
@@ -69,8 +67,8 @@ def save_workflow() -> Response | tuple[str, int]:
             errors["delay"] = "Between 1 second and 30 days."
     except ValueError:
         errors["delay"] = "Write a duration: seconds, or 90s, 15m, 2h, 1d."
-    if not is_number(str(form["max_resets"])):
-        errors["max_resets"] = "A whole number, 0 or more."
+    if not is_number(str(form["max_resets"])) or int(str(form["max_resets"])) > MAX_RESETS:
+        errors["max_resets"] = f"A whole number from 0 to {MAX_RESETS:,}."
     if not form["subject"] or len(str(form["subject"])) > MAX_SUBJECT:
         errors["subject"] = f"Between 1 and {MAX_SUBJECT} characters."
     if errors:

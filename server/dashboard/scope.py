@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from flask import abort, g, request, session
+from flask_login import current_user
 from sqlalchemy import select
 
 from .. import db
@@ -14,9 +15,27 @@ Record = TypeVar("Record", Contact, OutboxEmail)
 
 
 def all_sites() -> list[Site]:
+    """The sites the signed-in user may see, by name."""
     if "dashboard_sites" not in g:
-        g.dashboard_sites = list(db.session().scalars(select(Site).order_by(Site.name)))
+        query = select(Site).order_by(Site.name)
+        if current_user.site_ids is not None:
+            query = query.where(Site.id.in_(current_user.site_ids))
+        g.dashboard_sites = list(db.session().scalars(query))
     return g.dashboard_sites
+
+
+def visible_site(site_id: int | None) -> Site:
+    """The site with this id when the signed-in user may see it; 404 otherwise, as if there were none."""
+    site = by_id(db.session(), Site, site_id) if site_id is not None else None
+    if site is None or not current_user.may_see(site.id):
+        abort(404, "There is no such site.")
+    return site
+
+
+def require_every_site() -> None:
+    """Only users who see every site may add one."""
+    if current_user.site_ids is not None:
+        abort(403, "Only a user who sees every site can add one.")
 
 
 def current_site() -> Site | None:
@@ -41,7 +60,7 @@ def remember(site: Site) -> None:
 def record_of_a_site(model: type[Record], row_id: int, missing: str) -> tuple[Record, Site]:
     """A contact's or an email's row (404 with `missing` when there is none) and its site, now the current one."""
     row = by_id(db.session(), model, row_id)
-    if row is None:
+    if row is None or not current_user.may_see(row.site_id):
         abort(404, missing)
     site = db.session().get_one(Site, row.site_id)
     remember(site)

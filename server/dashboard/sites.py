@@ -8,11 +8,19 @@ from werkzeug.wrappers import Response
 
 from .. import db
 from ..counters import totals
-from ..models import Site
-from ..sites import by_name, create_site, normalise_origin, snippet, tracking_status
+from ..sites import (
+    SiteKey,
+    by_name,
+    create_site,
+    email_hosts,
+    normalise_host,
+    normalise_origin,
+    rotate_key,
+    snippet,
+    tracking_status,
+)
 from .blueprint import bp
-from .queries import by_id
-from .scope import all_sites, remember
+from .scope import all_sites, remember, require_every_site, visible_site
 
 MAX_NAME = 100
 _ORIGIN_SEPARATORS = re.compile(r"[\s,]+")
@@ -26,6 +34,7 @@ def sites() -> str:
 
 @bp.post("/sites")
 def create() -> Response | tuple[str, int]:
+    require_every_site()
     name = request.form.get("name", "").strip()
     origins_text = request.form.get("origins", "")
     errors: dict[str, str] = {}
@@ -54,9 +63,7 @@ def create() -> Response | tuple[str, int]:
 
 @bp.get("/sites/<int:site_id>")
 def site(site_id: int) -> str:
-    found = by_id(db.session(), Site, site_id)
-    if found is None:
-        abort(404, "There is no such site.")
+    found = visible_site(site_id)
     remember(found)
     base_url = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
     return render_template(
@@ -64,6 +71,7 @@ def site(site_id: int) -> str:
         shown=found,
         status=tracking_status(found),
         code=snippet(found, base_url),
+        email_hosts=sorted(email_hosts(found)),
         reveal_api_key=request.args.get("reveal") == "api-key",
         refused_today=totals(db.session(), found.id, days=1),
         refused_week=totals(db.session(), found.id, days=7),
@@ -74,11 +82,41 @@ def site(site_id: int) -> str:
 def save_privacy(site_id: int) -> Response:
     """Consent mode and Do-Not-Track: both go into the tracking code, which must then be pasted again."""
     session = db.session()
-    found = by_id(session, Site, site_id)
-    if found is None:
-        abort(404, "There is no such site.")
+    found = visible_site(site_id)
     found.require_consent = request.form.get("require_consent") == "on"
     found.respect_dnt = request.form.get("respect_dnt") == "on"
     session.commit()
     flash("Saved. Paste the updated tracking code on your site for the change to take effect.", "success")
     return redirect(url_for("dashboard.site", site_id=found.id))
+
+
+@bp.post("/sites/<int:site_id>/email-hosts")
+def save_email_hosts(site_id: int) -> Response:
+    """Hosts besides the origins' that the site's emails may link to and show images from."""
+    session = db.session()
+    found = visible_site(site_id)
+    try:
+        hosts = sorted({normalise_host(host) for host in _ORIGIN_SEPARATORS.split(request.form.get("hosts", "")) if host})
+    except ValueError as error:
+        flash(f"Not saved: {error}. Write host names such as cdn.shop.example.", "error")
+        return redirect(url_for("dashboard.site", site_id=found.id))
+    found.email_hosts = hosts
+    session.commit()
+    flash("Saved: emails link only to the hosts listed.", "success")
+    return redirect(url_for("dashboard.site", site_id=found.id))
+
+
+@bp.post("/sites/<int:site_id>/rotate-key")
+def rotate(site_id: int) -> Response:
+    """A new client or api key; the old one is refused from now on."""
+    found = visible_site(site_id)
+    try:
+        which = SiteKey(request.form.get("key", ""))
+    except ValueError:
+        abort(400, "key: client or api")
+    rotate_key(db.session(), found, which)
+    if which is SiteKey.CLIENT:
+        flash("New client key. Paste the updated tracking code on your site now: the old key is refused.", "success")
+        return redirect(url_for("dashboard.site", site_id=found.id))
+    flash("New API key. Put it in your shop's server settings now: the old key is refused.", "success")
+    return redirect(url_for("dashboard.site", site_id=found.id, reveal="api-key"))
