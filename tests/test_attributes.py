@@ -258,3 +258,30 @@ def test_openapi_lists_the_attribute_endpoints(client: FlaskClient) -> None:
     body = operations["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["$ref"].endswith("/V3CreateAttribute")
 
+
+# The CLI
+
+
+def test_cli_lists_creates_and_deletes_attributes(app: Flask, client: FlaskClient, site: Site) -> None:
+    runner = app.test_cli_runner()
+    created = runner.invoke(args=["attributes", "create", site.name, "birthday", "--type", "date"])
+    assert created.exit_code == 0, created.output
+    assert "Created attribute BIRTHDAY (date)" in created.output
+    listed = runner.invoke(args=["attributes", "list", site.name])
+    assert listed.output.splitlines() == [f"{name}\tnormal\ttext" for name in DEFAULTS] + ["BIRTHDAY\tnormal\tdate"]
+
+    duplicate = runner.invoke(args=["attributes", "create", site.name, "BIRTHDAY"])
+    assert duplicate.exit_code != 0 and "already exists" in duplicate.output
+    bad_type = runner.invoke(args=["attributes", "create", site.name, "X", "--type", "colour"])
+    assert bad_type.exit_code != 0 and "--type" in bad_type.output
+
+    collect(client, site, identify("fay@example.com", {"BIRTHDAY": "1990-01-02"}))
+    deleted = runner.invoke(args=["attributes", "delete", site.name, "birthday"])
+    assert deleted.exit_code == 0, deleted.output
+    assert "removed its values from 1 contacts" in deleted.output
+    assert contact(app, site, "fay@example.com").attributes == {}
+    missing = runner.invoke(args=["attributes", "delete", site.name, "BIRTHDAY"])
+    assert missing.exit_code != 0 and "no attribute" in missing.output
+    unknown_site = runner.invoke(args=["attributes", "list", "no-such-site"])
+    assert unknown_site.exit_code != 0 and "no site named" in unknown_site.output
+
