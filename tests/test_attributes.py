@@ -285,3 +285,39 @@ def test_cli_lists_creates_and_deletes_attributes(app: Flask, client: FlaskClien
     unknown_site = runner.invoke(args=["attributes", "list", "no-such-site"])
     assert unknown_site.exit_code != 0 and "no site named" in unknown_site.output
 
+
+# The dashboard
+
+
+def test_dashboard_site_page_lists_adds_and_deletes_attributes(
+    app: Flask, owner: FlaskClient, client: FlaskClient, site: Site
+) -> None:
+    page = f"/sites/{site.id}"
+    shown = owner.get(page).get_data(as_text=True)
+    assert 'id="site-attributes"' in shown and "<code>FIRSTNAME</code>" in shown
+
+    refused = owner.post(f"{page}/attributes", data={"name": "COUNTRY", "type": "text"})
+    assert refused.status_code == 400 and "This form has expired" in refused.get_data(as_text=True)
+    token = csrf_token(owner, page)
+    added = owner.post(f"{page}/attributes", data={"name": "country", "type": "text", "csrf_token": token})
+    assert added.status_code == 302
+    assert "COUNTRY" in names(app, site)
+    assert "Attribute COUNTRY added" in owner.get(page).get_data(as_text=True)
+
+    hostile = owner.post(f"{page}/attributes", data={"name": "<b>x</b>", "type": "text", "csrf_token": token})
+    body = hostile.get_data(as_text=True)
+    assert hostile.status_code == 400 and "<b>x</b>" not in body and "&lt;b&gt;x&lt;/b&gt;" in body
+    duplicate = owner.post(f"{page}/attributes", data={"name": "COUNTRY", "type": "text", "csrf_token": token})
+    assert duplicate.status_code == 400 and "already exists" in duplicate.get_data(as_text=True)
+    bad_type = owner.post(f"{page}/attributes", data={"name": "AGE", "type": "colour", "csrf_token": token})
+    assert bad_type.status_code == 400 and "AGE" not in names(app, site)
+
+    collect(client, site, identify("gil@example.com", {"COUNTRY": "PT", "FIRSTNAME": "Gil"}))
+    no_token = owner.post(f"{page}/attributes/COUNTRY/delete")
+    assert no_token.status_code == 400 and "COUNTRY" in names(app, site)
+    deleted = owner.post(f"{page}/attributes/COUNTRY/delete", data={"csrf_token": token})
+    assert deleted.status_code == 302
+    assert "COUNTRY" not in names(app, site)
+    assert contact(app, site, "gil@example.com").attributes == {"FIRSTNAME": "Gil"}
+    assert owner.post(f"{page}/attributes/COUNTRY/delete", data={"csrf_token": token}).status_code == 404
+
