@@ -13,6 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import db
+from .attributes import (
+    NORMAL_TYPES,
+    AttributeRefused,
+    AttributeType,
+    UnknownAttribute,
+    category_of,
+    create_attribute,
+    delete_attribute,
+    existing_attribute,
+    site_attributes,
+)
 from .automation import Worker
 from .carts import MAX_RESETS, reconfigure, workflow_of
 from .config import DEFAULT_PUBLIC_URL, parse_duration
@@ -30,7 +41,7 @@ events_cli = AppGroup("events", help="Stored events.")
 db_cli = AppGroup("db", help="The database schema.")
 users_cli = AppGroup("users", help="Who may sign in to the dashboard.")
 contacts_cli = AppGroup("contacts", help="A contact's data: export it, or erase it.")
-
+attributes_cli = AppGroup("attributes", help="The contact attributes a site keeps (only these are stored on contacts).")
 
 
 def _site(session: Session, name: str) -> Site:
@@ -273,6 +284,48 @@ def _access(site_ids: set[int] | None, names: dict[int, str]) -> str:
     return "every site" if site_ids is None else ", ".join(sorted(names[i] for i in site_ids)) or "no site"
 
 
+@attributes_cli.command("list")
+@click.argument("site_name")
+def attributes_list_command(site_name: str) -> None:
+    """Print the site's attributes, one a line: name, category, type."""
+    with db.new_session(current_app) as session:
+        for attribute in site_attributes(session, _site(session, site_name).id):
+            click.echo(f"{attribute.name}\t{category_of(attribute).value}\t{attribute.type}")
+
+
+@attributes_cli.command("create")
+@click.argument("site_name")
+@click.argument("name")
+@click.option("--type", "kind", type=click.Choice([kind.value for kind in NORMAL_TYPES]),
+              default=AttributeType.TEXT.value, show_default=True,
+              help="What the attribute's values are; a value of another kind is left out.")
+def attributes_create_command(site_name: str, name: str, kind: str) -> None:
+    """Create an attribute: identify() calls and the APIs may then set it on contacts."""
+    with db.new_session(current_app) as session:
+        site = _site(session, site_name)
+        try:
+            attribute = create_attribute(session, site.id, name, AttributeType(kind))
+        except AttributeRefused as refused:
+            raise click.ClickException(str(refused)) from None
+        click.echo(f"Created attribute {attribute.name} ({attribute.type}) in {site_name}.")
+
+
+@attributes_cli.command("delete")
+@click.argument("site_name")
+@click.argument("name")
+def attributes_delete_command(site_name: str, name: str) -> None:
+    """Delete an attribute and remove its values from every contact of the site."""
+    with db.new_session(current_app) as session:
+        site = _site(session, site_name)
+        try:
+            attribute = existing_attribute(session, site.id, name, None)
+        except UnknownAttribute:
+            raise click.ClickException(f"no attribute {name!r} in site {site_name!r}") from None
+        attribute_name = attribute.name
+        cleared = delete_attribute(session, attribute)
+    click.echo(f"Deleted attribute {attribute_name} from {site_name}; removed its values from {cleared} contacts.")
+
+
 @users_cli.command("create")
 @click.argument("email")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
@@ -336,5 +389,8 @@ def users_delete_command(email: str) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (sites_cli, db_cli, workflows_cli, outbox_cli, events_cli, users_cli, contacts_cli, worker_command):
+    commands = (
+        sites_cli, db_cli, workflows_cli, outbox_cli, events_cli, users_cli, contacts_cli, attributes_cli, worker_command
+    )
+    for command in commands:
         app.cli.add_command(command)

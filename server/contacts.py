@@ -11,11 +11,10 @@ from sqlalchemy import Connection, Insert, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .models import Attribute, Contact, Event, Site, Visitor, utcnow
+from .attributes import AttributeRule, rules
+from .models import Contact, Event, Site, Visitor, utcnow
 
-DEFAULT_ATTRIBUTES = ("FIRSTNAME", "LASTNAME", "SMS")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-_ATTRIBUTE_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,49}$")
 
 
 def normalise_email(value: Any) -> str | None:
@@ -26,24 +25,12 @@ def normalise_email(value: Any) -> str | None:
     return email if len(email) <= 254 and _EMAIL.match(email) else None
 
 
-def is_attribute_value(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, float, bool))
-
-
-def seed_attributes(session: Session, site: Site) -> None:
-    session.add_all(Attribute(site_id=site.id, name=name) for name in DEFAULT_ATTRIBUTES)
-
-
-def known_attributes(session: Session, site_id: int) -> set[str]:
-    return set(session.scalars(select(Attribute.name).where(Attribute.site_id == site_id)))
-
-
 def find_contact(session: Session, site_id: int, email: str) -> Contact | None:
     return session.scalar(select(Contact).where(Contact.site_id == site_id, Contact.email == email))
 
 
 class ContactBook:
-    """One site's contacts and attribute names, cached for the length of one ingest."""
+    """One site's contacts and attributes, cached for the length of one ingest."""
 
     def __init__(self, session: Session, site: Site) -> None:
         self.session = session
@@ -51,9 +38,9 @@ class ContactBook:
         self._contacts: dict[str, Contact] = {}
 
     @cached_property
-    def attributes(self) -> set[str]:
-        """The site's attribute names, read only when an event concerns a contact."""
-        return known_attributes(self.session, self.site.id)
+    def attributes(self) -> dict[str, AttributeRule]:
+        """The site's attributes, read only when an event concerns a contact."""
+        return rules(self.session, self.site.id)
 
     def contact(self, email: str) -> Contact:
         """The site's contact with this email, created when new."""
@@ -81,27 +68,22 @@ class ContactBook:
         if holder is None:
             contact.ext_id = ext_id
 
-    def matching_attributes(self, properties: dict[str, Any]) -> dict[str, Any]:
-        """The properties whose upper-cased name is a known attribute."""
-        return {
-            key.upper(): value
-            for key, value in properties.items()
-            if key.upper() in self.attributes and is_attribute_value(value)
-        }
+    def matching_attributes(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The values whose upper-cased name is one of the site's attributes and which fit its type.
 
-    def set_attributes(self, contact: Contact, values: dict[str, Any], create: bool) -> None:
-        """Store `values` on the contact; with `create`, unknown names become attributes."""
-        changed = dict(contact.attributes or {})
+        Nothing else becomes an attribute, whoever sends it: the shop creates attributes, and
+        unknown properties stay on their event.
+        """
+        matching = {}
         for key, value in values.items():
-            name = key.upper()
-            if name == "EMAIL" or not is_attribute_value(value):
-                continue
-            if name not in self.attributes:
-                if not (create and _ATTRIBUTE_NAME.match(name)):
-                    continue
-                self.session.add(Attribute(site_id=self.site.id, name=name))
-                self.attributes.add(name)
-            changed[name] = value
+            rule = self.attributes.get(key.upper())
+            if rule is not None and rule.accepts(value):
+                matching[key.upper()] = value
+        return matching
+
+    def set_attributes(self, contact: Contact, values: dict[str, Any]) -> None:
+        """Store on the contact those of `values` that are the site's attributes and fit their types."""
+        changed = dict(contact.attributes or {}) | self.matching_attributes(values)
         if changed != contact.attributes:
             contact.attributes = changed
             contact.modified_at = utcnow()

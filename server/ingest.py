@@ -159,7 +159,8 @@ def _contact(
             link_visitor(session, visitor, contact)
             adopt_visitor_carts(carts, visitor, contact)
     elif visitor is not None and visitor.contact_id is not None:
-        if incoming.ext_id is None and not incoming.attributes and not book.matching_attributes(incoming.properties):
+        changes = book.matching_attributes(incoming.attributes) or book.matching_attributes(incoming.properties)
+        if incoming.ext_id is None and not changes:
             return visitor.contact_id
         contact = session.get(Contact, visitor.contact_id)
     elif incoming.ext_id is not None:
@@ -169,8 +170,8 @@ def _contact(
     if contact is not None and incoming.vouched and contact.confirmed_at is None:
         contact.confirmed_at = utcnow()
     if contact is not None:
-        book.set_attributes(contact, incoming.attributes, create=True)
-        book.set_attributes(contact, book.matching_attributes(incoming.properties), create=False)
+        book.set_attributes(contact, incoming.attributes)
+        book.set_attributes(contact, incoming.properties)
     return contact.id if contact is not None else None
 
 

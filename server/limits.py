@@ -11,3 +11,6 @@ V3_BATCH_EVENTS = 100
 REQUEST_BYTES = 1024 * 1024
 PROPERTY_KEYS = 200
 NESTING_DEPTH = 10
+ATTRIBUTES_PER_SITE = 200  # contact attributes a site may define (its defaults included)
+ATTRIBUTE_CHOICES = 100  # values of one category attribute
+ATTRIBUTE_LABEL_CHARS = 200  # a category value's label, as Brevo limits it

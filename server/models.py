@@ -53,7 +53,7 @@ class Site(Base):
 
 
 class Attribute(Base):
-    """A contact attribute a site knows (FIRSTNAME, LASTNAME, SMS, and any identify() sent)."""
+    """A contact attribute a site knows, created by the shop: its name, type and, for a category, its values."""
 
     __tablename__ = "attributes"
     __table_args__ = (UniqueConstraint("site_id", "name"),)
@@ -61,6 +61,8 @@ class Attribute(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(16), default="text", server_default="text")
+    enumeration: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
 
 
 class Contact(Base):

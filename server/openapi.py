@@ -21,9 +21,17 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     schemas.V3EventBatch,
     schemas.V3CreateContact,
     schemas.V3UpdateContact,
+    schemas.V3CreateAttribute,
+    schemas.V3UpdateAttribute,
 ]
 ERROR = {"$ref": "#/components/schemas/Error"}
 IDENTIFIER = {"name": "identifier", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+ATTRIBUTE_PATH = [
+    {"name": "attributeCategory", "in": "path", "required": True,
+     "schema": {"type": "string", "enum": ["normal", "category"]}},
+    {"name": "attributeName", "in": "path", "required": True,
+     "schema": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,49}$"}},
+]
 IDENTIFIER_TYPE = {
     "name": "identifierType",
     "in": "query",
@@ -102,7 +110,21 @@ def document(server_url: str) -> dict[str, Any]:
                 ],
             ),
         },
-        "/v3/contacts/attributes": {"get": _operation("List contact attributes", "api-key")},
+        "/v3/contacts/attributes": {"get": _operation("List contact attributes with their category and type", "api-key")},
+        "/v3/contacts/attributes/{attributeCategory}/{attributeName}": {
+            "post": _operation(
+                "Create a contact attribute (normal: type text, float, date or boolean; category: its enumeration)",
+                "api-key", schemas.V3CreateAttribute, (201, "created"), ATTRIBUTE_PATH,
+            ),
+            "put": _operation(
+                "Replace a category attribute's enumeration", "api-key", schemas.V3UpdateAttribute, (204, "updated"),
+                ATTRIBUTE_PATH, (400, 401, 404, 413, 429),
+            ),
+            "delete": _operation(
+                "Delete a contact attribute and its value on every contact", "api-key", None, (204, "deleted"),
+                ATTRIBUTE_PATH, (400, 401, 404, 429),
+            ),
+        },
         "/v3/contacts/{identifier}": {
             "get": _operation("A contact", "api-key", parameters=[IDENTIFIER, IDENTIFIER_TYPE], errors=(400, 401, 404, 429)),
             "put": _operation(

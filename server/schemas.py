@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from . import limits
+from .attributes import Choice
 from .contacts import normalise_email
 from .errors import ApiError, describe
 
@@ -197,3 +198,24 @@ class V3UpdateContact(BaseModel):
     emailBlacklisted: bool | None = None
     smsBlacklisted: bool | None = None
     listIds: list[RowId] | None = None
+
+
+class AttributeChoice(BaseModel):
+    """One value of a category attribute: its number and its label."""
+
+    value: StrictInt
+    label: str = Field(min_length=1, max_length=limits.ATTRIBUTE_LABEL_CHARS, pattern=r"^[^\x00-\x1f\x7f]+$")
+
+
+class V3UpdateAttribute(BaseModel):
+    enumeration: list[AttributeChoice] | None = Field(default=None, max_length=limits.ATTRIBUTE_CHOICES)
+    value: str | None = None
+    multiCategoryOptions: list[str] | None = None
+
+    def choices(self) -> list[Choice] | None:
+        return None if self.enumeration is None else [Choice(item.value, item.label) for item in self.enumeration]
+
+
+class V3CreateAttribute(V3UpdateAttribute):
+    type: str | None = None
+    isRecurring: bool | None = None

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .carts import new_workflow
-from .contacts import seed_attributes
+from .attributes import seed_attributes
 from .models import Site, utcnow
 
 RECENT_TRAFFIC = timedelta(hours=24)

@@ -159,6 +159,40 @@ def test_sdk_lists_the_default_attributes(brevo: Brevo) -> None:
         assert (by_name[name].category, by_name[name].type) == ("normal", "text")
 
 
+def test_sdk_creates_updates_and_deletes_attributes(brevo: Brevo) -> None:
+    created = brevo.contacts.with_raw_response.create_attribute("normal", "LOYALTY", type="float")
+    assert created.status_code == 201
+    brevo.contacts.create_attribute("category", "TIER", enumeration=[{"value": 1, "label": "Bronze"}])
+    with pytest.raises(BadRequestError) as duplicate:
+        brevo.contacts.create_attribute("normal", "LOYALTY", type="text")
+    assert duplicate.value.body["code"] == "duplicate_parameter"
+    with pytest.raises(BadRequestError) as unsupported:
+        brevo.contacts.create_attribute("calculated", "TOTAL", value="SUM[ORDER_PRICE]")
+    assert unsupported.value.body["message"].startswith("attributeCategory")
+
+    listing = {attribute.name: attribute for attribute in brevo.contacts.get_attributes().attributes or []}
+    assert (listing["LOYALTY"].category, listing["LOYALTY"].type) == ("normal", "float")
+    assert listing["TIER"].category == "category"
+    assert [(item.value, item.label) for item in listing["TIER"].enumeration or []] == [(1, "Bronze")]
+
+    updated = brevo.contacts.with_raw_response.update_attribute(
+        "category", "TIER", enumeration=[{"value": 1, "label": "Bronze"}, {"value": 2, "label": "Gold"}]
+    )
+    assert updated.status_code == 204
+    email = new_email()
+    brevo.contacts.create_contact(email=email, attributes={"LOYALTY": 7, "TIER": 2, "UNKNOWN": "left out"})
+    assert attributes(brevo.contacts.get_contact_info(email)) == {"LOYALTY": 7, "TIER": 2}
+
+    deleted = brevo.contacts.with_raw_response.delete_attribute("normal", "LOYALTY")
+    assert deleted.status_code == 204
+    assert attributes(brevo.contacts.get_contact_info(email)) == {"TIER": 2}
+    with pytest.raises(ApiError) as missing:
+        brevo.contacts.delete_attribute("normal", "LOYALTY")
+    assert missing.value.status_code == 404
+    with pytest.raises(NotFoundError):
+        brevo.contacts.update_attribute("category", "NOPE", enumeration=[{"value": 1, "label": "x"}])
+
+
 def test_sdk_event_updates_the_contact_and_is_listed_by_name_and_contact(brevo: Brevo) -> None:
     email, other_email = new_email("grace"), new_email("alan")
     created = brevo.contacts.create_contact(email=email, attributes={"FIRSTNAME": "Ada", "LASTNAME": "Hopper"})

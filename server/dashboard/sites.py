@@ -1,4 +1,5 @@
-"""Sites: create one, copy its tracking code, check that its traffic arrives, see its keys, set its consent mode."""
+"""Sites: create one, copy its tracking code, check that its traffic arrives, see its keys, set its consent mode,
+keep its contact attributes."""
 from __future__ import annotations
 
 import re
@@ -7,7 +8,18 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from werkzeug.wrappers import Response
 
 from .. import db
+from ..attributes import (
+    NORMAL_TYPES,
+    AttributeRefused,
+    AttributeType,
+    UnknownAttribute,
+    create_attribute,
+    delete_attribute,
+    existing_attribute,
+    site_attributes,
+)
 from ..counters import totals
+from ..models import Site
 from ..sites import (
     SiteKey,
     by_name,
@@ -63,7 +75,10 @@ def create() -> Response | tuple[str, int]:
 
 @bp.get("/sites/<int:site_id>")
 def site(site_id: int) -> str:
-    found = visible_site(site_id)
+    return _site_page(visible_site(site_id), {"type": AttributeType.TEXT.value}, {})
+
+
+def _site_page(found: Site, attribute_form: dict[str, str], attribute_errors: dict[str, str]) -> str:
     remember(found)
     base_url = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
     return render_template(
@@ -75,7 +90,42 @@ def site(site_id: int) -> str:
         reveal_api_key=request.args.get("reveal") == "api-key",
         refused_today=totals(db.session(), found.id, days=1),
         refused_week=totals(db.session(), found.id, days=7),
+        attributes=site_attributes(db.session(), found.id),
+        attribute_types=[kind.value for kind in NORMAL_TYPES],
+        attribute_form=attribute_form,
+        attribute_errors=attribute_errors,
     )
+
+
+@bp.post("/sites/<int:site_id>/attributes")
+def add_attribute(site_id: int) -> Response | tuple[str, int]:
+    """A new contact attribute: identify() calls and the APIs may then set it."""
+    found = visible_site(site_id)
+    form = {"name": request.form.get("name", "").strip(), "type": request.form.get("type", "")}
+    kind = next((kind for kind in NORMAL_TYPES if kind.value == form["type"]), None)
+    if kind is None:
+        return _site_page(found, form, {"type": "Choose one of the types listed."}), 400
+    try:
+        attribute = create_attribute(db.session(), found.id, form["name"], kind)
+    except AttributeRefused as refused:
+        return _site_page(found, form, {"name": refused.reason[:1].upper() + refused.reason[1:] + "."}), 400
+    flash(f"Attribute {attribute.name} added: identify() calls and the APIs can now set it.", "success")
+    return redirect(url_for("dashboard.site", site_id=found.id, _anchor="attributes-title"))
+
+
+@bp.post("/sites/<int:site_id>/attributes/<name>/delete")
+def remove_attribute(site_id: int, name: str) -> Response:
+    """Delete an attribute and its values on every contact of the site."""
+    found = visible_site(site_id)
+    session = db.session()
+    try:
+        attribute = existing_attribute(session, found.id, name, None)
+    except UnknownAttribute:
+        abort(404, "The site has no such attribute.")
+    attribute_name = attribute.name
+    cleared = delete_attribute(session, attribute)
+    flash(f"Attribute {attribute_name} deleted, and its values removed from {cleared} contacts.", "success")
+    return redirect(url_for("dashboard.site", site_id=site_id, _anchor="attributes-title"))
 
 
 @bp.post("/sites/<int:site_id>/privacy")
