@@ -13,11 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import db
+from .addresses import InvalidAddress, email_address
 from .automation import Worker
 from .carts import reconfigure, workflow_of
 from .config import DEFAULT_PUBLIC_URL, parse_duration
 from .dashboard.users import create_user
-from .contacts import find_contact, normalise_email
+from .contacts import find_contact
 from .models import Contact, OutboxEmail, Site, utcnow
 from .privacy import erase_contact, export_contact
 from .retention import prune_events
@@ -208,7 +209,11 @@ def outbox_show_command(outbox_id: int, html: bool) -> None:
 
 def _contact(session: Session, site_name: str, email: str) -> Contact:
     site = _site(session, site_name)
-    contact = find_contact(session, site.id, normalise_email(email) or email)
+    try:
+        address = email_address(email)
+    except InvalidAddress as error:
+        raise click.ClickException(f"EMAIL: not a valid email address: {error}") from None
+    contact = find_contact(session, site.id, address)
     if contact is None:
         raise click.ClickException(f"no contact {email!r} in site {site_name!r}")
     return contact

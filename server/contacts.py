@@ -14,16 +14,7 @@ from sqlalchemy.orm import Session
 from .models import Attribute, Contact, Event, Site, Visitor, utcnow
 
 DEFAULT_ATTRIBUTES = ("FIRSTNAME", "LASTNAME", "SMS")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _ATTRIBUTE_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,49}$")
-
-
-def normalise_email(value: Any) -> str | None:
-    """A trimmed, lower-case email address, or None when `value` is not one."""
-    if not isinstance(value, str):
-        return None
-    email = value.strip().lower()
-    return email if len(email) <= 254 and _EMAIL.match(email) else None
 
 
 def is_attribute_value(value: Any) -> bool:

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from . import db, limits
 from .auth import site_from_api_key
-from .contacts import ContactBook, normalise_email
+from .addresses import InvalidAddress, email_address
+from .contacts import ContactBook
 from .errors import ApiError
 from .ingest import IncomingEvent, event_time, ingest
 from .models import Attribute, Contact, Event, Site, utcnow
@@ -61,9 +62,10 @@ def find_contact(session: Session, site: Site, identifier: str, kind: str | None
         contact = session.get(Contact, int(identifier))
         return contact if contact is not None and contact.site_id == site.id else None
     if kind == "email_id":
-        email = normalise_email(identifier)
-        if email is None:
-            raise ApiError(400, "identifier: not a valid email address")
+        try:
+            email = email_address(identifier)
+        except InvalidAddress as error:
+            raise ApiError(400, f"identifier: not a valid email address: {error}") from None
         return session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.email == email))
     raise ApiError(400, f"identifierType: unsupported value {kind!r} (use email_id, contact_id or ext_id)")
 
@@ -159,11 +161,15 @@ def _apply_contact_changes(
     its email unsubscribes it, as the link in an email does.
     """
     attributes = dict(body.attributes or {})
-    new_email = attributes.pop("EMAIL", None) or attributes.pop("email", None)
+    given = [attributes.pop(key) for key in [key for key in attributes if key.upper() == "EMAIL"]]
+    new_email = next((value for value in given if value), None)
     if new_email is not None:
-        contact.email = normalise_email(new_email)
-        if contact.email is None:
-            raise ApiError(400, "attributes.EMAIL: not a valid email address")
+        if not isinstance(new_email, str):
+            raise ApiError(400, "attributes.EMAIL: not a valid email address: expected a string")
+        try:
+            contact.email = email_address(new_email)
+        except InvalidAddress as error:
+            raise ApiError(400, f"attributes.EMAIL: not a valid email address: {error}") from None
     if body.ext_id is not None:
         contact.ext_id = body.ext_id
     if body.emailBlacklisted and not contact.email_blacklisted:

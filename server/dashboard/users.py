@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..contacts import normalise_email
+from ..addresses import InvalidAddress, email_address, normalise_email
 from ..models import User, utcnow
 
 MIN_PASSWORD = 8
@@ -15,9 +15,10 @@ MIN_PASSWORD = 8
 
 def create_user(session: Session, email: str, password: str) -> User:
     """A new user with a hashed password; ValueError for a bad email, a short password or a taken email."""
-    address = normalise_email(email)
-    if address is None:
-        raise ValueError(f"not an email address: {email!r}")
+    try:
+        address = email_address(email)
+    except InvalidAddress as error:
+        raise ValueError(f"not a valid email address: {email!r}: {error}") from None
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"the password needs at least {MIN_PASSWORD} characters")
     if by_email(session, address) is not None:
