@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from werkzeug.routing import PathConverter
 
 from . import db, limits
 from .auth import site_from_api_key
@@ -24,6 +25,15 @@ from .sites import tracking_status
 from .unsubscribe import unsubscribe
 
 bp = Blueprint("v3", __name__, url_prefix="/v3")
+
+
+class ContactIdentifier(PathConverter):
+    """A path's rest, line breaks included, so that an address holding one gets the 400 that names it."""
+
+    regex = r"[^/](?s:.)*?"
+
+
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("identifier", ContactIdentifier))
 
 MAX_EVENTS_PAGE = 10000
 MAX_CONTACTS_PAGE = 1000
@@ -77,7 +87,7 @@ def existing_contact(session: Session, site: Site, identifier: str) -> Contact:
     return contact
 
 
-@bp.get("/contacts/<path:identifier>")
+@bp.get("/contacts/<identifier:identifier>")
 def get_contact(identifier: str) -> Response:
     contact = existing_contact(db.session(), site_from_api_key(), identifier)
     return jsonify(contact_json(contact) | {"statistics": {}})
@@ -100,7 +110,7 @@ def create_contact() -> Response:
     return Response(status=204) if existing is not None else (jsonify(id=contact.id), 201)  # type: ignore[return-value]
 
 
-@bp.put("/contacts/<path:identifier>")
+@bp.put("/contacts/<identifier:identifier>")
 def update_contact(identifier: str) -> Response:
     site = site_from_api_key()
     body = parse_body(V3UpdateContact)
@@ -111,7 +121,7 @@ def update_contact(identifier: str) -> Response:
     return Response(status=204)
 
 
-@bp.delete("/contacts/<path:identifier>")
+@bp.delete("/contacts/<identifier:identifier>")
 def delete_contact(identifier: str) -> Response:
     """The contact and, with it, its events, carts and emails."""
     site = site_from_api_key()
