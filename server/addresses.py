@@ -28,7 +28,7 @@ def email_address(value: str) -> str:
     if len(trimmed) > MAX_CHARS:
         raise InvalidAddress(f"longer than {MAX_CHARS} characters")
     try:
-        return _stored_form(trimmed)
+        return _stored_form(trimmed.lower())  # lower-cased first: the stored form itself is then a cache hit
     except EmailNotValidError as error:
         raise InvalidAddress(str(error)) from None
 
@@ -55,7 +55,7 @@ def needs_smtputf8(address: str) -> bool:
 
 @lru_cache(maxsize=_CACHED)
 def _stored_form(value: str) -> str:
-    valid = validate_email(value.lower(), check_deliverability=False, allow_smtputf8=True)
+    valid = validate_email(value, check_deliverability=False, allow_smtputf8=True)
     address = f"{valid.local_part}@{valid.ascii_domain}"
     if parseaddr(address) != ("", address):  # what smtplib puts in RCPT TO must be this address, unchanged
         raise EmailNotValidError("The email address is not read back as itself by an SMTP client.")
