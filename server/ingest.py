@@ -9,8 +9,8 @@ from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .carts import CartBook, adopt_visitor_carts, apply_event
 from .addresses import normalise_email
+from .carts import CartBook, adopt_visitor_carts, apply_event
 from .contacts import ContactBook, SeenVisitor, link_visitor, see_visitor
 from .models import Contact, Event, Site, utcnow
 from .sites import traffic

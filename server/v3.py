@@ -7,14 +7,15 @@ from datetime import datetime, time, timezone
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from flask.blueprints import BlueprintSetupState
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.routing import PathConverter
 
 from . import db, limits
-from .auth import site_from_api_key
 from .addresses import InvalidAddress, email_address
+from .auth import site_from_api_key
 from .contacts import ContactBook
 from .errors import ApiError
 from .ingest import IncomingEvent, event_time, ingest
@@ -33,7 +34,9 @@ class ContactIdentifier(PathConverter):
     regex = r"[^/](?s:.)*?"
 
 
-bp.record_once(lambda state: state.app.url_map.converters.setdefault("identifier", ContactIdentifier))
+@bp.record_once
+def _register_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters["identifier"] = ContactIdentifier
 
 MAX_EVENTS_PAGE = 10000
 MAX_CONTACTS_PAGE = 1000
