@@ -183,12 +183,19 @@ class Worker:
             lease_until = self.clock() + self.lease
             claimed = claim_outbox(session, self.clock(), lease_until)
         lanes = [claimed[lane :: self.connections] for lane in range(self.connections)]
-        threads = [threading.Thread(target=self._deliver_lane, args=(lane, lease_until, stop)) for lane in lanes if lane]
+        threads = [threading.Thread(target=self._run_lane, args=(lane, lease_until, stop)) for lane in lanes if lane]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         return len(claimed)
+
+    def _run_lane(self, outbox_ids: list[int], lease_until: datetime, stop: threading.Event | None) -> None:
+        """A lane's thread: each email's failure is recorded on it, so only the database failing ends a lane early."""
+        try:
+            self._deliver_lane(outbox_ids, lease_until, stop)
+        except Exception:  # its unsent emails go out again once their lease ends
+            log.exception("delivery lane stopped early")
 
     def _deliver_lane(self, outbox_ids: list[int], lease_until: datetime, stop: threading.Event | None) -> None:
         """One connection's share of a pass; a stop releases what it has not sent yet."""
@@ -223,27 +230,45 @@ class Worker:
         return renewed_until, ours
 
     def _send(self, connection: Connection, mailer: Mailer, row: Row[Any]) -> None:
-        """One attempt, recorded (and committed) before the next email is sent."""
+        """One attempt, recorded (and committed) before the next email is sent.
+
+        Whatever goes wrong with this one email is its failure, never the lane's: an unforeseen error
+        is recorded as a temporary failure (retried with backoff, then failed) on a fresh connection.
+        """
         attempts = row.attempts + 1
         outcome: dict[str, Any] = {"attempts": attempts, "lease_until": None}
         try:
             headers = list_unsubscribe_headers(row.unsubscribe_url) if row.unsubscribe_url else {}
             mailer.send(Email(row.sender, row.recipient, row.subject, row.html, row.text, row.message_id, headers))
-        except TemporaryFailure as error:
-            outcome["last_error"] = str(error)
+        except PermanentFailure as error:
+            log.warning("outbox email %s failed: %s", row.id, error)
+            outcome.update(status="failed", last_error=_error_text(error))
+        except Exception as error:  # noqa: BLE001 - one email's problem must not end the lane
+            failure = error if isinstance(error, TemporaryFailure) else self._unforeseen(mailer, row.id, error)
+            outcome["last_error"] = _error_text(failure)
             if attempts >= MAX_ATTEMPTS:
                 outcome["status"] = "failed"
             else:
                 outcome["next_attempt_at"] = self.clock() + self._backoff(attempts)
-        except PermanentFailure as error:
-            outcome.update(status="failed", last_error=str(error))
         else:
             outcome.update(status="sent", sent_at=self.clock(), last_error=None)
         connection.execute(_RECORD_ATTEMPT, {"outbox_id": row.id, **outcome})
         connection.commit()
 
+    @staticmethod
+    def _unforeseen(mailer: Mailer, outbox_id: int, error: Exception) -> TemporaryFailure:
+        """An error no rule foresaw: logged with its trace (not the email), and the connection started afresh."""
+        log.error("outbox email %s: unexpected %s while sending", outbox_id, type(error).__name__, exc_info=error)
+        mailer.close()
+        return TemporaryFailure(f"unexpected error while sending: {type(error).__name__}: {error}")
+
     def _backoff(self, attempts: int) -> timedelta:
         return min(MAX_BACKOFF, timedelta(seconds=self.retry_base * 2 ** (attempts - 1)))
+
+
+def _error_text(error: Exception) -> str:
+    """The failure as stored in `last_error`: printable (a server's reply may hold a NUL, which PostgreSQL refuses)."""
+    return "".join(char if char.isprintable() else "\ufffd" for char in str(error))
 
 
 def _firstname(cart: Row[Any]) -> str | None:

@@ -24,11 +24,12 @@ from .attributes import (
     existing_attribute,
     site_attributes,
 )
+from .addresses import InvalidAddress, email_address
 from .automation import Worker
 from .carts import MAX_RESETS, reconfigure, workflow_of
 from .config import DEFAULT_PUBLIC_URL, parse_duration
 from .dashboard.users import by_email, create_user, delete_user, granted_site_ids, set_password, set_sites
-from .contacts import find_contact, normalise_email
+from .contacts import find_contact
 from .models import Contact, OutboxEmail, Site, User, utcnow
 from .privacy import erase_contact, export_contact
 from .retention import prune_events
@@ -242,7 +243,11 @@ def outbox_show_command(outbox_id: int, html: bool) -> None:
 
 def _contact(session: Session, site_name: str, email: str) -> Contact:
     site = _site(session, site_name)
-    contact = find_contact(session, site.id, normalise_email(email) or email)
+    try:
+        address = email_address(email)
+    except InvalidAddress as error:
+        raise click.ClickException(f"EMAIL: not a valid email address: {error}") from None
+    contact = find_contact(session, site.id, address)
     if contact is None:
         raise click.ClickException(f"no contact {email!r} in site {site_name!r}")
     return contact

@@ -1,7 +1,6 @@
 """Contacts: identification by email, upper-case attributes, visitors linked to contacts."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -14,15 +13,6 @@ from sqlalchemy.orm import Session
 from .attributes import AttributeRule, rules
 from .models import Contact, Event, Site, Visitor, utcnow
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-
-
-def normalise_email(value: Any) -> str | None:
-    """A trimmed, lower-case email address, or None when `value` is not one."""
-    if not isinstance(value, str):
-        return None
-    email = value.strip().lower()
-    return email if len(email) <= 254 and _EMAIL.match(email) else None
 
 
 def find_contact(session: Session, site_id: int, email: str) -> Contact | None:

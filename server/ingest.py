@@ -9,8 +9,9 @@ from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .addresses import normalise_email
 from .carts import CartBook, adopt_visitor_carts, apply_event
-from .contacts import ContactBook, SeenVisitor, link_visitor, normalise_email, see_visitor
+from .contacts import ContactBook, SeenVisitor, link_visitor, see_visitor
 from .models import Contact, Event, Site, utcnow
 from .sites import traffic
 
@@ -176,7 +177,10 @@ def _contact(
 
 
 def identified_email(incoming: IncomingEvent) -> str | None:
-    """The email an event identifies its sender by: its own, or `email` among its properties."""
+    """The email an event identifies its sender by: its own, or `email` among its properties.
+
+    The doors' schemas have refused either when it is not an address; this reads their stored form (cached).
+    """
     email_property = next((value for key, value in incoming.properties.items() if key.lower() == "email"), None)
     return normalise_email(incoming.email) or normalise_email(email_property)
 

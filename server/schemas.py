@@ -18,18 +18,30 @@ from pydantic import (
 )
 
 from . import limits
+from .addresses import InvalidAddress, email_address
 from .attributes import Choice
-from .contacts import normalise_email
 from .errors import ApiError, describe
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
 def _email(value: str) -> str:
-    email = normalise_email(value)
-    if email is None:
-        raise ValueError("not a valid email address")
-    return email
+    """The address in its stored form; one that is not a plain address is refused, saying why."""
+    try:
+        return email_address(value)
+    except InvalidAddress as error:
+        raise ValueError(f"not a valid email address: {error}") from None
+
+
+def _identifying_email(properties: dict[str, Any]) -> dict[str, Any]:
+    """An `email` property (in any case) identifies the sender too, so a non-blank string there must be an address."""
+    for key, value in properties.items():
+        if key.lower() == "email" and isinstance(value, str) and value.strip():
+            try:
+                email_address(value)
+            except InvalidAddress as error:
+                raise ValueError(f"{key}: not a valid email address: {error}") from None
+    return properties
 
 
 def _bounded(value: Any, depth: int = 0) -> Any:
@@ -50,7 +62,7 @@ def _bounded(value: Any, depth: int = 0) -> Any:
 MAX_ID = 2**31 - 1  # row ids are INTEGER on PostgreSQL
 RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
-Properties = Annotated[dict[str, Any], AfterValidator(_bounded)]
+Properties = Annotated[dict[str, Any], AfterValidator(_bounded), AfterValidator(_identifying_email)]
 Identifier = Annotated[str, Field(pattern=r"^[\w.\-]+$", min_length=1, max_length=limits.ID_CHARS)]
 Name = Annotated[str, Field(min_length=1, max_length=limits.NAME_CHARS)]
 EventName = Annotated[str, Field(min_length=1, max_length=limits.NAME_CHARS, pattern=r"^[A-Za-z0-9_-]+$")]

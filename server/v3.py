@@ -7,11 +7,14 @@ from datetime import datetime, time, timezone
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from flask.blueprints import BlueprintSetupState
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from werkzeug.routing import PathConverter
 
 from . import db, limits
+from .addresses import InvalidAddress, email_address
 from .attributes import (
     NORMAL_TYPES,
     AttributeCategory,
@@ -26,7 +29,7 @@ from .attributes import (
     site_attributes,
 )
 from .auth import site_from_api_key
-from .contacts import ContactBook, normalise_email
+from .contacts import ContactBook
 from .errors import ApiError
 from .ingest import IncomingEvent, event_time, ingest
 from .models import Attribute, Contact, Event, Site, utcnow
@@ -48,6 +51,17 @@ from .sites import tracking_status
 from .unsubscribe import unsubscribe
 
 bp = Blueprint("v3", __name__, url_prefix="/v3")
+
+
+class ContactIdentifier(PathConverter):
+    """A path's rest, line breaks included, so that an address holding one gets the 400 that names it."""
+
+    regex = r"[^/](?s:.)*?"
+
+
+@bp.record_once
+def _register_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters["identifier"] = ContactIdentifier
 
 MAX_EVENTS_PAGE = 10000
 MAX_CONTACTS_PAGE = 1000
@@ -86,9 +100,10 @@ def find_contact(session: Session, site: Site, identifier: str, kind: str | None
         contact = session.get(Contact, int(identifier))
         return contact if contact is not None and contact.site_id == site.id else None
     if kind == "email_id":
-        email = normalise_email(identifier)
-        if email is None:
-            raise ApiError(400, "identifier: not a valid email address")
+        try:
+            email = email_address(identifier)
+        except InvalidAddress as error:
+            raise ApiError(400, f"identifier: not a valid email address: {error}") from None
         return session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.email == email))
     raise ApiError(400, f"identifierType: unsupported value {kind!r} (use email_id, contact_id or ext_id)")
 
@@ -100,7 +115,7 @@ def existing_contact(session: Session, site: Site, identifier: str) -> Contact:
     return contact
 
 
-@bp.get("/contacts/<path:identifier>")
+@bp.get("/contacts/<identifier:identifier>")
 def get_contact(identifier: str) -> Response:
     contact = existing_contact(db.session(), site_from_api_key(), identifier)
     return jsonify(contact_json(contact) | {"statistics": {}})
@@ -123,7 +138,7 @@ def create_contact() -> Response:
     return Response(status=204) if existing is not None else (jsonify(id=contact.id), 201)  # type: ignore[return-value]
 
 
-@bp.put("/contacts/<path:identifier>")
+@bp.put("/contacts/<identifier:identifier>")
 def update_contact(identifier: str) -> Response:
     site = site_from_api_key()
     body = parse_body(V3UpdateContact)
@@ -134,7 +149,7 @@ def update_contact(identifier: str) -> Response:
     return Response(status=204)
 
 
-@bp.delete("/contacts/<path:identifier>")
+@bp.delete("/contacts/<identifier:identifier>")
 def delete_contact(identifier: str) -> Response:
     """The contact and, with it, its events, carts and emails."""
     site = site_from_api_key()
@@ -266,11 +281,15 @@ def _apply_contact_changes(
     its email unsubscribes it, as the link in an email does.
     """
     attributes = dict(body.attributes or {})
-    new_email = attributes.pop("EMAIL", None) or attributes.pop("email", None)
+    given = [attributes.pop(key) for key in [key for key in attributes if key.upper() == "EMAIL"]]
+    new_email = next((value for value in given if value), None)
     if new_email is not None:
-        contact.email = normalise_email(new_email)
-        if contact.email is None:
-            raise ApiError(400, "attributes.EMAIL: not a valid email address")
+        if not isinstance(new_email, str):
+            raise ApiError(400, "attributes.EMAIL: not a valid email address: expected a string")
+        try:
+            contact.email = email_address(new_email)
+        except InvalidAddress as error:
+            raise ApiError(400, f"attributes.EMAIL: not a valid email address: {error}") from None
     if body.ext_id is not None:
         contact.ext_id = body.ext_id
     if body.emailBlacklisted and not contact.email_blacklisted:

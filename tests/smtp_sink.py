@@ -34,14 +34,17 @@ class SmtpSink:
 
     With `credentials`, `.url` carries them and mail from an unauthenticated session is refused.
     `idle_timeout` is how long the server keeps a silent connection open before dropping it.
+    With `smtputf8`, the server offers SMTPUTF8 (RFC 6531) and takes non-ASCII addresses.
     """
 
-    def __init__(self, credentials: tuple[str, str] | None = None, idle_timeout: float = 300) -> None:
+    def __init__(self, credentials: tuple[str, str] | None = None, idle_timeout: float = 300, smtputf8: bool = False) -> None:
         self.credentials = credentials
         self.idle_timeout = idle_timeout
+        self.smtputf8 = smtputf8
         self.lock = threading.Lock()
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        self.mail_options: list[list[str]] = []
         self.connections = 0
         self._failures: dict[str, list[str]] = {"RCPT": [], "DATA": []}
         self._controller: _Controller | None = None
@@ -65,6 +68,7 @@ class SmtpSink:
             authenticator=self._authenticate,
             auth_require_tls=False,
             timeout=self.idle_timeout,
+            enable_SMTPUTF8=self.smtputf8,
         )
         self._controller.start()
         with self.lock:
@@ -117,6 +121,7 @@ class SmtpSink:
         with self.lock:
             self.messages.append(message)  # type: ignore[arg-type]
             self.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
+            self.mail_options.append(list(envelope.mail_options))
         return "250 OK: queued"
 
 

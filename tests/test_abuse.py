@@ -128,11 +128,11 @@ def test_a_spent_budget_refuses_known_and_unknown_emails_alike(app: Flask, clien
     for n in range(5):
         collect(client, site, identify(f"filler{n}@example.com"), address=prober)
     answers = {}
-    for email in ("known@example.com", "unknown@example.com"):
-        status, body, _headers = collect(client, site, identify(email), address=prober)
-        v2 = client.post("/api/v2/identify", json={"email": email}, headers={"ma-key": site.client_key},
+    for address in ("known@example.com", "unknown@example.com"):
+        status, body, _headers = collect(client, site, identify(address), address=prober)
+        v2 = client.post("/api/v2/identify", json={"email": address}, headers={"ma-key": site.client_key},
                          environ_base={"REMOTE_ADDR": prober})
-        answers[email] = (status, sorted(body), body.get("identification_refused"), v2.status_code, v2.get_json())
+        answers[address] = (status, sorted(body), body.get("identification_refused"), v2.status_code, v2.get_json())
     assert answers["known@example.com"] == answers["unknown@example.com"]
     assert answers["known@example.com"][3] == 429
 

@@ -59,6 +59,8 @@ def test_v2_identify_page_and_link(receiver: Process, site: Site, store: Store) 
     [
         ("trackEvent", {"event": "x"}, "email"),
         ("trackEvent", {"email": "not-an-email", "event": "x"}, "email"),
+        ("trackEvent", {"email": "v@a.example(1)", "event": "x"}, "email"),
+        ("identify", {"email": "a\u0000b@a.example"}, "email"),
         ("trackEvent", {"email": "a@example.com"}, "event"),
         ("trackEvent", {"email": "a@example.com", "event": "x" * 256}, "event"),
         ("trackEvent", {"email": "a@example.com", "event": "x", "properties": "nope"}, "properties"),

@@ -82,6 +82,8 @@ def test_malformed_bodies_get_400(receiver: Process, site: Site) -> None:
         (batch(site, message(type="purchase")), "messages[0].type"),
         (batch(site, message(name="")), "messages[0]"),
         (batch(site, message("identify", email="not-an-email")), "messages[0]"),
+        (batch(site, message("identify", email="x<v@a.example>")), "messages[0].email"),
+        (batch(site, message(properties={"email": "v@a.example(1)"})), "messages[0].properties"),
         (batch(site, message(properties=[1])), "messages[0].properties"),
     ]
     for body, field in cases:

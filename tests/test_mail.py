@@ -293,6 +293,35 @@ def test_a_header_injection_is_a_permanent_failure_and_sends_nothing(smtp_sink: 
     assert [message["Subject"] for message in smtp_sink.wait_for(1)] == ["Your cart 2"]
 
 
+@pytest.mark.parametrize("recipient", ["v@a.example(1)", "x <v@a.example>", "v@a.example, w@a.example", "V@A.example"])
+def test_a_recipient_not_in_its_stored_form_is_refused_before_any_connection(recipient: str) -> None:
+    with Mailer(SmtpSettings("127.0.0.1", closed_port()), timeout=2) as mailer:
+        with pytest.raises(PermanentFailure, match="stored form"):
+            mailer.send(an_email(recipient=recipient))
+
+
+def test_a_non_ascii_recipient_goes_out_with_smtputf8_or_not_at_all() -> None:
+    offering, lacking = SmtpSink(smtputf8=True), SmtpSink()
+    for sink in (offering, lacking):
+        sink.start()
+    try:
+        with Mailer(parse_smtp_url(offering.url)) as mailer:
+            mailer.send(an_email(recipient="zoé@xn--bcher-kva.example"))
+        (received,) = offering.wait_for(1)
+        assert received["To"] == "zoé@xn--bcher-kva.example" and received["Subject"] == "Your cart 1"
+        assert offering.envelopes == [("shop@shop.example", ["zoé@xn--bcher-kva.example"])]
+        assert {"SMTPUTF8", "BODY=8BITMIME"} <= set(offering.mail_options[0])
+        with Mailer(parse_smtp_url(lacking.url)) as mailer:
+            with pytest.raises(PermanentFailure, match="SMTPUTF8"):
+                mailer.send(an_email(recipient="zoé@xn--bcher-kva.example"))
+            mailer.send(an_email(2))  # the connection goes on with the next email
+        assert [message["To"] for message in lacking.wait_for(1)] == ["thomas@example.com"]
+        assert lacking.connections == 1
+    finally:
+        for sink in (offering, lacking):
+            sink.stop()
+
+
 def test_a_closed_port_is_a_temporary_failure() -> None:
     with Mailer(SmtpSettings("127.0.0.1", closed_port()), timeout=2) as mailer:
         with pytest.raises(TemporaryFailure, match="connection"):

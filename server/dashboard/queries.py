@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from ..addresses import normalise_email
 from ..models import Base, Cart, Contact, Event, OutboxEmail, Visitor
 from ..schemas import MAX_ID
 from ..sqlfunctions import day_of, json_values
@@ -192,17 +193,22 @@ def like_pattern(text: str) -> str:
 
 
 def contacts_page(session: Session, site_id: int, search: str, number: int) -> Page[Any]:
-    """(contact, its last event's time) rows, last modified first; `search` matches the email or any attribute value."""
+    """(contact, its last event's time) rows, last modified first; `search` matches the email or any attribute value.
+
+    A search that is a whole address also finds it in its stored form (e.g. an IDNA domain typed in Unicode).
+    """
     last_event = (
         select(func.max(Event.occurred_at)).where(Event.contact_id == Contact.id).correlate(Contact).scalar_subquery()
     )
     query = select(Contact, last_event.label("last_event")).where(Contact.site_id == site_id)
     if search:
         pattern = like_pattern(search)
+        address = normalise_email(search)
         query = query.where(
             or_(
                 Contact.email.ilike(pattern, escape="\\"),
                 json_values(Contact.attributes).ilike(pattern, escape="\\"),
+                *([Contact.email == address] if address else []),
             )
         )
     return paginate(session, query.order_by(Contact.modified_at.desc(), Contact.id.desc()), number, scalars=False)

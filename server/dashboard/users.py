@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..contacts import normalise_email
+from ..addresses import InvalidAddress, email_address, normalise_email
 from ..models import Site, User, UserSite, utcnow
 
 MIN_PASSWORD = 8
@@ -23,9 +23,10 @@ def _checked_password(password: str) -> str:
 def create_user(session: Session, email: str, password: str, sites: list[Site] | None = None) -> User:
     """A new user with a hashed password, seeing `sites` only (every site when None); ValueError for a bad
     email, a short password or a taken email."""
-    address = normalise_email(email)
-    if address is None:
-        raise ValueError(f"not an email address: {email!r}")
+    try:
+        address = email_address(email)
+    except InvalidAddress as error:
+        raise ValueError(f"not a valid email address: {email!r}: {error}") from None
     if by_email(session, address) is not None:
         raise ValueError(f"a user {address} already exists")
     user = User(email=address, password_hash=_checked_password(password), all_sites=sites is None)
