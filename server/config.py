@@ -8,6 +8,7 @@ from pathlib import Path
 
 # Where links in tracking code and emails point when SIBYL_PUBLIC_URL is unset and no request tells.
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+SECRET_KEY_FILE = "secret_key"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -26,14 +27,38 @@ def database_url(instance_path: str) -> str:
 
 
 def secret_key(instance_path: str) -> str:
-    """`SIBYL_SECRET_KEY`, or a key generated once and kept in the instance folder."""
-    if os.environ.get("SIBYL_SECRET_KEY"):
-        return os.environ["SIBYL_SECRET_KEY"]
-    path = Path(instance_path) / "secret_key"
+    """`SIBYL_SECRET_KEY`, or a key generated once and kept in the instance folder; never an empty one."""
+    if "SIBYL_SECRET_KEY" in os.environ:
+        return _usable_key(os.environ["SIBYL_SECRET_KEY"], "SIBYL_SECRET_KEY", "set it to a long random value")
+    path = Path(instance_path) / SECRET_KEY_FILE
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+        _create_key_file(path)
+    return _usable_key(path.read_text().strip(), str(path), "delete the file to have a new key generated")
+
+
+def _usable_key(key: str, source: str, remedy: str) -> str:
+    """The key, unless it is empty or blank: every signed link and session would then be forgeable."""
+    if not key.strip():
+        raise ValueError(f"the secret key in {source} is empty: {remedy}")
+    return key
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new key in full to a file of its own, then link it to `path`: processes starting at once never see a
+    partial or empty key, and the first link wins (the others read the key it holds)."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
