@@ -8,13 +8,12 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from sqlalchemy import Connection, Row, Select, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from . import db
 from .carts import workflow_of
-from .config import DEFAULT_PUBLIC_URL
 from .confirmation import confirmation_key, confirmation_url, render_confirmation_email
 from .mail import Email, Mailer, PermanentFailure, TemporaryFailure, message_id, parse_smtp_url
 from .models import Cart, Contact, OutboxEmail, Site, Workflow, utcnow
@@ -50,10 +49,10 @@ _RECORD_ATTEMPT = update(OutboxEmail.__table__).where(OutboxEmail.__table__.c.id
 class Worker:
     """One worker; any number may run against the same database."""
 
-    def __init__(self, app: Flask, clock: Clock = utcnow, public_url: str | None = None) -> None:
+    def __init__(self, app: Flask, clock: Clock = utcnow) -> None:
         self.app = app
         self.clock = clock
-        self.public_url = app.config["PUBLIC_URL"] or public_url or DEFAULT_PUBLIC_URL
+        self.public_url = str(app.config["PUBLIC_URL"])  # SIBYL_PUBLIC_URL: never a request's Host
         self.secret_key = str(app.config["SECRET_KEY"])
         self.poll = float(app.config["WORKER_POLL"])
         self.retry_base = float(app.config["SMTP_RETRY"])
@@ -348,7 +347,7 @@ def start_inline(app: Flask) -> None:
         with lock:
             if not started:
                 thread = threading.Thread(
-                    target=Worker(app, public_url=request.host_url).run, args=(threading.Event(),), name="sibyl-worker", daemon=True
+                    target=Worker(app).run, args=(threading.Event(),), name="sibyl-worker", daemon=True
                 )
                 thread.start()
                 started.append(thread)

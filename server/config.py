@@ -5,8 +5,9 @@ import os
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
-# Where links in tracking code and emails point when SIBYL_PUBLIC_URL is unset and no request tells.
+# Where links in tracking code and emails point when SIBYL_PUBLIC_URL is unset (a request's Host never decides).
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 SECRET_KEY_FILE = "secret_key"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -61,6 +62,23 @@ def _create_key_file(path: Path) -> None:
         draft.unlink(missing_ok=True)
 
 
+def public_url(value: str | None) -> str:
+    """`SIBYL_PUBLIC_URL` without its trailing slash (DEFAULT_PUBLIC_URL when unset); ValueError unless http(s)."""
+    url = (value or "").strip().rstrip("/") or DEFAULT_PUBLIC_URL
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"SIBYL_PUBLIC_URL={value!r}: use this server's base URL as browsers reach it, e.g. https://track.example.com")
+    return url
+
+
+def public_url_warning() -> str | None:
+    """What a deployment without `SIBYL_PUBLIC_URL` is told at start, or None when it is set."""
+    if os.environ.get("SIBYL_PUBLIC_URL", "").strip():
+        return None
+    return (f"SIBYL_PUBLIC_URL is not set: tracking code and every link in emails point at {DEFAULT_PUBLIC_URL}; "
+            "set it to this server's public base URL")
+
+
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
     value = os.environ.get(name, default).strip().lower()
     if value not in allowed:
@@ -70,11 +88,11 @@ def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
 
 def load(instance_path: str) -> dict[str, object]:
     """The app's configuration from the environment."""
-    public_url = os.environ.get("SIBYL_PUBLIC_URL", "").rstrip("/") or None
+    base_url = public_url(os.environ.get("SIBYL_PUBLIC_URL"))
     return {
         "DATABASE_URL": database_url(instance_path),
         "SECRET_KEY": secret_key(instance_path),
-        "PUBLIC_URL": public_url,
+        "PUBLIC_URL": base_url,
         "CART_DELAY": parse_duration(os.environ.get("SIBYL_CART_DELAY", "2h")),
         "WORKER": os.environ.get("SIBYL_WORKER", "inline"),
         "WORKER_POLL": parse_duration(os.environ.get("SIBYL_WORKER_POLL", "1s")),
@@ -100,7 +118,7 @@ def load(instance_path: str) -> dict[str, object]:
         "SESSION_COOKIE_NAME": "sibyl_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": bool(public_url and public_url.startswith("https://")),
+        "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
         # CSRF tokens are checked on the dashboard's forms only, and last as long as the session.
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,

@@ -18,10 +18,11 @@ from .test_automation import DELAY, THOMAS, body, cart_updated, carts, clock, ou
 
 @pytest.fixture
 def worker(store: Store, site: Site, smtp_sink: SmtpSink, clock: Clock, receiver: Process) -> Worker:
-    """A worker whose emails link back to the test receiver."""
+    """A worker whose emails link back to the test receiver (its SIBYL_PUBLIC_URL)."""
     store.leave_only_carts_of(site)
-    app = create_app({"DATABASE_URL": store.app.config["DATABASE_URL"], "SMTP_URL": smtp_sink.url, "WORKER": "external"})
-    return Worker(app, clock, public_url=receiver.url)
+    app = create_app({"DATABASE_URL": store.app.config["DATABASE_URL"], "SMTP_URL": smtp_sink.url, "WORKER": "external",
+                      "PUBLIC_URL": receiver.url})
+    return Worker(app, clock)
 
 
 def api(site: Site) -> dict[str, str]:

@@ -58,7 +58,7 @@ def site(site_id: int) -> str:
     if found is None:
         abort(404, "There is no such site.")
     remember(found)
-    base_url = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
+    base_url = current_app.config["PUBLIC_URL"]  # SIBYL_PUBLIC_URL, never the request's Host
     return render_template(
         "dashboard/site.html",
         shown=found,
