@@ -32,7 +32,7 @@ PRUNE_EVERY = timedelta(hours=1)
 # The claimed carts and what their emails need of their contacts: plain rows, no objects to track.
 _OWNED = (
     select(Cart.id, Cart.site_id, Cart.cycle, Cart.snapshot, Cart.contact_id,
-           Contact.email, Contact.email_blacklisted, Contact.confirmed_at, Contact.attributes)
+           Contact.email, Contact.email_blacklisted, Contact.confirmed_at, Contact.attributes, Contact.link_nonce)
     .join(Contact, Cart.contact_id == Contact.id)
     .where(Cart.id.in_(bindparam("cart_ids", expanding=True)))
 )
@@ -129,7 +129,7 @@ class Worker:
 
     def _recovery_email(self, cart: Row[Any], site: Site, workflow: Workflow, now: datetime) -> dict[str, Any]:
         """The outbox row for this cart cycle (a row of `_OWNED`): rendered now, keyed by cart and cycle."""
-        link = unsubscribe_url(self.public_url, self.secret_key, site.id, cart.contact_id)
+        link = unsubscribe_url(self.public_url, self.secret_key, site.id, cart.contact_id, cart.link_nonce)
         rendered = render_recovery_email(
             shop_name=site.name,
             subject=workflow.subject,
@@ -141,11 +141,11 @@ class Worker:
 
     def _confirmation_email(self, key: str, cart: Row[Any], site: Site, now: datetime) -> dict[str, Any]:
         """The one email asking the contact of a confirmed-only workflow (a row of `_OWNED`) to confirm."""
-        link = unsubscribe_url(self.public_url, self.secret_key, site.id, cart.contact_id)
+        link = unsubscribe_url(self.public_url, self.secret_key, site.id, cart.contact_id, cart.link_nonce)
         rendered = render_confirmation_email(
             shop_name=site.name,
             firstname=_firstname(cart),
-            confirm_url=confirmation_url(self.public_url, self.secret_key, site.id, cart.contact_id),
+            confirm_url=confirmation_url(self.public_url, self.secret_key, site.id, cart.contact_id, cart.link_nonce),
             unsubscribe_url=link,
         )
         return self._outbox_row(key, site, cart, None, rendered, link, now)
