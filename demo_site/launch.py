@@ -59,6 +59,7 @@ def mail_destination() -> str:
 
 
 def main() -> int:
+    os.environ.setdefault("SIBYL_PUBLIC_URL", RECEIVER_URL)  # every link in the demo's emails points at its receiver
     delay_text = os.environ.get("SIBYL_CART_DELAY", DEMO_CART_DELAY)
     app = create_app()
     instance = Path(app.instance_path)

@@ -40,6 +40,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     if test_config:
         app.config.from_mapping(test_config)
+    if "PUBLIC_URL" not in (test_config or {}) and (warning := config.public_url_warning()):
+        app.logger.warning(warning)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]  # Flask's documented way to add WSGI middleware

@@ -8,13 +8,12 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from sqlalchemy import Connection, Row, Select, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from . import db
 from .carts import workflow_of
-from .config import DEFAULT_PUBLIC_URL
 from .confirmation import confirmation_key, confirmation_url, render_confirmation_email
 from .mail import Email, Mailer, PermanentFailure, TemporaryFailure, message_id, parse_smtp_url
 from .models import Cart, Contact, OutboxEmail, Site, Workflow, utcnow
@@ -34,7 +33,7 @@ PRUNE_EVERY = timedelta(hours=1)
 # The claimed carts and what their emails need of their contacts: plain rows, no objects to track.
 _OWNED = (
     select(Cart.id, Cart.site_id, Cart.cycle, Cart.snapshot, Cart.contact_id,
-           Contact.email, Contact.email_blacklisted, Contact.confirmed_at, Contact.attributes)
+           Contact.email, Contact.email_blacklisted, Contact.confirmed_at, Contact.attributes, Contact.link_nonce)
     .join(Contact, Cart.contact_id == Contact.id)
     .where(Cart.id.in_(bindparam("cart_ids", expanding=True)))
 )
@@ -51,10 +50,10 @@ _RECORD_ATTEMPT = update(OutboxEmail.__table__).where(OutboxEmail.__table__.c.id
 class Worker:
     """One worker; any number may run against the same database."""
 
-    def __init__(self, app: Flask, clock: Clock = utcnow, public_url: str | None = None) -> None:
+    def __init__(self, app: Flask, clock: Clock = utcnow) -> None:
         self.app = app
         self.clock = clock
-        self.public_url = app.config["PUBLIC_URL"] or public_url or DEFAULT_PUBLIC_URL
+        self.public_url = str(app.config["PUBLIC_URL"])  # SIBYL_PUBLIC_URL: never a request's Host
         self.secret_key = str(app.config["SECRET_KEY"])
         self.poll = float(app.config["WORKER_POLL"])
         self.retry_base = float(app.config["SMTP_RETRY"])
@@ -131,7 +130,7 @@ class Worker:
 
     def _recovery_email(self, cart: Row[Any], site: Site, workflow: Workflow, now: datetime) -> dict[str, Any]:
         """The outbox row for this cart cycle (a row of `_OWNED`): rendered now, keyed by cart and cycle."""
-        link = unsubscribe_url(self.public_url, self.secret_key, site.id, cart.contact_id)
+        link = unsubscribe_url(self.public_url, self.secret_key, site.id, cart.contact_id, cart.link_nonce)
         rendered = render_recovery_email(
             shop_name=site.name,
             subject=workflow.subject,
@@ -144,11 +143,11 @@ class Worker:
 
     def _confirmation_email(self, key: str, cart: Row[Any], site: Site, now: datetime) -> dict[str, Any]:
         """The one email asking the contact of a confirmed-only workflow (a row of `_OWNED`) to confirm."""
-        link = unsubscribe_url(self.public_url, self.secret_key, site.id, cart.contact_id)
+        link = unsubscribe_url(self.public_url, self.secret_key, site.id, cart.contact_id, cart.link_nonce)
         rendered = render_confirmation_email(
             shop_name=site.name,
             firstname=_firstname(cart),
-            confirm_url=confirmation_url(self.public_url, self.secret_key, site.id, cart.contact_id),
+            confirm_url=confirmation_url(self.public_url, self.secret_key, site.id, cart.contact_id, cart.link_nonce),
             unsubscribe_url=link,
         )
         return self._outbox_row(key, site, cart, None, rendered, link, now)
@@ -375,7 +374,7 @@ def start_inline(app: Flask) -> None:
         with lock:
             if not started:
                 thread = threading.Thread(
-                    target=Worker(app, public_url=request.host_url).run, args=(threading.Event(),), name="sibyl-worker", daemon=True
+                    target=Worker(app).run, args=(threading.Event(),), name="sibyl-worker", daemon=True
                 )
                 thread.start()
                 started.append(thread)

@@ -27,7 +27,7 @@ from .attributes import (
 from .addresses import InvalidAddress, email_address
 from .automation import Worker
 from .carts import MAX_RESETS, reconfigure, workflow_of
-from .config import DEFAULT_PUBLIC_URL, parse_duration
+from .config import parse_duration
 from .dashboard.users import by_email, create_user, delete_user, granted_site_ids, set_password, set_sites
 from .contacts import find_contact
 from .models import Contact, OutboxEmail, Site, User, utcnow
@@ -74,7 +74,7 @@ def create_command(name: str, origins: tuple[str, ...]) -> None:
 @click.option("--url", help="Base URL of this server as browsers reach it (default SIBYL_PUBLIC_URL).")
 def snippet_command(name: str, url: str | None) -> None:
     """Print the site's tracking code, to paste just before </head>."""
-    base = (url or current_app.config["PUBLIC_URL"] or DEFAULT_PUBLIC_URL).rstrip("/")
+    base = (url or current_app.config["PUBLIC_URL"]).rstrip("/")
     with db.new_session(current_app) as session:
         click.echo(snippet(_site(session, name), base))
 

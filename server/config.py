@@ -5,9 +5,11 @@ import os
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
-# Where links in tracking code and emails point when SIBYL_PUBLIC_URL is unset and no request tells.
+# Where links in tracking code and emails point when SIBYL_PUBLIC_URL is unset (a request's Host never decides).
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+SECRET_KEY_FILE = "secret_key"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -26,14 +28,55 @@ def database_url(instance_path: str) -> str:
 
 
 def secret_key(instance_path: str) -> str:
-    """`SIBYL_SECRET_KEY`, or a key generated once and kept in the instance folder."""
-    if os.environ.get("SIBYL_SECRET_KEY"):
-        return os.environ["SIBYL_SECRET_KEY"]
-    path = Path(instance_path) / "secret_key"
+    """`SIBYL_SECRET_KEY`, or a key generated once and kept in the instance folder; never an empty one."""
+    if "SIBYL_SECRET_KEY" in os.environ:
+        return _usable_key(os.environ["SIBYL_SECRET_KEY"], "SIBYL_SECRET_KEY", "set it to a long random value")
+    path = Path(instance_path) / SECRET_KEY_FILE
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+        _create_key_file(path)
+    return _usable_key(path.read_text().strip(), str(path), "delete the file to have a new key generated")
+
+
+def _usable_key(key: str, source: str, remedy: str) -> str:
+    """The key, unless it is empty or blank: every signed link and session would then be forgeable."""
+    if not key.strip():
+        raise ValueError(f"the secret key in {source} is empty: {remedy}")
+    return key
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new key in full to a file of its own, then link it to `path`: processes starting at once never see a
+    partial or empty key, and the first link wins (the others read the key it holds)."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+    finally:
+        draft.unlink(missing_ok=True)
+
+
+def public_url(value: str | None) -> str:
+    """`SIBYL_PUBLIC_URL` without its trailing slash (DEFAULT_PUBLIC_URL when unset); ValueError unless http(s)."""
+    url = (value or "").strip().rstrip("/") or DEFAULT_PUBLIC_URL
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"SIBYL_PUBLIC_URL={value!r}: use this server's base URL as browsers reach it, e.g. https://track.example.com")
+    return url
+
+
+def public_url_warning() -> str | None:
+    """What a deployment without `SIBYL_PUBLIC_URL` is told at start, or None when it is set."""
+    if os.environ.get("SIBYL_PUBLIC_URL", "").strip():
+        return None
+    return (f"SIBYL_PUBLIC_URL is not set: tracking code and every link in emails point at {DEFAULT_PUBLIC_URL}; "
+            "set it to this server's public base URL")
 
 
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -45,11 +88,11 @@ def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
 
 def load(instance_path: str) -> dict[str, object]:
     """The app's configuration from the environment."""
-    public_url = os.environ.get("SIBYL_PUBLIC_URL", "").rstrip("/") or None
+    base_url = public_url(os.environ.get("SIBYL_PUBLIC_URL"))
     return {
         "DATABASE_URL": database_url(instance_path),
         "SECRET_KEY": secret_key(instance_path),
-        "PUBLIC_URL": public_url,
+        "PUBLIC_URL": base_url,
         "CART_DELAY": parse_duration(os.environ.get("SIBYL_CART_DELAY", "2h")),
         "WORKER": os.environ.get("SIBYL_WORKER", "inline"),
         "WORKER_POLL": parse_duration(os.environ.get("SIBYL_WORKER_POLL", "1s")),
@@ -76,7 +119,7 @@ def load(instance_path: str) -> dict[str, object]:
         "SESSION_COOKIE_NAME": "sibyl_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": bool(public_url and public_url.startswith("https://")),
+        "SESSION_COOKIE_SECURE": base_url.startswith("https://"),
         # CSRF tokens are checked on the dashboard's forms only, and last as long as the session.
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,

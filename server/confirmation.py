@@ -1,18 +1,19 @@
-"""Double opt-in for confirmed-only workflows: one email asking a contact to confirm, and the signed link that does."""
+"""Double opt-in for confirmed-only workflows: one email asking a contact to confirm, and the signed link whose
+page's button does (a GET never changes anything: mail scanners follow links)."""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response
 from sqlalchemy.orm import Session
 
 from .models import Contact, utcnow
 from .recovery_email import RenderedEmail, environment, one_line
-from .signed_links import contact_link, follow_link
+from .signed_links import LinkAction, LinkState, contact_link, follow_link, show_link
 
 bp = Blueprint("confirmation", __name__)
 
 
-def confirmation_url(base_url: str, secret_key: str, site_id: int, contact_id: int) -> str:
-    return contact_link(base_url, secret_key, "confirm", site_id, contact_id)
+def confirmation_url(base_url: str, secret_key: str, site_id: int, contact_id: int, nonce: str | None) -> str:
+    return contact_link(base_url, secret_key, "confirm", site_id, contact_id, nonce)
 
 
 def confirmation_key(contact_id: int) -> str:
@@ -36,12 +37,27 @@ def render_confirmation_email(
     )
 
 
-@bp.get("/confirm/<token>")
-def confirm(token: str) -> tuple[str, int]:
-    """Mark the link's contact confirmed, unless it has unsubscribed since."""
-    return follow_link("confirm", token, _confirm)
+def _state(contact: Contact) -> LinkState:
+    """An unsubscribed contact stays unsubscribed: a confirmation link cannot undo it."""
+    if contact.email_blacklisted:
+        return LinkState.REFUSED
+    return LinkState.DONE if contact.confirmed_at is not None else LinkState.ASK
 
 
 def _confirm(_session: Session, contact: Contact) -> None:
-    if contact.confirmed_at is None and not contact.email_blacklisted:
-        contact.confirmed_at = utcnow()
+    contact.confirmed_at = utcnow()
+
+
+CONFIRM = LinkAction("confirm", _state, _confirm)
+
+
+@bp.get("/confirm/<token>")
+def page(token: str) -> Response:
+    """The page with the confirmation button (or saying it is done); mail scanners fetching it change nothing."""
+    return show_link(CONFIRM, token)
+
+
+@bp.post("/confirm/<token>")
+def confirm(token: str) -> Response:
+    """The page's button: mark the link's contact confirmed, unless it has unsubscribed since."""
+    return follow_link(CONFIRM, token)

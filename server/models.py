@@ -1,6 +1,7 @@
 """The store: sites, visitors, contacts and their attributes, events."""
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -65,12 +66,21 @@ class Attribute(Base):
     enumeration: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
 
 
+def new_link_nonce() -> str:
+    return secrets.token_urlsafe(16)
+
+
 class Contact(Base):
+    """A person a site knows. Its id is never handed out again once deleted (AUTOINCREMENT on SQLite, a sequence on
+    PostgreSQL), and its signed links carry `link_nonce` too: a link names this contact and no later one.
+    Contacts from before link nonces have none and keep accepting the links already sent to them."""
+
     __tablename__ = "contacts"
     __table_args__ = (
         UniqueConstraint("site_id", "email"),
         UniqueConstraint("site_id", "ext_id", name="uq_contacts_site_ext_id"),
         Index("ix_contacts_site_modified", "site_id", "modified_at"),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -83,6 +93,7 @@ class Contact(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    link_nonce: Mapped[str | None] = mapped_column(String(32), default=new_link_nonce)
 
 
 class Visitor(Base):

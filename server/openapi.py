@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
@@ -156,4 +156,4 @@ def document(server_url: str) -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi_json() -> Response:
-    return jsonify(document(request.host_url.rstrip("/")))
+    return jsonify(document(current_app.config["PUBLIC_URL"]))

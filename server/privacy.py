@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from .models import Cart, Contact, Event, OutboxEmail, Visitor
@@ -19,12 +19,14 @@ def _visitor_ids(contact: Contact) -> Any:
 
 
 def _events(contact: Contact) -> Any:
-    """The contact's events and its browsers' events, identified or not."""
-    return or_(Event.contact_id == contact.id, Event.visitor_id.in_(_visitor_ids(contact)))
+    """The contact's own events and the anonymous events of its browsers; never those of another contact who used
+    one of its browsers before (a shared computer)."""
+    return or_(Event.contact_id == contact.id, and_(Event.contact_id.is_(None), Event.visitor_id.in_(_visitor_ids(contact))))
 
 
 def _carts(contact: Contact) -> Any:
-    return or_(Cart.contact_id == contact.id, Cart.visitor_id.in_(_visitor_ids(contact)))
+    """The contact's carts and the anonymous carts of its browsers, as for events."""
+    return or_(Cart.contact_id == contact.id, and_(Cart.contact_id.is_(None), Cart.visitor_id.in_(_visitor_ids(contact))))
 
 
 def export_contact(session: Session, contact: Contact) -> dict[str, Any]:
@@ -90,13 +92,19 @@ def export_contact(session: Session, contact: Contact) -> dict[str, Any]:
 
 
 def erase_contact(session: Session, contact: Contact) -> None:
-    """Delete the contact with its emails, carts, events and browsers, and commit: all of it or none."""
+    """Delete the contact with its emails, carts, events and browsers, and commit: all of it or none.
+
+    A browser that another contact's events or carts still name (a shared computer) is kept for them, unlinked.
+    """
     cart_ids = select(Cart.id).where(_carts(contact)).scalar_subquery()
+    ours = Visitor.contact_id == contact.id
+    named_by_others = or_(exists().where(Event.visitor_id == Visitor.id), exists().where(Cart.visitor_id == Visitor.id))
     for statement in (
         delete(OutboxEmail).where(or_(OutboxEmail.contact_id == contact.id, OutboxEmail.cart_id.in_(cart_ids))),
         delete(Cart).where(_carts(contact)),
         delete(Event).where(_events(contact)),
-        delete(Visitor).where(Visitor.contact_id == contact.id),
+        delete(Visitor).where(ours, ~named_by_others),
+        update(Visitor).where(ours).values(contact_id=None),
         delete(Contact).where(Contact.id == contact.id),
     ):
         session.execute(statement.execution_options(synchronize_session=False))

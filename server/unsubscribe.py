@@ -1,20 +1,21 @@
-"""Unsubscribe: signed one-click links (RFC 8058) that blacklist a contact and cancel what waits for it."""
+"""Unsubscribe: signed links that blacklist a contact and cancel what waits for it, at once for a mail client's
+RFC 8058 one-click POST, after one button on the page for a person (a GET never changes anything)."""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from .models import Cart, Contact, OutboxEmail, utcnow
-from .signed_links import contact_link, follow_link
+from .signed_links import LinkAction, LinkState, contact_link, follow_link, show_link
 
 bp = Blueprint("unsubscribe", __name__)
 
 REASON = "unsubscribed"
 
 
-def unsubscribe_url(base_url: str, secret_key: str, site_id: int, contact_id: int) -> str:
-    return contact_link(base_url, secret_key, "unsubscribe", site_id, contact_id)
+def unsubscribe_url(base_url: str, secret_key: str, site_id: int, contact_id: int, nonce: str | None) -> str:
+    return contact_link(base_url, secret_key, "unsubscribe", site_id, contact_id, nonce)
 
 
 def list_unsubscribe_headers(url: str) -> dict[str, str]:
@@ -40,22 +41,20 @@ def unsubscribe(session: Session, contact: Contact) -> None:
     )
 
 
-def _unsubscribe_once(session: Session, contact: Contact) -> None:
-    if not contact.email_blacklisted:
-        unsubscribe(session, contact)
+def _state(contact: Contact) -> LinkState:
+    return LinkState.DONE if contact.email_blacklisted else LinkState.ASK
 
 
-def _follow(token: str) -> tuple[str, int]:
-    """Unsubscribe the link's contact (once or many times, the same); a page saying so."""
-    return follow_link("unsubscribe", token, _unsubscribe_once)
+UNSUBSCRIBE = LinkAction("unsubscribe", _state, unsubscribe)
 
 
 @bp.get("/unsubscribe/<token>")
-def follow(token: str) -> tuple[str, int]:
-    return _follow(token)
+def page(token: str) -> Response:
+    """The page with the Unsubscribe button (or saying it is done); mail scanners fetching it change nothing."""
+    return show_link(UNSUBSCRIBE, token)
 
 
 @bp.post("/unsubscribe/<token>")
-def one_click(token: str) -> tuple[str, int]:
-    """RFC 8058: the mail client POSTs `List-Unsubscribe=One-Click` with no cookies and no page."""
-    return _follow(token)
+def one_click(token: str) -> Response:
+    """The page's button, or RFC 8058's one-click: the mail client POSTs `List-Unsubscribe=One-Click`, no cookies."""
+    return follow_link(UNSUBSCRIBE, token)

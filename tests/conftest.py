@@ -213,7 +213,8 @@ SHARED_ADDRESS = {"identify_limit_address": "1000000/hour", "new_contact_limit_a
 def start_receiver(database_url: str, tracker: Path, **settings: str) -> Process:
     """`flask --app server run` on a free port, with SIBYL_* settings on top of the test environment."""
     port = free_port()
-    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_TRACKER_PATH": str(tracker)}
+    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_TRACKER_PATH": str(tracker),
+           "SIBYL_PUBLIC_URL": f"http://127.0.0.1:{port}"}  # as a deployment says where browsers reach it
     env.update({f"SIBYL_{name.upper()}": value for name, value in (SHARED_ADDRESS | settings).items()})
     process = Process(flask_command("server", port), port, env, "/healthz")
     process.start()

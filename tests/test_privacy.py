@@ -122,3 +122,38 @@ def test_with_the_setting_ip_addresses_are_stored_truncated(truncating_receiver:
 ])
 def test_stored_ip(address: str, mode: str, kept: str | None) -> None:
     assert stored_ip(address, mode) == kept
+
+
+def test_a_shared_browser_never_mixes_two_contacts_data_in_export_or_erasure(
+    receiver: Process, site: Site, store: Store, queued: Worker, database_url: str
+) -> None:
+    clock = Clock()
+    computer = shopper(receiver, site, ANNA, clock)  # Anna's visit, identification and cart
+    bob = "bob@example.com"
+    send(receiver, site, {"id": str(uuid.uuid4()), "type": "identify", "email": bob}, cuid=computer)  # then Bob's
+    send(receiver, site, page_view(url="https://shop.example/bob"), cuid=computer)
+    send(receiver, site, cart_updated(clock.now - DELAY * 2, email=None, cart="cart:bob"), cuid=computer)
+    queued.run_pass()
+    anna_before = rows_of(store, site, ANNA, "no such browser")
+    assert anna_before == {"contacts": 1, "visitors": 0, "events": 3, "carts": 1, "emails": 1}
+    with db.new_session(store.app) as session:
+        anna_events = sorted((e.message_id, e.visitor_id) for e in session.scalars(select(Event).join(Contact).where(
+            Contact.site_id == site.id, Contact.email == ANNA)))
+
+    exported = flask(database_url, "contacts", "export", site.name, bob)
+    assert exported.returncode == 0, exported.stderr
+    document = json.loads(exported.stdout)
+    assert [browser["cookie"] for browser in document["browsers"]] == [computer]
+    assert sorted(event["kind"] for event in document["events"]) == ["identify", "page", "track"]
+    assert "https://shop.example/bob" in [event["url"] for event in document["events"]]
+    assert [cart["cart_id"] for cart in document["carts"]] == ["cart:bob"]
+
+    deleted = flask(database_url, "contacts", "delete", site.name, bob, "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    assert rows_of(store, site, bob, "no such browser") == dict.fromkeys(anna_before, 0)
+    assert rows_of(store, site, ANNA, "no such browser") == anna_before  # Anna's rows, all of them
+    with db.new_session(store.app) as session:
+        assert sorted((e.message_id, e.visitor_id) for e in session.scalars(select(Event).join(Contact).where(
+            Contact.site_id == site.id, Contact.email == ANNA))) == anna_events  # still on the browser she used
+        browser = session.scalar(select(Visitor).where(Visitor.site_id == site.id, Visitor.cuid == computer))
+        assert browser is not None and browser.contact_id is None  # kept for Anna's events, no longer Bob's

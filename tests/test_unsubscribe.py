@@ -18,10 +18,11 @@ from .test_automation import DELAY, THOMAS, body, cart_updated, carts, clock, ou
 
 @pytest.fixture
 def worker(store: Store, site: Site, smtp_sink: SmtpSink, clock: Clock, receiver: Process) -> Worker:
-    """A worker whose emails link back to the test receiver."""
+    """A worker whose emails link back to the test receiver (its SIBYL_PUBLIC_URL)."""
     store.leave_only_carts_of(site)
-    app = create_app({"DATABASE_URL": store.app.config["DATABASE_URL"], "SMTP_URL": smtp_sink.url, "WORKER": "external"})
-    return Worker(app, clock, public_url=receiver.url)
+    app = create_app({"DATABASE_URL": store.app.config["DATABASE_URL"], "SMTP_URL": smtp_sink.url, "WORKER": "external",
+                      "PUBLIC_URL": receiver.url})
+    return Worker(app, clock)
 
 
 def api(site: Site) -> dict[str, str]:
@@ -134,9 +135,33 @@ def test_confirmed_only_emails_vouched_contacts_and_asks_the_others_once(
     assert len(outbox(store, site)) == 2
 
     confirm_url = re.search(r"Yes, remind me: (\S+)", body(asked, "plain")).group(1)
-    answer = requests.get(confirm_url, timeout=5)
+    page = requests.get(confirm_url, timeout=5)  # the link shows the button; the button confirms
+    assert page.status_code == 200 and '<button type="submit">Yes, remind me</button>' in page.text
+    answer = requests.post(confirm_url, timeout=5)
     assert answer.status_code == 200 and "you are confirmed" in answer.text
     clock.advance(DELAY)
     send(receiver, site, cart_updated(clock.now - DELAY, cart="cart:44"))
     worker.run_pass()
     assert "Return to your cart" in body(smtp_sink.wait_for(3)[-1], "plain")
+
+
+def test_mail_scanners_following_every_link_of_an_email_change_nothing(
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, database_url: str
+) -> None:
+    assert workflows(database_url, site, "--confirmed-only").returncode == 0
+    send(receiver, site, cart_updated(clock.now - DELAY))
+    worker.run_pass()
+    [asked] = smtp_sink.wait_for(1)
+    links = set(re.findall(r'href="([^"]+)"', body(asked, "html"))) | set(re.findall(r"https?://\S+", body(asked, "plain")))
+    assert {link.split("/")[3] for link in links} == {"confirm", "unsubscribe"}
+    for link in links:  # what a security scanner does to every link of every email it receives
+        assert requests.head(link, timeout=5).status_code == 200
+        page = requests.get(link, timeout=5)
+        assert page.status_code == 200 and '<form method="post">' in page.text
+    thomas = store.contact(site, THOMAS)
+    assert (thomas.email_blacklisted, thomas.confirmed_at) == (False, None)
+
+    unsubscribe_link = re.fullmatch(r"<(\S+)>", asked["List-Unsubscribe"]).group(1)
+    assert requests.post(unsubscribe_link, data={"List-Unsubscribe": "One-Click"}, timeout=5).status_code == 200
+    assert store.contact(site, THOMAS).email_blacklisted is True
+

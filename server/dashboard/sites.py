@@ -80,7 +80,7 @@ def site(site_id: int) -> str:
 
 def _site_page(found: Site, attribute_form: dict[str, str], attribute_errors: dict[str, str]) -> str:
     remember(found)
-    base_url = current_app.config["PUBLIC_URL"] or request.host_url.rstrip("/")
+    base_url = current_app.config["PUBLIC_URL"]  # SIBYL_PUBLIC_URL, never the request's Host
     return render_template(
         "dashboard/site.html",
         shown=found,
