@@ -12,6 +12,7 @@ from .abuse import admit_identifications
 from .bots import is_bot
 from .errors import ApiError
 from .ingest import IncomingEvent, event_time, identified_emails, ingest
+from .input_checks import load_json
 from .ip_addresses import stored_ip
 from .models import utcnow
 from .schemas import Batch, Message, parse
@@ -68,11 +69,9 @@ def _read_batch() -> dict[str, Any]:
     request.max_content_length = limits.BATCH_BYTES
     try:
         body = request.get_data()
-        raw = json.loads(body)
     except RequestEntityTooLarge:
         raise ApiError(413, f"body: over {limits.BATCH_BYTES} bytes, the limit for one batch") from None
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "body: not valid JSON") from None
+    raw = load_json(body)
     if not isinstance(raw, dict):
         raise ApiError(400, "body: expected a JSON object")
     messages = raw.get("messages")

@@ -318,10 +318,14 @@ def _date_range() -> tuple[datetime | None, datetime | None]:
 
 
 def _parse_date(name: str, text: str, day_edge: time) -> datetime:
+    """A query's date or time, in UTC; 400 when it is not one, or is out of range once in UTC."""
     try:
         if len(text) == 10:
             return datetime.combine(datetime.strptime(text, "%Y-%m-%d").date(), day_edge, timezone.utc)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ApiError(400, f"{name}: use YYYY-MM-DD or RFC 3339") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    except OverflowError:
+        raise ApiError(400, f"{name}: out of range (before year 1 or after year 9999 in UTC)") from None
