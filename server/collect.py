@@ -11,7 +11,7 @@ from . import counters, db, limits
 from .abuse import admit_identifications
 from .bots import is_bot
 from .errors import ApiError
-from .ingest import IncomingEvent, event_time, identified_emails, ingest
+from .ingest import IncomingEvent, client_time, event_time, identified_emails, ingest
 from .input_checks import load_json
 from .ip_addresses import stored_ip
 from .models import utcnow
@@ -93,6 +93,7 @@ def _incoming_events(batch: Batch, ip: str | None) -> list[IncomingEvent]:
             kind=message.type,
             name=(message.name or _default_name(message)).strip(),
             occurred_at=event_time(message.ts, now),
+            sent_at=client_time(message.ts, now),
             url=message.url,
             cuid=batch.cuid,
             email=message.email,

@@ -15,7 +15,7 @@ from . import db, limits
 from .auth import site_from_api_key
 from .contacts import ContactBook, normalise_email
 from .errors import ApiError
-from .ingest import IncomingEvent, event_time, ingest
+from .ingest import IncomingEvent, client_time, event_time, ingest
 from .models import Attribute, Contact, Event, Site, utcnow
 from .privacy import erase_contact
 from .schemas import MAX_ID, V3CreateContact, V3Event, V3EventBatch, V3UpdateContact, is_number, parse, parse_body
@@ -239,11 +239,13 @@ def _incoming(session: Session, site: Site, event: V3Event) -> IncomingEvent:
     eventdata = None
     if "id" in properties or "data" in properties:
         eventdata = {key: properties[key] for key in ("id", "data") if key in properties}
+    sent_ms, now = int(event.event_date.timestamp() * 1000) if event.event_date else None, utcnow()
     return IncomingEvent(
         message_id=uuid.uuid4().hex,
         kind="track",
         name=event.event_name,
-        occurred_at=event_time(int(event.event_date.timestamp() * 1000) if event.event_date else None, utcnow()),
+        occurred_at=event_time(sent_ms, now),
+        sent_at=client_time(sent_ms, now),
         email=ids.email_id,
         ext_id=ids.ext_id,
         contact_id=ids.contact_id,
