@@ -15,6 +15,7 @@ from .models import Cart, Contact, Workflow
 CART_UPDATED = "cart_updated"
 CLOSING_EVENTS = {"order_completed": "ordered", "cart_deleted": "deleted"}
 DEFAULT_CART = "default"
+MAX_RESETS = 1_000_000  # a bound the INTEGER column holds on every database
 
 
 def new_workflow(site_id: int, delay_seconds: float) -> Workflow:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from . import db
 from .automation import Worker
-from .carts import reconfigure, workflow_of
+from .carts import MAX_RESETS, reconfigure, workflow_of
 from .config import DEFAULT_PUBLIC_URL, parse_duration
 from .dashboard.users import create_user
 from .contacts import find_contact, normalise_email
@@ -110,7 +110,7 @@ def upgrade_command(revision: str) -> None:
 @click.option("--delay", help="Inactivity before the email: seconds, or 90s, 15m, 2h.")
 @click.option("--enable/--disable", "enabled", default=None, help="Turn the workflow on or off.")
 @click.option("--reentry/--no-reentry", "reentry", default=None, help="Email again after a later update.")
-@click.option("--max-resets", type=click.IntRange(min=0), help="How often one cart's timer may be pushed back.")
+@click.option("--max-resets", type=click.IntRange(min=0, max=MAX_RESETS), help="How often one cart's timer may be pushed back.")
 @click.option("--subject", help="The email's subject.")
 @click.option("--contact-period", help="At most one recovery email per contact in this period (0 for no limit).")
 @click.option("--confirmed-only/--any-contact", "confirmed_only", default=None,

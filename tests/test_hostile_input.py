@@ -273,3 +273,13 @@ def test_a_dashboard_form_with_a_nul_is_refused_and_creates_nothing(app: Flask, 
     assert "NUL" in answer.get_data(as_text=True)
     with db.new_session(app) as session:
         assert session.scalar(select(Site).where(Site.name.contains(suffix))) is None
+
+
+def test_a_dashboard_number_too_big_to_store_is_refused_with_a_message(
+    app: Flask, signed_in: FlaskClient, site: Site
+) -> None:
+    form = {"site": str(site.id), "enabled": "on", "delay": "2h", "max_resets": "99999999999999999999",
+            "subject": "Your cart", "contact_period": "1d", "csrf_token": csrf_token(signed_in, f"/automation?site={site.id}")}
+    answer = signed_in.post("/automation", data=form)
+    assert answer.status_code == 400
+    assert "A whole number from 0 to 1,000,000." in answer.get_data(as_text=True)

@@ -5,7 +5,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from .. import db
-from ..carts import reconfigure, workflow_of
+from ..carts import MAX_RESETS, reconfigure, workflow_of
 from ..config import parse_duration
 from ..models import Site, Workflow, utcnow
 from ..schemas import is_number
@@ -69,8 +69,8 @@ def save_workflow() -> Response | tuple[str, int]:
             errors["delay"] = "Between 1 second and 30 days."
     except ValueError:
         errors["delay"] = "Write a duration: seconds, or 90s, 15m, 2h, 1d."
-    if not is_number(str(form["max_resets"])):
-        errors["max_resets"] = "A whole number, 0 or more."
+    if not is_number(str(form["max_resets"])) or int(str(form["max_resets"])) > MAX_RESETS:
+        errors["max_resets"] = f"A whole number from 0 to {MAX_RESETS:,}."
     if not form["subject"] or len(str(form["subject"])) > MAX_SUBJECT:
         errors["subject"] = f"Between 1 and {MAX_SUBJECT} characters."
     if errors:
