@@ -283,3 +283,17 @@ def test_a_dashboard_number_too_big_to_store_is_refused_with_a_message(
     answer = signed_in.post("/automation", data=form)
     assert answer.status_code == 400
     assert "A whole number from 0 to 1,000,000." in answer.get_data(as_text=True)
+
+
+def test_other_keys_of_eventdata_are_held_to_the_nesting_limit(app: Flask, client: FlaskClient, site: Site) -> None:
+    """Kept with the event like `data`, so bounded like it (the dashboard shows them)."""
+    deep: object = "bottom"
+    for _ in range(50):
+        deep = [deep]
+    before = stored(app, site)
+    body = {"key": site.client_key, "cuid": "visitor-1", "messages": [message(eventdata={"id": "cart:1", "other": deep})]}
+    answer = client.post("/collect", data=json.dumps(body), headers={"Content-Type": "text/plain", **BROWSER_HEADERS})
+    assert answer.status_code == 400
+    assert answer.json is not None and answer.json["message"].startswith("messages[0].eventdata: ")
+    assert "nested deeper than 10 levels" in answer.json["message"]
+    assert stored(app, site) == before
