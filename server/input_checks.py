@@ -12,7 +12,6 @@ from werkzeug.exceptions import BadRequest
 
 from .errors import ApiError
 
-MAX_INTEGER = 2**63 - 1  # what every store and every client's JSON reader can hold as a whole number
 # A NUL or a UTF-16 surrogate written as an escape: the only ways such text gets into a parsed JSON string
 # (raw NUL is not JSON, raw surrogate bytes are not UTF-8). Found only then, the document is walked.
 _SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
@@ -33,21 +32,16 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _bounded_int(text: str) -> int:
-    if len(text) > 20 or abs(value := int(text)) > MAX_INTEGER:
-        raise _Refused(f"the integer {text[:24]}{'…' if len(text) > 24 else ''} is out of range (at most 2^63 - 1)")
-    return value
-
-
 def load_json(body: bytes) -> Any:
-    """The body as JSON; a 400 for JSON that is not, for NaN, Infinity, numbers out of range, nesting too deep,
-    and strings holding a NUL or a lone surrogate (PostgreSQL keeps neither, and neither is text to show)."""
+    """The body as JSON; a 400 for JSON that is not, for NaN, Infinity and numbers beyond a float's range (no store
+    keeps them, no strict reader reads them back), nesting too deep, and strings holding a NUL or a lone surrogate
+    (PostgreSQL keeps neither, and neither is text to show). Whole numbers of any size are kept as they are."""
     try:
         text = body.decode(json.detect_encoding(body))
     except UnicodeDecodeError:
         raise ApiError(400, "body: not valid UTF-8") from None
     try:
-        value = json.loads(text, parse_constant=_constant, parse_float=_finite_float, parse_int=_bounded_int)
+        value = json.loads(text, parse_constant=_constant, parse_float=_finite_float)
     except _Refused as refused:
         raise ApiError(400, f"body: {refused}") from None
     except RecursionError:

@@ -95,7 +95,6 @@ POISON = {
     "Infinity": ('{"price": Infinity}', "Infinity is not a JSON number"),
     "-Infinity": ('{"price": -Infinity}', "-Infinity is not a JSON number"),
     "a float overflowing to infinity": ('{"price": 1e400}', "out of range"),
-    "a 30-digit integer": ('{"price": 100000000000000000000000000000}', "out of range"),
     "a lone high surrogate": ('{"name": "\\ud800"}', "name: contains a lone UTF-16 surrogate"),
     "a lone low surrogate": ('{"name": "ab\\udc00"}', "name: contains a lone UTF-16 surrogate"),
     "a reversed surrogate pair": ('{"name": "\\ude00\\ud83d"}', "name: contains a lone UTF-16 surrogate"),
@@ -133,7 +132,7 @@ def test_a_surrogate_as_raw_bytes_is_not_utf8(app: Flask, client: FlaskClient, s
 @pytest.mark.parametrize("door", DOORS)
 def test_text_that_only_looks_like_poison_is_stored(app: Flask, client: FlaskClient, site: Site, door: str) -> None:
     """An escaped surrogate pair is one character (an emoji), an escaped backslash is a backslash, big is fine."""
-    properties = '{"name": "\\ud83d\\ude00 \\\\ud800 \\\\u0000 caf\\u00e9", "price": 1e300, "count": 9223372036854775807}'
+    properties = '{"name": "\\ud83d\\ude00 \\\\ud800 \\\\u0000 caf\\u00e9", "price": 1e300, "count": 1000000000000000000000000000000}'
     answer = DOORS[door](client, site, properties)
     assert answer.status_code < 300, answer.get_data(as_text=True)
     with db.new_session(app) as session:
@@ -142,7 +141,7 @@ def test_text_that_only_looks_like_poison_is_stored(app: Flask, client: FlaskCli
         else:
             values = session.scalars(select(Event.properties).where(Event.site_id == site.id)).one()
     values = {key.lower(): value for key, value in values.items()}  # attributes are upper-case
-    assert values["name"] == "\U0001f600 \\ud800 \\u0000 café" and values["count"] == 2**63 - 1
+    assert values["name"] == "\U0001f600 \\ud800 \\u0000 café" and values["count"] == 10**30
 
 
 def test_contacts_stay_listable_as_json(app: Flask, client: FlaskClient, site: Site) -> None:
