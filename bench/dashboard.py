@@ -142,7 +142,7 @@ def seed(app: Flask, contacts: int, events: int, now: datetime) -> dict[str, int
         reason = rng.choice(["ordered", "deleted", "empty"]) if state == "closed" else None
         cart_rows.append({"site_id": site.id, "owner": f"contact:{contact_ids[n]}", "cart_key": "cart:1",
                           "contact_id": contact_ids[n], "state": state, "snapshot": cart_data(rng), "version": 1,
-                          "cycle": 1, "resets": 0, "updated_at": updated, "deadline_at": updated + timedelta(hours=2),
+                          "cycle": 1, "resets": 0, "updated_at": updated, "received_at": updated, "deadline_at": updated + timedelta(hours=2),
                           "due_at": updated + timedelta(hours=2) if state == "open" else None,
                           "emailed_at": emailed, "closed_reason": reason})
     cart_ids = bulk(app, Cart, chunked(cart_rows))

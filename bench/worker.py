@@ -88,7 +88,7 @@ def add_carts(app: Any, site_id: int, count: int, due: bool) -> None:
                 insert(Cart),
                 [{"site_id": site_id, "owner": f"contact:{contact_id}", "cart_key": "cart:1", "contact_id": contact_id,
                   "state": "open", "snapshot": CART, "version": 1, "cycle": 1, "resets": 0,
-                  "updated_at": now - timedelta(hours=3),
+                  "updated_at": now - timedelta(hours=3), "received_at": now - timedelta(hours=3),
                   "deadline_at": now - timedelta(hours=1) if due else now + timedelta(days=30),
                   "due_at": now - timedelta(hours=1) if due else None} for contact_id in contacts],
             )

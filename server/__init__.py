@@ -20,6 +20,7 @@ from . import (
     db,
     errors,
     health,
+    input_checks,
     limits,
     openapi,
     rate_limits,
@@ -50,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config["AUTO_MIGRATE"]:
         db.upgrade(app.extensions["sibyl.engine"])
     errors.init_app(app)
+    input_checks.init_app(app)
     cli.init_app(app)
     rate_limits.init_app(app, [rest_v2.bp, v3.bp], collect.bp)
     for module in (collect, tracker_script, health, openapi, rest_v2, v3, unsubscribe, confirmation):

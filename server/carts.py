@@ -63,6 +63,8 @@ class CartRow:
     contact_id: int | None = None
     snapshot: Any = None
     updated_at: datetime | None = None
+    received_at: datetime | None = None
+    sent_at: datetime | None = None
     deadline_at: datetime | None = None
     due_at: datetime | None = None
     lease_until: datetime | None = None
@@ -200,24 +202,34 @@ def _values(cart: CartRow) -> tuple[Any, ...]:
     return tuple(getattr(cart, name) for name in _COLUMNS)
 
 
-def apply_event(book: CartBook, event: Mapping[str, Any]) -> None:
-    """Move cart state for a stored custom event (its row in `events`); other events leave carts alone."""
+def apply_event(book: CartBook, event: Mapping[str, Any], sent_at: datetime | None) -> None:
+    """Move cart state for a stored custom event (its row in `events`, and the client's time for it when it gave
+    one not ahead of the server's); other events leave carts alone."""
     if event["kind"] != "track" or (event["name"] != CART_UPDATED and event["name"] not in CLOSING_EVENTS):
         return
     cart_owner = owner(event["contact_id"], event["visitor_id"])
     if cart_owner is None:
         return
     if event["name"] == CART_UPDATED:
-        update_cart(book, event, cart_owner)
+        update_cart(book, event, cart_owner, sent_at)
     else:
-        close_carts(book, event, cart_owner, CLOSING_EVENTS[event["name"]])
+        close_carts(book, event, cart_owner, sent_at, CLOSING_EVENTS[event["name"]])
 
 
-def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str) -> None:
-    """Store the snapshot and push the deadline; after an email, a new cycle if re-entry is on."""
+def arrived_late(sent_at: datetime | None, cart: CartRow) -> bool:
+    """An event sent before the cart's last update, received after it: both times the clients' own, never a
+    client's time against the server's. Without both, the order of receipt decides: the event is the newer."""
+    return sent_at is not None and cart.sent_at is not None and sent_at < cart.sent_at
+
+
+def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_at: datetime | None) -> None:
+    """Store the snapshot and push the deadline; after an email, a new cycle if re-entry is on.
+
+    The deadline counts from when the update was received; the client's time is only the event's to show.
+    """
     key = cart_key(event["eventdata"]) or DEFAULT_CART
     data = (event["eventdata"] or {}).get("data")
-    occurred_at = event["occurred_at"]
+    received_at = event["received_at"]
     cart = book.find(cart_owner, key)
     workflow = book.workflow
     if cart is None:
@@ -225,10 +237,10 @@ def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str) -> No
             return
         cart = CartRow(site_id=event["site_id"], owner=cart_owner, cart_key=key, state="open", version=0, cycle=1, resets=0)
         book.add(cart)
-    elif occurred_at < cart.updated_at:
+    elif arrived_late(sent_at, cart):
         return  # an older update arriving late changes nothing
     elif cart.state == "emailed" and not workflow.reentry:
-        cart.snapshot, cart.updated_at, cart.version = data, occurred_at, cart.version + 1
+        _record_update(cart, event, sent_at, data)
         return
     elif cart.state != "open":
         cart.state, cart.cycle, cart.resets, cart.closed_reason, cart.emailed_at = "open", cart.cycle + 1, 0, None, None
@@ -236,20 +248,28 @@ def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str) -> No
     else:
         cart.resets += 1
     cart.contact_id, cart.visitor_id, cart.lease_until = event["contact_id"], event["visitor_id"], None
-    cart.snapshot, cart.updated_at, cart.version = data, occurred_at, cart.version + 1
+    _record_update(cart, event, sent_at, data)
     if not has_items(data):
         _close(cart, "empty")
         return
     if cart.deadline_at is None or cart.resets <= workflow.max_resets:
-        cart.deadline_at = occurred_at + timedelta(seconds=workflow.delay_seconds)
+        cart.deadline_at = received_at + timedelta(seconds=workflow.delay_seconds)
     schedule(cart, workflow)
 
 
-def close_carts(book: CartBook, event: Mapping[str, Any], cart_owner: str, reason: str) -> None:
-    """Close the named cart, or with no id every open cart of the owner: no email."""
+def _record_update(cart: CartRow, event: Mapping[str, Any], sent_at: datetime | None, data: Any) -> None:
+    cart.snapshot, cart.updated_at, cart.received_at = data, event["occurred_at"], event["received_at"]
+    cart.sent_at, cart.version = sent_at, cart.version + 1
+
+
+def close_carts(
+    book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_at: datetime | None, reason: str
+) -> None:
+    """Close the named cart, or with no id every open cart of the owner (unless it was sent before their last
+    update and arrived late): no email."""
     key = cart_key(event["eventdata"])
     for cart in [book.find(cart_owner, key)] if key is not None else book.carts_of(cart_owner):
-        if cart is not None and cart.state != "closed" and event["occurred_at"] >= cart.updated_at:
+        if cart is not None and cart.state != "closed" and not arrived_late(sent_at, cart):
             cart.version += 1
             _close(cart, reason)
 
@@ -261,19 +281,19 @@ def schedule(cart: Cart | CartRow, workflow: Workflow | WorkflowSettings) -> Non
 
 
 def reconfigure(session: Session, workflow: Workflow) -> None:
-    """After a change of delay or on/off, put every open cart of the site on its new timer."""
+    """After a change of delay or on/off, put every open cart of the site on its new timer (from its last receipt)."""
     for cart in session.scalars(select(Cart).where(Cart.site_id == workflow.site_id, Cart.state == "open")):
-        cart.deadline_at = cart.updated_at + timedelta(seconds=workflow.delay_seconds)
+        cart.deadline_at = cart.received_at + timedelta(seconds=workflow.delay_seconds)
         schedule(cart, workflow)
 
 
 def adopt_visitor_carts(book: CartBook, visitor: SeenVisitor, contact: Contact) -> None:
-    """On identification the visitor's carts become the contact's (the newer wins a clash of ids)."""
+    """On identification the visitor's carts become the contact's (the one updated last wins a clash of ids)."""
     theirs = f"contact:{contact.id}"
     for cart in book.carts_of(f"visitor:{visitor.id}"):
         clash = book.find(theirs, cart.cart_key)
         if clash is not None:
-            if clash.updated_at >= cart.updated_at:  # type: ignore[operator]
+            if clash.received_at >= cart.received_at:  # type: ignore[operator]
                 book.delete(cart)
                 continue
             book.delete(clash)

@@ -11,7 +11,8 @@ from . import counters, db, limits
 from .abuse import admit_identifications
 from .bots import is_bot
 from .errors import ApiError
-from .ingest import IncomingEvent, event_time, identified_emails, ingest, without_identification
+from .ingest import IncomingEvent, client_time, event_time, identified_emails, ingest, without_identification
+from .input_checks import load_json
 from .ip_addresses import stored_ip
 from .models import utcnow
 from .schemas import Batch, Message, parse
@@ -72,11 +73,9 @@ def _read_batch() -> dict[str, Any]:
     request.max_content_length = limits.BATCH_BYTES
     try:
         body = request.get_data()
-        raw = json.loads(body)
     except RequestEntityTooLarge:
         raise ApiError(413, f"body: over {limits.BATCH_BYTES} bytes, the limit for one batch") from None
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "body: not valid JSON") from None
+    raw = load_json(body)
     if not isinstance(raw, dict):
         raise ApiError(400, "body: expected a JSON object")
     messages = raw.get("messages")
@@ -98,6 +97,7 @@ def _incoming_events(batch: Batch, ip: str | None) -> list[IncomingEvent]:
             kind=message.type,
             name=(message.name or _default_name(message)).strip(),
             occurred_at=event_time(message.ts, now),
+            sent_at=client_time(message.ts, now),
             url=message.url,
             cuid=batch.cuid,
             email=message.email,

@@ -36,6 +36,7 @@ class IncomingEvent:
     eventdata: dict[str, Any] | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     ip: str | None = None
+    sent_at: datetime | None = None  # the client's own time for the event, when comparable (see client_time)
     vouched: bool = False  # sent with the secret key: the shop itself stands behind this contact
     identifies: bool = True  # False once the abuse limits refused its identification: it changes no contact
 
@@ -47,11 +48,21 @@ class IngestResult:
 
 
 def event_time(ms: int | None, now: datetime) -> datetime:
-    """The client's timestamp, unless missing or ahead of the server's clock."""
+    """When the event happened, as shown: the client's time (ms since the epoch), unless missing or ahead of the
+    server's clock by more than the skew allowed. A display time only: no deadline counts from it."""
     if ms is None:
         return now
     sent = datetime.fromtimestamp(ms / 1000, now.tzinfo)
     return now if sent > now + MAX_CLOCK_SKEW else sent
+
+
+def client_time(ms: int | None, now: datetime) -> datetime | None:
+    """The client's time for an event, to order it among the same client's events: None when it gave none, or one
+    ahead of the server's clock (such a time would make every later event of a correct clock look older)."""
+    if ms is None:
+        return None
+    sent = datetime.fromtimestamp(ms / 1000, now.tzinfo)
+    return sent if sent <= now else None
 
 
 def ingest(session: Session, site: Site, events: list[IncomingEvent]) -> IngestResult:
@@ -98,7 +109,7 @@ def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
             "received_at": now,
         }
         rows.append(row)
-        apply_event(carts, row)
+        apply_event(carts, row, incoming.sent_at)
         stored += 1
     _insert_events(connection, rows)
     carts.write()

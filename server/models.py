@@ -179,7 +179,9 @@ class Cart(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     cycle: Mapped[int] = mapped_column(Integer, default=1)
     resets: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the last update's event time (the client's)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # when the server received it: deadlines count from here
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its client's own time, to spot a late older one
     deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

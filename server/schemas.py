@@ -1,8 +1,7 @@
 """The shapes clients send: validated here, and published from here as the OpenAPI document."""
 from __future__ import annotations
 
-import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, TypeVar
 
 from flask import request
@@ -21,6 +20,7 @@ from . import limits
 from .addresses import InvalidAddress, email_address
 from .attributes import Choice
 from .errors import ApiError, describe
+from .input_checks import load_json
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -59,7 +59,22 @@ def _bounded(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def _moment(value: datetime) -> datetime:
+    """A date with a zone (none given: UTC), in UTC, between the Unix epoch and the end of year 9999."""
+    try:
+        moment = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    except OverflowError:  # before year 1 or after year 9999 once in UTC
+        raise ValueError(_OUT_OF_RANGE) from None
+    if moment < EARLIEST:
+        raise ValueError(_OUT_OF_RANGE)
+    return moment
+
+
 MAX_ID = 2**31 - 1  # row ids are INTEGER on PostgreSQL
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_OUT_OF_RANGE = "must be between 1970-01-01 and 9999-12-31 (UTC)"
+LATEST_MS = int(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc).timestamp() * 1000)
+Moment = Annotated[datetime, AfterValidator(_moment)]
 RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
 Properties = Annotated[dict[str, Any], AfterValidator(_bounded), AfterValidator(_identifying_email)]
@@ -74,11 +89,8 @@ def is_number(text: str) -> bool:
 
 
 def json_body() -> Any:
-    """The request's JSON body, whatever its content type; 400 when it is not JSON."""
-    try:
-        return json.loads(request.get_data())
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "body: not valid JSON") from None
+    """The request's JSON body, whatever its content type; 400 when it is not JSON or holds what no store keeps."""
+    return load_json(request.get_data())
 
 
 def parse_body(model: type[Model]) -> Model:
@@ -101,6 +113,12 @@ class EventData(BaseModel):
     id: StrictStr | StrictInt | None = None
     data: Annotated[Any, AfterValidator(_bounded)] = None
 
+    @model_validator(mode="after")
+    def _bounded_extras(self) -> EventData:
+        """Other keys are kept too, so they are held to the same limits as `data`."""
+        _bounded(self.model_extra or {})
+        return self
+
 
 # The tracker's own batches (POST /collect)
 
@@ -110,7 +128,7 @@ class Message(BaseModel):
 
     id: Identifier
     type: Literal["page", "track", "identify", "link"]
-    ts: StrictInt | None = Field(default=None, ge=0)
+    ts: StrictInt | None = Field(default=None, ge=0, le=LATEST_MS)  # ms since the epoch
     url: str | None = Field(default=None, max_length=limits.URL_CHARS)
     name: str | None = Field(default=None, max_length=limits.NAME_CHARS)
     email: Email | None = None
@@ -178,7 +196,7 @@ class V3Identifiers(BaseModel):
 
 class V3Event(BaseModel):
     event_name: EventName
-    event_date: datetime | None = None
+    event_date: Moment | None = None
     identifiers: V3Identifiers
     contact_properties: Properties | None = None
     event_properties: Properties | None = None

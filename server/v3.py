@@ -31,7 +31,7 @@ from .attributes import (
 from .auth import site_from_api_key
 from .contacts import ContactBook
 from .errors import ApiError
-from .ingest import IncomingEvent, event_time, ingest
+from .ingest import IncomingEvent, client_time, event_time, ingest
 from .models import Attribute, Contact, Event, Site, utcnow
 from .privacy import erase_contact
 from .schemas import (
@@ -365,11 +365,13 @@ def _incoming(session: Session, site: Site, event: V3Event) -> IncomingEvent:
     eventdata = None
     if "id" in properties or "data" in properties:
         eventdata = {key: properties[key] for key in ("id", "data") if key in properties}
+    sent_ms, now = int(event.event_date.timestamp() * 1000) if event.event_date else None, utcnow()
     return IncomingEvent(
         message_id=uuid.uuid4().hex,
         kind="track",
         name=event.event_name,
-        occurred_at=event_time(int(event.event_date.timestamp() * 1000) if event.event_date else None, utcnow()),
+        occurred_at=event_time(sent_ms, now),
+        sent_at=client_time(sent_ms, now),
         email=ids.email_id,
         ext_id=ids.ext_id,
         contact_id=ids.contact_id,
@@ -444,10 +446,14 @@ def _date_range() -> tuple[datetime | None, datetime | None]:
 
 
 def _parse_date(name: str, text: str, day_edge: time) -> datetime:
+    """A query's date or time, in UTC; 400 when it is not one, or is out of range once in UTC."""
     try:
         if len(text) == 10:
             return datetime.combine(datetime.strptime(text, "%Y-%m-%d").date(), day_edge, timezone.utc)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ApiError(400, f"{name}: use YYYY-MM-DD or RFC 3339") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    except OverflowError:
+        raise ApiError(400, f"{name}: out of range (before year 1 or after year 9999 in UTC)") from None

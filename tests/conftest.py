@@ -183,6 +183,22 @@ class Store:
             session.execute(update(Cart).where(Cart.site_id != site.id).values(state="closed", due_at=None))
             session.commit()
 
+    def receive_carts_at(self, site: Site, moment: datetime, cart_key: str | None = None) -> None:
+        """Arrange the site's carts (or one) as if the receiver, whose clock tests cannot move, had received their
+        last update at `moment`: their deadlines, which count from receipt, move with it."""
+        with db.new_session(self.app) as session:
+            query = select(Cart).where(Cart.site_id == site.id)
+            for cart in session.scalars(query if cart_key is None else query.where(Cart.cart_key == cart_key)):
+                shift = moment - cart.received_at
+                cart.received_at = moment
+                cart.deadline_at = cart.deadline_at + shift if cart.deadline_at else None
+                cart.due_at = cart.due_at + shift if cart.due_at else None
+            session.commit()
+
+    def received(self, site: Site) -> list[datetime]:
+        """When the receiver got each of the site's events, in order: deadlines count from there."""
+        return [event.received_at for event in self.events(site)]
+
     def set_cart_delay(self, site: Site, seconds: float) -> None:
         with db.new_session(self.app) as session:
             workflow = workflow_of(session, site.id)

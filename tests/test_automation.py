@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from server import create_app, db
@@ -76,6 +77,7 @@ def test_the_guides_cart_is_emailed_once_after_the_delay(
     receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store
 ) -> None:
     send(receiver, site, cart_updated(clock.now, FIRSTNAME="Thomas", LASTNAME="Bianchi"))
+    (clock.now,) = store.received(site)
     worker.run_pass()
     clock.advance(DELAY - timedelta(seconds=1))
     worker.run_pass()
@@ -100,15 +102,101 @@ def test_the_guides_cart_is_emailed_once_after_the_delay(
 def test_an_update_pushes_the_deadline_back(
     receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store
 ) -> None:
-    first = clock.now - timedelta(hours=1)
-    send(receiver, site, cart_updated(first, data={**GUIDE_CART, "total": 1}), cart_updated(clock.now))
-    clock.advance(DELAY - timedelta(minutes=1))  # the first update's deadline has passed, the second's not
+    send(receiver, site, cart_updated(clock.now, data={**GUIDE_CART, "total": 1}))
+    send(receiver, site, cart_updated(clock.now))
+    first, second = store.received(site)
+    clock.now = first + DELAY  # the first update's deadline has come, the second's not
     worker.run_pass()
     assert outbox(store, site) == []
-    clock.advance(timedelta(minutes=2))
+    clock.now = second + DELAY
     worker.run_pass()
     (message,) = smtp_sink.wait_for(1)
     assert "280.00 USD" in body(message, "plain")
+
+
+def v3_event(receiver: Process, site: Site, name: str, event_date: datetime | None = None, **properties: Any) -> None:
+    """A custom event for Thomas from the shop's own server (Brevo's v3 API)."""
+    event: dict[str, Any] = {"event_name": name, "identifiers": {"email_id": THOMAS}, "event_properties": properties}
+    if event_date is not None:
+        event["event_date"] = event_date.isoformat()
+    response = requests.post(f"{receiver.url}/v3/events", json=event, headers={"api-key": site.api_key}, timeout=10)
+    assert response.status_code == 204, response.text
+
+
+BACKDATED = {
+    "tracker ts": lambda receiver, site, moment: send(receiver, site, cart_updated(moment)),
+    "v3 event_date": lambda receiver, site, moment: v3_event(receiver, site, "cart_updated", moment,
+                                                             id="cart:42", data=GUIDE_CART),
+}
+
+
+@pytest.mark.parametrize("door", BACKDATED)
+def test_a_backdated_update_waits_the_whole_delay_from_its_receipt(
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, door: str
+) -> None:
+    sent = clock.now - timedelta(hours=3)
+    BACKDATED[door](receiver, site, sent)  # "updated 3 h ago", says the client
+    (received,) = store.received(site)
+    clock.now = received + DELAY - timedelta(seconds=1)
+    worker.run_pass()
+    assert outbox(store, site) == []
+    clock.now = received + DELAY
+    worker.run_pass()
+    (message,) = smtp_sink.wait_for(1)
+    assert "280.00 USD" in body(message, "plain")
+    (event,) = store.events(site)
+    assert abs(event.occurred_at - sent) < timedelta(milliseconds=1)  # shown when the client says it happened
+
+
+def test_an_update_from_a_clock_running_ahead_does_not_hold_back_later_ones(
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store
+) -> None:
+    ahead = datetime.now(timezone.utc) + timedelta(minutes=4)  # within the clock skew the receiver tolerates
+    send(receiver, site, cart_updated(ahead, data={**GUIDE_CART, "total": 1}))
+    send(receiver, site, cart_updated(datetime.now(timezone.utc)))  # a correct clock, a moment later
+    _ahead, latest = store.received(site)
+    clock.now = latest + DELAY
+    worker.run_pass()
+    (message,) = smtp_sink.wait_for(1)
+    assert "280.00 USD" in body(message, "plain")
+
+
+def test_an_order_from_the_shops_server_closes_a_cart_whose_browser_clock_runs_ahead(
+    receiver: Process, site: Site, worker: Worker, clock: Clock, store: Store
+) -> None:
+    send(receiver, site, cart_updated(datetime.now(timezone.utc) + timedelta(minutes=4)))
+    v3_event(receiver, site, "order_completed", id="cart:42")
+    clock.advance(DELAY * 2)
+    worker.run_pass()
+    assert outbox(store, site) == []
+    assert [(cart.state, cart.closed_reason) for cart in carts(store, site)] == [("closed", "ordered")]
+
+
+def test_an_older_update_arriving_late_changes_nothing(
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store
+) -> None:
+    now = datetime.now(timezone.utc)
+    send(receiver, site, cart_updated(now))
+    send(receiver, site, cart_updated(now - timedelta(minutes=1), data={**GUIDE_CART, "total": 1}))  # sent before
+    first, _late = store.received(site)
+    clock.now = first + DELAY
+    worker.run_pass()
+    (message,) = smtp_sink.wait_for(1)
+    assert "280.00 USD" in body(message, "plain")
+
+
+def test_a_new_delay_counts_from_each_carts_receipt(
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, database_url: str
+) -> None:
+    send(receiver, site, cart_updated(clock.now - timedelta(hours=3)))
+    assert workflows(database_url, site, "--delay", "30m").returncode == 0
+    (received,) = store.received(site)
+    clock.now = received + timedelta(minutes=29)
+    worker.run_pass()
+    assert outbox(store, site) == []
+    clock.now = received + timedelta(minutes=30)
+    worker.run_pass()
+    smtp_sink.wait_for(1)
 
 
 @pytest.mark.parametrize(
@@ -167,7 +255,8 @@ def test_reentry_decides_whether_a_later_update_is_emailed_again(
     database_url: str, reentry: str, emails: int
 ) -> None:
     assert workflows(database_url, site, reentry, "--contact-period", "0").returncode == 0
-    send(receiver, site, cart_updated(clock.now - DELAY * 2))
+    send(receiver, site, cart_updated(clock.now))
+    clock.advance(DELAY * 2)
     worker.run_pass()
     smtp_sink.wait_for(1)
     send(receiver, site, cart_updated(clock.now, data={**GUIDE_CART, "total": 300}))
@@ -181,9 +270,10 @@ def test_the_timer_is_pushed_back_no_more_often_than_the_cap(
     receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, database_url: str
 ) -> None:
     assert workflows(database_url, site, "--max-resets", "1").returncode == 0
-    updates = [(timedelta(minutes=150), 1), (timedelta(minutes=120), 2), (timedelta(minutes=60), 3)]
-    send(receiver, site, *[cart_updated(clock.now - ago, data={**GUIDE_CART, "total": total}) for ago, total in updates])
-    clock.advance(timedelta(minutes=1))  # past the deadline of the one allowed reset, not of the third update
+    for total in (1, 2, 3):
+        send(receiver, site, cart_updated(clock.now, data={**GUIDE_CART, "total": total}))
+    _first, reset, _third = store.received(site)
+    clock.now = reset + DELAY  # the deadline of the one allowed reset, not yet the third update's
     worker.run_pass()
     (message,) = smtp_sink.wait_for(1)
     assert "3.00 USD" in body(message, "plain")
@@ -193,7 +283,8 @@ def test_tracked_html_is_inert_in_the_email(
     receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink
 ) -> None:
     hostile = {**GUIDE_CART, "items": [{"name": "<img src=x onerror=alert(1)>", "price": 1, "quantity": 1}]}
-    send(receiver, site, cart_updated(clock.now - DELAY * 2, data=hostile, FIRSTNAME="<script>alert(1)</script>"))
+    send(receiver, site, cart_updated(clock.now, data=hostile, FIRSTNAME="<script>alert(1)</script>"))
+    clock.advance(DELAY * 2)
     worker.run_pass()
     html = body(smtp_sink.wait_for(1)[0], "html")
     assert "<script>" not in html and "<img src=x" not in html
@@ -204,7 +295,8 @@ def test_smtp_down_is_recorded_and_the_email_goes_out_when_it_returns(
     receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store
 ) -> None:
     smtp_sink.stop()
-    send(receiver, site, cart_updated(clock.now - DELAY * 2))
+    send(receiver, site, cart_updated(clock.now))
+    clock.advance(DELAY * 2)
     worker.run_pass()
     (row,) = outbox(store, site)
     assert (row.status, row.attempts) == ("pending", 1)
@@ -223,7 +315,8 @@ def test_a_permanent_rejection_is_recorded_and_not_retried(
     receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store
 ) -> None:
     smtp_sink.fail_next(1, "550 5.1.1 mailbox unavailable")
-    send(receiver, site, cart_updated(clock.now - DELAY * 2))
+    send(receiver, site, cart_updated(clock.now))
+    clock.advance(DELAY * 2)
     worker.run_pass()
     clock.advance(timedelta(days=1))
     worker.run_pass()
@@ -256,10 +349,11 @@ def stop(*processes: subprocess.Popen[bytes]) -> None:
 
 
 def due_carts(receiver: Process, site: Site, count: int, store: Store) -> None:
-    """`count` carts of `count` contacts, all past their deadline (and no other test's cart due)."""
+    """`count` carts of `count` contacts, all due as they arrive (and no other test's cart due)."""
     store.leave_only_carts_of(site)
-    past = datetime.now(timezone.utc) - DELAY * 2
-    messages = [cart_updated(past, email=f"shopper{i}@example.com", cart=f"cart:{i}") for i in range(count)]
+    store.set_cart_delay(site, 0)
+    now = datetime.now(timezone.utc)
+    messages = [cart_updated(now, email=f"shopper{i}@example.com", cart=f"cart:{i}") for i in range(count)]
     for start in range(0, count, 100):
         send(receiver, site, *messages[start:start + 100])
 

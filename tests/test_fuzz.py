@@ -1,14 +1,17 @@
 """Property-based fuzzing of every public endpoint from /openapi.json: no 5xx, and a refused request writes nothing."""
 from __future__ import annotations
 
+import json
 import tempfile
 import uuid
 from pathlib import Path
 
+import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CheckContext, not_a_server_error
+from schemathesis.core.transport import Response
 from sqlalchemy import func, select
 
 from server import create_app, db
@@ -42,12 +45,21 @@ def stored_rows() -> tuple[int, int]:
     return events or 0, contacts or 0
 
 
+def answers_strict_json(ctx: CheckContext, response: Response, case: schemathesis.Case) -> bool:
+    """A JSON answer any client can read: no NaN or Infinity, no lone surrogate (what a poison value stored would give)."""
+    if "json" not in (response.headers.get("content-type") or [""])[0]:
+        return True
+    document = json.loads(response.content, parse_constant=lambda name: pytest.fail(f"{name} in the answer"))
+    json.dumps(document, ensure_ascii=False).encode("utf-8")  # a lone surrogate fails here
+    return True
+
+
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_5xx_and_no_partial_writes(case: schemathesis.Case) -> None:
     before = stored_rows()
     response = case.call_and_validate(
-        headers={"api-key": SITE.api_key, "ma-key": SITE.client_key}, checks=[not_a_server_error]
+        headers={"api-key": SITE.api_key, "ma-key": SITE.client_key}, checks=[not_a_server_error, answers_strict_json]
     )
     if response.status_code >= 400 and case.method != "DELETE":
         assert stored_rows() == before, f"{case.method} {case.path} answered {response.status_code} but wrote"

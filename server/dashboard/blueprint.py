@@ -4,7 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template
 from werkzeug.exceptions import HTTPException
 
+from ..input_checks import refuse_unstorable_form
+
 bp = Blueprint("dashboard", __name__)
+bp.before_request(refuse_unstorable_form)
 
 # Scripts, styles and images from Sibyl itself only; no framing, no plugins, forms post back here.
 CONTENT_SECURITY_POLICY = (
