@@ -16,6 +16,8 @@ CART_UPDATED = "cart_updated"
 CLOSING_EVENTS = {"order_completed": "ordered", "cart_deleted": "deleted"}
 DEFAULT_CART = "default"
 MAX_RESETS = 1_000_000  # a cap on a cart's timer resets; beyond it the deadline stops moving anyway
+MAX_DELAY = 30 * 86400  # the longest inactivity before a recovery email
+MAX_PERIOD = 365 * 86400  # the longest "one email per contact per period"
 
 
 def new_workflow(site_id: int, delay_seconds: float) -> Workflow:

@@ -26,7 +26,7 @@ from .attributes import (
 )
 from .addresses import InvalidAddress, email_address
 from .automation import Worker
-from .carts import MAX_RESETS, reconfigure, workflow_of
+from .carts import MAX_DELAY, MAX_PERIOD, MAX_RESETS, reconfigure, workflow_of
 from .config import parse_duration
 from .dashboard.users import by_email, create_user, delete_user, granted_site_ids, set_password, set_sites
 from .contacts import find_contact
@@ -164,9 +164,9 @@ def workflows_set_command(
     with db.new_session(current_app) as session:
         workflow = workflow_of(session, _site(session, site_name).id)
         if delay is not None:
-            workflow.delay_seconds = _duration(delay, "--delay")
+            workflow.delay_seconds = _duration(delay, "--delay", MAX_DELAY, zero=False)
         if contact_period is not None:
-            workflow.contact_period_seconds = _duration(contact_period, "--contact-period")
+            workflow.contact_period_seconds = _duration(contact_period, "--contact-period", MAX_PERIOD, zero=True)
         if confirmed_only is not None:
             workflow.confirmed_only = confirmed_only
         if enabled is not None:
@@ -187,11 +187,16 @@ def workflows_set_command(
         )
 
 
-def _duration(text: str, option: str) -> float:
+def _duration(text: str, option: str, at_most: float, zero: bool) -> float:
+    """The seconds `text` gives, at most `at_most`, and 0 only where `zero` allows it."""
     try:
-        return parse_duration(text)
+        seconds = parse_duration(text)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint=option) from None
+    if seconds > at_most or (seconds == 0 and not zero):
+        least = "0" if zero else "more than 0"
+        raise click.BadParameter(f"{text!r}: from {least} to {at_most / 86400:g} days", param_hint=option)
+    return seconds
 
 
 @click.command("worker")

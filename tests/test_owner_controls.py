@@ -185,3 +185,11 @@ def test_an_out_of_range_reset_cap_is_a_form_error_not_a_500(app: Flask, owner: 
     assert code != 0
     with db.new_session(app) as session:
         assert session.get_one(Workflow, site.id).max_resets == 100
+
+
+@pytest.mark.parametrize(("option", "value"), [("--delay", "99999999999999999999d"), ("--delay", "0"),
+                                               ("--contact-period", "400d")])
+def test_an_out_of_range_duration_is_an_option_error_not_a_crash(app: Flask, option: str, value: str) -> None:
+    site = new_site(app)
+    code, output = cli(app, "workflows", "set", site.name, option, value)
+    assert code == 2 and f"Invalid value for {option}: '{value}': from " in output

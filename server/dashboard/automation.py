@@ -5,7 +5,7 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from .. import db
-from ..carts import MAX_RESETS, reconfigure, workflow_of
+from ..carts import MAX_DELAY, MAX_PERIOD, MAX_RESETS, reconfigure, workflow_of
 from ..config import parse_duration
 from ..models import Site, Workflow, utcnow
 from ..schemas import is_number
@@ -16,8 +16,6 @@ from .runs import describe
 from .scope import current_site, visible_site
 
 MAX_SUBJECT = 255
-MAX_DELAY = 30 * 86400
-MAX_PERIOD = 365 * 86400
 
 
 @bp.get("/automation")
