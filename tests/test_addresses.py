@@ -135,7 +135,10 @@ def test_a_hostile_address_is_a_400_naming_the_field_and_stores_nothing(
     assert answer.status_code == 400, answer.get_data(as_text=True)
     problem = answer.get_json()
     message = problem["errors"][0]["message"] if "errors" in problem else problem["message"]
-    assert message.startswith(field) and "not a valid email address" in message, message
+    if "\x00" in address:  # refused before any address check: no store keeps a NUL
+        assert (field in message or message.startswith("URL path")) and "NUL character" in message, message
+    else:
+        assert message.startswith(field) and "not a valid email address" in message, message
     assert contacts(app, site) == [] and event_count(app, site) == 0
 
 
