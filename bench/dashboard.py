@@ -16,7 +16,7 @@ import re
 import statistics
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask
@@ -202,7 +202,7 @@ def measure(kind: str, events: int, contacts: int, runs: int, words: list[str] |
     with fresh_database(kind) as url:
         app = create_app({"DATABASE_URL": url, "WORKER": "external"})
         started = time.perf_counter()
-        ids = seed(app, contacts, events, datetime.now(timezone.utc))
+        ids = seed(app, contacts, events, datetime.now(UTC))
         result = [Row(area, f"seed {events:,} events, {contacts:,} contacts, {ids['carts']:,} carts, "
                             f"{ids['emails']:,} emails", f"{time.perf_counter() - started:.0f} s")]
         client = signed_in_client(app)

@@ -85,13 +85,13 @@ class ShopPage:
         shop = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 if self.path.startswith("/sa.js"):
                     self.answer(200, "application/javascript", script)
                 else:
                     self.answer(200, "text/html; charset=utf-8", html)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 shop.posts += 1
                 self.answer(204, "", b"")

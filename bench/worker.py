@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
@@ -75,7 +75,7 @@ def fresh_app(database_url: str, smtp_url: str) -> Any:
 
 def add_carts(app: Any, site_id: int, count: int, due: bool) -> None:
     """`count` carts of `count` contacts, due an hour ago, or parked (never due)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with db.new_session(app) as session:
         for start in range(0, count, 10_000):
             size = min(10_000, count - start)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import (Blueprint, Response, abort, jsonify, redirect, render_template, request,
-                   session, url_for)
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from demo_site import cart

@@ -8,8 +8,6 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .slow_clients import BodyDeadline
-
 from . import (
     automation,
     cli,
@@ -29,6 +27,7 @@ from . import (
     unsubscribe,
     v3,
 )
+from .slow_clients import BodyDeadline
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -242,7 +242,7 @@ class Worker:
         except PermanentFailure as error:
             log.warning("outbox email %s failed: %s", row.id, error)
             outcome.update(status="failed", last_error=_error_text(error))
-        except Exception as error:  # noqa: BLE001 - one email's problem must not end the lane
+        except Exception as error:  # one email's problem must not end the lane
             failure = error if isinstance(error, TemporaryFailure) else self._unforeseen(mailer, row.id, error)
             outcome["last_error"] = _error_text(failure)
             if attempts >= MAX_ATTEMPTS:

@@ -184,7 +184,7 @@ class CartBook:
             if cart is None or cart.id is None:
                 continue
             now, before = _values(cart), self._read[cart.id]
-            changed = {name: value for name, value, old in zip(_COLUMNS, now, before) if value != old}
+            changed = {name: value for name, value, old in zip(_COLUMNS, now, before, strict=True) if value != old}
             if changed:
                 connection.execute(_UPDATE, {"cart_id": cart.id, **changed})
                 self._read[cart.id] = now

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import db
+from .addresses import InvalidAddress, email_address
 from .attributes import (
     NORMAL_TYPES,
     AttributeRefused,
@@ -24,12 +25,11 @@ from .attributes import (
     existing_attribute,
     site_attributes,
 )
-from .addresses import InvalidAddress, email_address
 from .automation import Worker
 from .carts import MAX_DELAY, MAX_PERIOD, MAX_RESETS, reconfigure, workflow_of
 from .config import parse_duration
-from .dashboard.users import by_email, create_user, delete_user, granted_site_ids, set_password, set_sites
 from .contacts import find_contact
+from .dashboard.users import by_email, create_user, delete_user, granted_site_ids, set_password, set_sites
 from .models import Contact, OutboxEmail, Site, User, utcnow
 from .privacy import erase_contact, export_contact
 from .retention import prune_events

@@ -1,6 +1,7 @@
 """Settings read from the environment, with the defaults CONTRACT.md documents."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -54,10 +55,8 @@ def _create_key_file(path: Path) -> None:
             file.write(secrets.token_hex(32))
             file.flush()
             os.fsync(file.fileno())
-        try:
+        with contextlib.suppress(FileExistsError):
             os.link(draft, path)
-        except FileExistsError:
-            pass
     finally:
         draft.unlink(missing_ok=True)
 

@@ -14,7 +14,6 @@ from .attributes import AttributeRule, rules
 from .models import Contact, Event, Site, Visitor, utcnow
 
 
-
 def find_contact(session: Session, site_id: int, email: str) -> Contact | None:
     return session.scalar(select(Contact).where(Contact.site_id == site_id, Contact.email == email))
 

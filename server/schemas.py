@@ -1,7 +1,7 @@
 """The shapes clients send: validated here, and published from here as the OpenAPI document."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from flask import request
@@ -62,7 +62,7 @@ def _bounded(value: Any, depth: int = 0) -> Any:
 def _moment(value: datetime) -> datetime:
     """A date with a zone (none given: UTC), in UTC, between the Unix epoch and the end of year 9999."""
     try:
-        moment = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     except OverflowError:  # before year 1 or after year 9999 once in UTC
         raise ValueError(_OUT_OF_RANGE) from None
     if moment < EARLIEST:
@@ -71,9 +71,9 @@ def _moment(value: datetime) -> datetime:
 
 
 MAX_ID = 2**31 - 1  # row ids are INTEGER on PostgreSQL
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _OUT_OF_RANGE = "must be between 1970-01-01 and 9999-12-31 (UTC)"
-LATEST_MS = int(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc).timestamp() * 1000)
+LATEST_MS = int(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC).timestamp() * 1000)
 Moment = Annotated[datetime, AfterValidator(_moment)]
 RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]

@@ -2,6 +2,7 @@
 thread for a bounded time, then gets 408 and loses its connection."""
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterable, Iterator
@@ -32,16 +33,12 @@ class _DeadlineInput:
         except TimeoutError:
             # Nothing more is read from this client: gunicorn finds the body ended and closes the
             # connection after the 408, instead of waiting for the rest of it.
-            try:
+            with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RD)
-            except OSError:
-                pass
             raise BodyTimeout() from None
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 self._sock.settimeout(None)
-            except OSError:
-                pass
 
     def read(self, *size: int | None) -> bytes:
         return cast(bytes, self._call("read", *size))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -68,7 +68,7 @@ MAX_CONTACTS_PAGE = 1000
 
 
 def brevo_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def contact_json(contact: Contact) -> dict[str, Any]:
@@ -449,11 +449,11 @@ def _parse_date(name: str, text: str, day_edge: time) -> datetime:
     """A query's date or time, in UTC; 400 when it is not one, or is out of range once in UTC."""
     try:
         if len(text) == 10:
-            return datetime.combine(datetime.strptime(text, "%Y-%m-%d").date(), day_edge, timezone.utc)
+            return datetime.combine(datetime.strptime(text, "%Y-%m-%d").date(), day_edge, UTC)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ApiError(400, f"{name}: use YYYY-MM-DD or RFC 3339") from None
     try:
-        return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except OverflowError:
         raise ApiError(400, f"{name}: out of range (before year 1 or after year 9999 in UTC)") from None

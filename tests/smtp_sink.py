@@ -104,14 +104,16 @@ class SmtpSink:
         given = (data.login.decode(), data.password.decode()) if isinstance(data, LoginPassword) else None
         return AuthResult(success=self.credentials is not None and given == self.credentials, handled=False)
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]) -> str:
+    async def handle_RCPT(  # noqa: N802 (aiosmtpd calls a hook by its SMTP command's name)
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
         failure = self._failure("RCPT")
         if failure:
             return failure
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 (as handle_RCPT)
         if self.credentials and not session.authenticated:
             return "530 5.7.0 Authentication required"
         failure = self._failure("DATA")

@@ -48,7 +48,7 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def owner(app: Flask, email: str) -> Iterator[FlaskClient]:  # noqa: F811 (email: the imported fixture)
+def owner(app: Flask, email: str) -> Iterator[FlaskClient]:
     with app.test_client() as signed_in:
         signed_in.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(signed_in)})
         yield signed_in
@@ -62,7 +62,7 @@ def collect(client: FlaskClient, site: Site, *messages: dict, address: str, agen
     return answer.status_code, answer.get_json(), dict(answer.headers)
 
 
-def identify(email: str) -> dict:  # noqa: F811 (a message, not the fixture)
+def identify(email: str) -> dict:
     return {"id": uuid.uuid4().hex, "type": "identify", "email": email}
 
 

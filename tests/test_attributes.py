@@ -41,7 +41,7 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def owner(app: Flask, email: str) -> Iterator[FlaskClient]:  # noqa: F811 (email: the imported fixture)
+def owner(app: Flask, email: str) -> Iterator[FlaskClient]:
     with app.test_client() as signed_in:
         sign_in = {"email": email, "password": PASSWORD, "csrf_token": csrf_token(signed_in)}
         answer = signed_in.post("/login", data=sign_in)

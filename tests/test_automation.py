@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -151,9 +151,9 @@ def test_a_backdated_update_waits_the_whole_delay_from_its_receipt(
 def test_an_update_from_a_clock_running_ahead_does_not_hold_back_later_ones(
     receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store
 ) -> None:
-    ahead = datetime.now(timezone.utc) + timedelta(minutes=4)  # within the clock skew the receiver tolerates
+    ahead = datetime.now(UTC) + timedelta(minutes=4)  # within the clock skew the receiver tolerates
     send(receiver, site, cart_updated(ahead, data={**GUIDE_CART, "total": 1}))
-    send(receiver, site, cart_updated(datetime.now(timezone.utc)))  # a correct clock, a moment later
+    send(receiver, site, cart_updated(datetime.now(UTC)))  # a correct clock, a moment later
     _ahead, latest = store.received(site)
     clock.now = latest + DELAY
     worker.run_pass()
@@ -164,7 +164,7 @@ def test_an_update_from_a_clock_running_ahead_does_not_hold_back_later_ones(
 def test_an_order_from_the_shops_server_closes_a_cart_whose_browser_clock_runs_ahead(
     receiver: Process, site: Site, worker: Worker, clock: Clock, store: Store
 ) -> None:
-    send(receiver, site, cart_updated(datetime.now(timezone.utc) + timedelta(minutes=4)))
+    send(receiver, site, cart_updated(datetime.now(UTC) + timedelta(minutes=4)))
     v3_event(receiver, site, "order_completed", id="cart:42")
     clock.advance(DELAY * 2)
     worker.run_pass()
@@ -175,7 +175,7 @@ def test_an_order_from_the_shops_server_closes_a_cart_whose_browser_clock_runs_a
 def test_an_older_update_arriving_late_changes_nothing(
     receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store
 ) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     send(receiver, site, cart_updated(now))
     send(receiver, site, cart_updated(now - timedelta(minutes=1), data={**GUIDE_CART, "total": 1}))  # sent before
     first, _late = store.received(site)
@@ -352,7 +352,7 @@ def due_carts(receiver: Process, site: Site, count: int, store: Store) -> None:
     """`count` carts of `count` contacts, all due as they arrive (and no other test's cart due)."""
     store.leave_only_carts_of(site)
     store.set_cart_delay(site, 0)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     messages = [cart_updated(now, email=f"shopper{i}@example.com", cart=f"cart:{i}") for i in range(count)]
     for start in range(0, count, 100):
         send(receiver, site, *messages[start:start + 100])
@@ -379,7 +379,7 @@ def test_a_restart_between_update_and_deadline_still_sends_once(
     assert workflows(database_url, site, "--delay", "2s").returncode == 0
     store.leave_only_carts_of(site)
     first = start_worker(database_url, smtp_sink)
-    send(receiver, site, cart_updated(datetime.now(timezone.utc)))
+    send(receiver, site, cart_updated(datetime.now(UTC)))
     first.kill()
     first.wait()
     second = start_worker(database_url, smtp_sink)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from playwright.sync_api import Page
 
@@ -56,7 +56,7 @@ def left_in_browser(page: Page, host: PageHost) -> tuple[list[str], list[str]]:
 
 
 def page_time(page: Page) -> datetime:
-    return datetime.fromtimestamp(page.evaluate("Date.now()") / 1000, timezone.utc)
+    return datetime.fromtimestamp(page.evaluate("Date.now()") / 1000, UTC)
 
 
 def test_consent_mode_sends_nothing_before_consent_and_everything_after(
@@ -150,7 +150,7 @@ def test_without_consent_mode_the_tracker_sends_at_once(
 
 
 def test_consent_by_brevo_command(
-    page: Page, page_host: PageHost, brevo_code: str, store: Store, site: Site, receiver: Process  # noqa: F811
+    page: Page, page_host: PageHost, brevo_code: str, store: Store, site: Site, receiver: Process
 ) -> None:
     traffic = Traffic(page, page_host, receiver)
     code = "<script>window.sib = {require_consent: true}</script>" + brevo_code

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -294,7 +294,7 @@ def test_tracked_markup_is_shown_as_text_and_runs_nothing(
     page.goto(receiver.url + f"/live?site={site.id}")
     expect(page.locator("#live-rows")).to_contain_text(HOSTILE_EVENT)
     late = "<img src=x onerror=alert('live')>"
-    send(receiver, site, message("track", datetime.now(timezone.utc), name=late, properties={"email": email}))
+    send(receiver, site, message("track", datetime.now(UTC), name=late, properties={"email": email}))
     expect(page.locator("#live-rows tr").first).to_contain_text(late, timeout=10_000)  # added by the page's script
     assert page.locator("#live-rows img, #timeline img, #live-rows script").count() == 0
     assert dialogs == []
@@ -307,7 +307,7 @@ def test_pages_work_by_keyboard_and_at_a_phones_width(page: Page, receiver: Proc
     page.keyboard.press("Tab")
     expect(page.locator(":focus")).to_have_text("Sibyl")
     page.set_viewport_size({"width": 375, "height": 740})
-    for path in PAGES + [f"/sites/{site.id}"]:
+    for path in [*PAGES, f"/sites/{site.id}"]:
         page.goto(receiver.url + path)
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 375px"

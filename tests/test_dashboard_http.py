@@ -9,7 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -145,7 +145,7 @@ def test_passwords_are_hashed_and_checked(app: Flask, email: str) -> None:
 
 
 def test_events_are_counted_per_hour_and_day_in_sql(app: Flask, site: Site) -> None:
-    now = datetime.now(timezone.utc).replace(minute=30)
+    now = datetime.now(UTC).replace(minute=30)
     store(app, site,
           event("page", "Home", now), event("page", "Home", now - timedelta(minutes=20)),
           event("page", "Home", now - timedelta(hours=5)), event("page", "Home", now - timedelta(days=3)),
@@ -159,7 +159,7 @@ def test_events_are_counted_per_hour_and_day_in_sql(app: Flask, site: Site) -> N
 
 
 def test_the_months_top_lists_rank_custom_events_and_pages_of_its_days(app: Flask, site: Site) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     store(app, site,
           *[event("page", "Home", now) for _ in range(3)], event("page", "Cart", today - timedelta(days=29)),
@@ -174,7 +174,7 @@ def test_the_months_top_lists_rank_custom_events_and_pages_of_its_days(app: Flas
 
 
 def test_contact_search_matches_emails_and_attribute_values_not_keys(app: Flask, site: Site) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     store(app, site,
           event("identify", "identify", now, email="jose@example.com", attributes={"FIRSTNAME": "José", "LASTNAME": "Ñúñez"}),
           event("identify", "identify", now, email="ann@example.com", attributes={"FIRSTNAME": "Ann", "SMS": "100%"}))
@@ -192,7 +192,7 @@ def test_contact_search_matches_emails_and_attribute_values_not_keys(app: Flask,
 
 
 def test_the_live_feed_returns_events_after_a_cursor(client: FlaskClient, app: Flask, site: Site) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     store(app, site, event("page", "First", now))
     first = client.get(f"/live/events.json?site={site.id}").get_json()["events"]
     assert [row["name"] for row in first] == ["First"]
@@ -240,7 +240,7 @@ def test_users_create_takes_the_password_from_the_option_or_a_prompt(app: Flask,
 
 
 def test_a_contact_is_exported_as_json_and_deleted_from_its_page(client: FlaskClient, app: Flask, site: Site) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     store(app, site, event("identify", "identify", now, email="erase.me@example.com", attributes={"FIRSTNAME": "Ada"}),
           event("page", "Home", now, email="erase.me@example.com", url="https://shop.example/"))
     with db.new_session(app) as session:

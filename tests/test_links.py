@@ -8,7 +8,7 @@ import os
 import re
 import stat
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +87,7 @@ def legacy_token(app: Flask, purpose: str, site_id: int, contact_id: int) -> str
 
 def abandoned_cart(app: Flask, site: Site, email: str) -> None:
     """A contact's cart updated three hours ago: due now with the site's two-hour delay."""
-    moment = datetime.now(timezone.utc) - timedelta(hours=3)
+    moment = datetime.now(UTC) - timedelta(hours=3)
     event = IncomingEvent(uuid.uuid4().hex, "track", "cart_updated", moment, cuid=uuid.uuid4().hex, email=email,
                           eventdata={"id": "cart:1", "data": GUIDE_CART})
     with db.new_session(app) as session:

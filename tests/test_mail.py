@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-
 import socket
 import time
 from email import message_from_bytes, policy
@@ -192,7 +191,7 @@ def test_smtp_urls_are_parsed(url: str, expected: SmtpSettings) -> None:
      "smtp://mail.example/path", "smtp://mail.example?tls=1", "smtps://mail.example?starttls=1"],
 )
 def test_bad_smtp_urls_are_refused(url: str) -> None:
-    with pytest.raises(ValueError, match="SMTP URL|smtps://"):
+    with pytest.raises(ValueError, match=r"SMTP URL|smtps://"):
         parse_smtp_url(url)
 
 
@@ -295,9 +294,11 @@ def test_a_header_injection_is_a_permanent_failure_and_sends_nothing(smtp_sink: 
 
 @pytest.mark.parametrize("recipient", ["v@a.example(1)", "x <v@a.example>", "v@a.example, w@a.example", "V@A.example"])
 def test_a_recipient_not_in_its_stored_form_is_refused_before_any_connection(recipient: str) -> None:
-    with Mailer(SmtpSettings("127.0.0.1", closed_port()), timeout=2) as mailer:
-        with pytest.raises(PermanentFailure, match="stored form"):
-            mailer.send(an_email(recipient=recipient))
+    with (
+        Mailer(SmtpSettings("127.0.0.1", closed_port()), timeout=2) as mailer,
+        pytest.raises(PermanentFailure, match="stored form"),
+    ):
+        mailer.send(an_email(recipient=recipient))
 
 
 def test_a_non_ascii_recipient_goes_out_with_smtputf8_or_not_at_all() -> None:
@@ -323,9 +324,11 @@ def test_a_non_ascii_recipient_goes_out_with_smtputf8_or_not_at_all() -> None:
 
 
 def test_a_closed_port_is_a_temporary_failure() -> None:
-    with Mailer(SmtpSettings("127.0.0.1", closed_port()), timeout=2) as mailer:
-        with pytest.raises(TemporaryFailure, match="connection"):
-            mailer.send(an_email())
+    with (
+        Mailer(SmtpSettings("127.0.0.1", closed_port()), timeout=2) as mailer,
+        pytest.raises(TemporaryFailure, match="connection"),
+    ):
+        mailer.send(an_email())
 
 
 def test_login_uses_the_credentials_and_a_wrong_password_never_leaks() -> None:
@@ -336,13 +339,11 @@ def test_login_uses_the_credentials_and_a_wrong_password_never_leaks() -> None:
             mailer.send(an_email(1))
         assert len(sink.wait_for(1)) == 1
         wrong = parse_smtp_url(sink.url.replace("s3cret-pass", "wrong-pass"))
-        with Mailer(wrong) as mailer:
-            with pytest.raises(PermanentFailure, match="535") as error:
-                mailer.send(an_email(2))
+        with Mailer(wrong) as mailer, pytest.raises(PermanentFailure, match="535") as error:
+            mailer.send(an_email(2))
         assert "wrong-pass" not in str(error.value) and "shop:" not in str(error.value)
-        with Mailer(SmtpSettings("127.0.0.1", sink.port)) as mailer:
-            with pytest.raises(PermanentFailure, match="530"):
-                mailer.send(an_email(3))
+        with Mailer(SmtpSettings("127.0.0.1", sink.port)) as mailer, pytest.raises(PermanentFailure, match="530"):
+            mailer.send(an_email(3))
         assert len(sink.messages) == 1
     finally:
         sink.stop()

@@ -181,7 +181,7 @@ def test_an_out_of_range_reset_cap_is_a_form_error_not_a_500(app: Flask, owner: 
             "subject": "Your cart", "contact_period": "1d", "enabled": "on"}
     answer = owner.post("/automation", data=form)
     assert answer.status_code == 400 and "A whole number from 0 to 1,000,000." in answer.get_data(as_text=True)
-    code, output = cli(app, "workflows", "set", site.name, "--max-resets", resets)
+    code, _ = cli(app, "workflows", "set", site.name, "--max-resets", resets)
     assert code != 0
     with db.new_session(app) as session:
         assert session.get_one(Workflow, site.id).max_resets == 100

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psutil
 import pytest
@@ -68,7 +68,7 @@ def test_killing_a_web_worker_under_load_loses_no_acknowledged_event(
 
 
 def test_retention_deletes_old_events_in_batches(store: Store, site: Site) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = [{"site_id": site.id, "message_id": f"old-{i}", "kind": "track", "name": "old", "properties": {},
              "occurred_at": now - timedelta(days=400), "received_at": now} for i in range(250)]
     rows += [{"site_id": site.id, "message_id": f"new-{i}", "kind": "track", "name": "new", "properties": {},

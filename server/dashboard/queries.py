@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from math import ceil
-from typing import Any, Generic, TypeVar, Unpack
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -59,7 +59,7 @@ class Page(Generic[T]):
 
 
 def paginate(
-    session: Session, query: Select[Unpack[tuple[Any, ...]]], number: int, size: int = PAGE_SIZE, scalars: bool = True
+    session: Session, query: Select[*tuple[Any, ...]], number: int, size: int = PAGE_SIZE, scalars: bool = True
 ) -> Page[Any]:
     """One page of `query` (numbered from 1) and the count of all its rows."""
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0

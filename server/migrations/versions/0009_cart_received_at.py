@@ -7,8 +7,8 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-30 17:00:00.000000
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = '0009'
 down_revision = '0008'
