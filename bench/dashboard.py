@@ -108,8 +108,10 @@ def seed(app: Flask, contacts: int, events: int, now: datetime) -> dict[str, int
                              "attributes": {"FIRSTNAME": first, "LASTNAME": last}, "created_at": created,
                              "modified_at": created + (now - created) * rng.random()})
     contact_ids = bulk(app, Contact, chunked(contact_rows))
-    visitor_rows = [{"site_id": site.id, "cuid": f"{rng.getrandbits(128):032x}", "contact_id": contact_ids[n] if n < contacts else None,
-                     "first_seen_at": now - timedelta(days=30), "last_seen_at": now} for n in range(contacts + contacts // 2)]
+    visitor_rows = [{"site_id": site.id, "cuid": f"{rng.getrandbits(128):032x}",
+                     "contact_id": contact_ids[n] if n < contacts else None,
+                     "first_seen_at": now - timedelta(days=30), "last_seen_at": now}
+                    for n in range(contacts + contacts // 2)]
     visitor_ids = bulk(app, Visitor, chunked(visitor_rows))
     times = sorted(moment() for _ in range(events))  # stored in the order they arrive
 
@@ -123,34 +125,42 @@ def seed(app: Flask, contacts: int, events: int, now: datetime) -> dict[str, int
         if kind == "page":
             page = rng.choice(PAGES)
             row |= {"name": page, "url": f"https://shop.example/{page.lower().replace(' ', '-')}",
-                    "properties": {"ma_title": page, "ma_path": "/" + page.lower().replace(" ", "-"), "ma_referrer": ""}}
+                    "properties": {"ma_title": page, "ma_path": "/" + page.lower().replace(" ", "-"),
+                                   "ma_referrer": ""}}
         elif kind == "track":
-            name = rng.choices(["cart_updated", "order_completed", "cart_deleted", "newsletter_signup"], [6, 2, 1, 1])[0]
-            row |= {"name": name, "url": None, "properties": {"email": contact_rows[visitor]["email"] if contact else None},
+            name = rng.choices(["cart_updated", "order_completed", "cart_deleted", "newsletter_signup"],
+                               [6, 2, 1, 1])[0]
+            row |= {"name": name, "url": None,
+                    "properties": {"email": contact_rows[visitor]["email"] if contact else None},
                     "eventdata": {"id": f"cart:{rng.randint(1, 99999)}", "data": cart_data(rng)}}
         else:
             row |= {"name": "identify", "url": None, "properties": {"FIRSTNAME": rng.choice(FIRST_NAMES)}}
         return row
 
-    bulk(app, Event, ([event(n) for n in range(start, min(start + CHUNK, events))] for start in range(0, events, CHUNK)))
+    bulk(app, Event,
+         ([event(n) for n in range(start, min(start + CHUNK, events))] for start in range(0, events, CHUNK)))
 
     cart_rows = []
     for n in range(contacts // 3):
         updated = moment()
         state = rng.choices(["open", "emailed", "closed"], [2, 3, 5])[0]
-        emailed = updated + timedelta(hours=2) if state == "emailed" or (state == "closed" and rng.random() < 0.4) else None
+        emailed_too = state == "emailed" or (state == "closed" and rng.random() < 0.4)
+        emailed = updated + timedelta(hours=2) if emailed_too else None
         reason = rng.choice(["ordered", "deleted", "empty"]) if state == "closed" else None
         cart_rows.append({"site_id": site.id, "owner": f"contact:{contact_ids[n]}", "cart_key": "cart:1",
                           "contact_id": contact_ids[n], "state": state, "snapshot": cart_data(rng), "version": 1,
-                          "cycle": 1, "resets": 0, "updated_at": updated, "received_at": updated, "deadline_at": updated + timedelta(hours=2),
+                          "cycle": 1, "resets": 0, "updated_at": updated, "received_at": updated,
+                          "deadline_at": updated + timedelta(hours=2),
                           "due_at": updated + timedelta(hours=2) if state == "open" else None,
                           "emailed_at": emailed, "closed_reason": reason})
     cart_ids = bulk(app, Cart, chunked(cart_rows))
     email_rows = [
-        {"site_id": site.id, "cart_id": cart_id, "contact_id": row["contact_id"], "dedupe_key": f"cart-{cart_id}-cycle-1",
-         "message_id": f"<{cart_id}@bench>", "sender": "shop@localhost", "recipient": f"{row['contact_id']}@example.com",
+        {"site_id": site.id, "cart_id": cart_id, "contact_id": row["contact_id"],
+         "dedupe_key": f"cart-{cart_id}-cycle-1", "message_id": f"<{cart_id}@bench>", "sender": "shop@localhost",
+         "recipient": f"{row['contact_id']}@example.com",
          "subject": "You left something in your cart", "html": "<p>Your cart</p>" * 50, "text": "Your cart",
-         "status": rng.choices(["sent", "failed", "held"], [90, 3, 7])[0], "attempts": 1, "created_at": row["emailed_at"]}
+         "status": rng.choices(["sent", "failed", "held"], [90, 3, 7])[0], "attempts": 1,
+         "created_at": row["emailed_at"]}
         for cart_id, row in zip(cart_ids, cart_rows, strict=True) if row["emailed_at"] is not None
     ]
     email_ids = bulk(app, OutboxEmail, chunked(email_rows))
@@ -158,7 +168,8 @@ def seed(app: Flask, contacts: int, events: int, now: datetime) -> dict[str, int
         create_user(session, "bench@example.com", PASSWORD)
         session.execute(text("ANALYZE"))  # as autovacuum (or SQLite's optimize) would after a bulk load: statistics
         session.commit()
-    return {"site": site.id, "contact": contact_ids[0], "email": email_ids[0], "carts": len(cart_ids), "emails": len(email_ids)}
+    return {"site": site.id, "contact": contact_ids[0], "email": email_ids[0], "carts": len(cart_ids),
+            "emails": len(email_ids)}
 
 
 def signed_in_client(app: Flask) -> Any:
@@ -166,7 +177,8 @@ def signed_in_client(app: Flask) -> Any:
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token
-    answer = client.post("/login", data={"email": "bench@example.com", "password": PASSWORD, "csrf_token": token.group(1)})
+    answer = client.post("/login",
+                         data={"email": "bench@example.com", "password": PASSWORD, "csrf_token": token.group(1)})
     assert answer.status_code == 302, answer.status_code
     return client
 
@@ -221,8 +233,10 @@ def measure(kind: str, events: int, contacts: int, runs: int, words: list[str] |
     return result
 
 
-def rows(events: int = 1_000_000, contacts: int | None = None, runs: int = 7, words: list[str] | None = None) -> list[Row]:
-    """Every page (or those `words` choose) on SQLite, then on PostgreSQL when SIBYL_BENCH_POSTGRES_URL names a server."""
+def rows(
+    events: int = 1_000_000, contacts: int | None = None, runs: int = 7, words: list[str] | None = None
+) -> list[Row]:
+    """Every page (or those `words` choose) on SQLite, then on PostgreSQL when SIBYL_BENCH_POSTGRES_URL names one."""
     contacts = contacts if contacts is not None else max(events // 10, 100)
     return [row for kind in kinds() for row in measure(kind, events, contacts, runs, words)]
 

@@ -44,7 +44,8 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "text/plain;charset=UTF-8"
 wrk.headers["Origin"] = "https://shop.example"
 -- a browser's user agent: wrk's own requests carry none, which the receiver counts as a bot's and does not store
-wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+wrk.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) " ..
+  "Chrome/156.0.0.0 Safari/537.36"
 request = function()
   sent = sent + 1
   local visitor = thread_id .. '-' .. (sent %% 500)
@@ -120,7 +121,8 @@ def measure(label: str, database_url: str, seconds: int, workers: int, connectio
             session.commit()
         empty = wrk(url + "/collect", OPTIONS_SCRIPT, seconds, connections)
         single = wrk(url, WRK_SCRIPT % {"batch": 1, "key": site.client_key, "run": run + "s"}, seconds, connections)
-        batched = 100 * wrk(url, WRK_SCRIPT % {"batch": 100, "key": site.client_key, "run": run + "b"}, seconds, connections)
+        batched = 100 * wrk(url, WRK_SCRIPT % {"batch": 100, "key": site.client_key, "run": run + "b"},
+                            seconds, connections)
     finally:
         server.terminate()
         server.wait()

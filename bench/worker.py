@@ -48,7 +48,8 @@ def sink_command(port: int) -> tuple[list[str], str]:
     if shutil.which("smtp-sink"):
         user = ["-u", "nobody"] if os.geteuid() == 0 else []
         return ["smtp-sink", *user, "-c", f"127.0.0.1:{port}", "1000"], "Postfix smtp-sink"
-    return [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"], "aiosmtpd Sink"
+    aiosmtpd = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink"]
+    return aiosmtpd, "aiosmtpd Sink"
 
 
 def start_sink() -> tuple[subprocess.Popen[bytes], str, str]:
@@ -81,8 +82,8 @@ def add_carts(app: Any, site_id: int, count: int, due: bool) -> None:
             size = min(10_000, count - start)
             contacts = session.execute(
                 insert(Contact).returning(Contact.id),
-                [{"site_id": site_id, "email": f"shopper{start + i}-{due}@example.com", "attributes": {"FIRSTNAME": "Sam"},
-                  "created_at": now, "modified_at": now} for i in range(size)],
+                [{"site_id": site_id, "email": f"shopper{start + i}-{due}@example.com",
+                  "attributes": {"FIRSTNAME": "Sam"}, "created_at": now, "modified_at": now} for i in range(size)],
             ).scalars().all()
             session.execute(
                 insert(Cart),
@@ -135,7 +136,8 @@ def measure(kind: str, carts: int, waiting: int, smtp_url: str, sink_name: str) 
         full = idle_pass_ms(url, waiting, smtp_url)
     area = f"worker ({kind})"
     return [
-        Row(area, f"{sent:,} due carts emailed into {sink_name}", f"{rate:,.0f} emails/s", "≥ 1,000 emails/s", rate >= 1000),
+        Row(area, f"{sent:,} due carts emailed into {sink_name}", f"{rate:,.0f} emails/s", "≥ 1,000 emails/s",
+            rate >= 1000),
         Row(area, "idle pass, 0 waiting carts", f"{empty:.2f} ms"),
         Row(area, f"idle pass, {waiting:,} waiting carts", f"{full:.2f} ms = {full / empty:.2f}× empty",
             f"≈ 1× (≤ {IDLE_RATIO}×)", full / empty <= IDLE_RATIO),

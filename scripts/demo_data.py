@@ -1,4 +1,4 @@
-"""A month of realistic shop traffic, stored through the real ingest path and worker: visits, sign-ins, carts, emails."""
+"""A month of realistic shop traffic, stored through the real ingest path and worker: visits, sign-ins, carts, mail."""
 from __future__ import annotations
 
 import random
@@ -93,7 +93,8 @@ def _visit(rng: random.Random, start: datetime, person: tuple[str, str, str] | N
         if outcome < 0.35:
             moment += timedelta(seconds=rng.randint(60, 400))
             events.append(_page(moment, "/checkout", "Checkout — Maison Verte"))
-            events.append(_track(moment, "order_completed", email, attributes, {"id": cart_id, "data": cart_data(lines)}))
+            order = {"id": cart_id, "data": cart_data(lines)}
+            events.append(_track(moment, "order_completed", email, attributes, order))
         elif outcome < 0.45:
             moment += timedelta(seconds=rng.randint(20, 120))
             events.append(_track(moment, "cart_deleted", email, attributes, {"id": cart_id}))
@@ -109,7 +110,8 @@ def _comeback(rng: random.Random, after: datetime, person: tuple[str, str, str],
     events = [
         _page(moment, "/cart", "Your cart — Maison Verte", email),
         _page(moment + timedelta(seconds=50), "/checkout", "Checkout — Maison Verte", email),
-        _track(moment + timedelta(seconds=50), "order_completed", email, attributes, {"id": cart_id, "data": cart_data(lines)}),
+        _track(moment + timedelta(seconds=50), "order_completed", email, attributes,
+               {"id": cart_id, "data": cart_data(lines)}),
     ]
     return Visit(moment, uuid.uuid4().hex, events)
 
@@ -142,7 +144,8 @@ def _still_shopping(rng: random.Random, now: datetime, people: list[tuple[str, s
     visits = []
     for minutes, (email, first, last) in zip((18, 35, 52, 77, 104), people, strict=True):
         start = now - timedelta(minutes=minutes)
-        lines = [(slug, name, price, rng.choice([1, 2])) for slug, name, price in rng.sample(PRODUCTS, rng.randint(1, 3))]
+        lines = [(slug, name, price, rng.choice([1, 2]))
+                 for slug, name, price in rng.sample(PRODUCTS, rng.randint(1, 3))]
         attributes = {"FIRSTNAME": first, "LASTNAME": last}
         events = [
             _page(start, "/signin", "Sign in — Maison Verte"),
@@ -155,7 +158,9 @@ def _still_shopping(rng: random.Random, now: datetime, people: list[tuple[str, s
     return visits
 
 
-def _customer(rng: random.Random, people: list[tuple[str, str, str]], known: list[tuple[str, str, str]]) -> tuple[str, str, str]:
+def _customer(
+    rng: random.Random, people: list[tuple[str, str, str]], known: list[tuple[str, str, str]]
+) -> tuple[str, str, str]:
     """A returning customer now and then, else someone new."""
     if known and (rng.random() < 0.3 or not people):
         return rng.choice(known)
@@ -169,7 +174,8 @@ def seed(app: Flask, now: datetime, visits_per_day: int = 60, seed_value: int = 
     with db.new_session(app) as session:
         site = create_site(session, "Maison Verte", [SHOP], CART_DELAY)
     people = [
-        (unicodedata.normalize("NFKD", f"{first}.{last}@example.com".lower()).encode("ascii", "ignore").decode(), first, last)
+        (unicodedata.normalize("NFKD", f"{first}.{last}@example.com".lower()).encode("ascii", "ignore").decode(),
+         first, last)
         for first in FIRST_NAMES for last in LAST_NAMES
     ]
     rng.shuffle(people)
@@ -213,7 +219,8 @@ def _store(app: Flask, site: Site, visits: list[Visit], now: datetime) -> None:
     with db.new_session(app) as session:  # a contact's dates are its events', not this script's run's
         for model, column, start, end in ((Contact, Event.contact_id, "created_at", "modified_at"),
                                           (Visitor, Event.visitor_id, "first_seen_at", "last_seen_at")):
-            first, last = (select(f(Event.occurred_at)).where(column == model.id).scalar_subquery() for f in (func.min, func.max))
+            first, last = (select(f(Event.occurred_at)).where(column == model.id).scalar_subquery()
+                           for f in (func.min, func.max))
             session.execute(update(model).where(model.site_id == site.id).values({start: first, end: last}))
         session.commit()
 
@@ -221,7 +228,8 @@ def _store(app: Flask, site: Site, visits: list[Visit], now: datetime) -> None:
 def _deliveries(app: Flask, site: Site, rng: random.Random) -> None:
     """As if an SMTP server were set: most emails sent a few seconds after they were written, one refused."""
     with db.new_session(app) as session:
-        emails = list(session.scalars(select(OutboxEmail).where(OutboxEmail.site_id == site.id).order_by(OutboxEmail.id)))
+        emails = list(session.scalars(
+            select(OutboxEmail).where(OutboxEmail.site_id == site.id).order_by(OutboxEmail.id)))
         for email in emails:
             email.status, email.attempts = "sent", 1
             email.sent_at = email.created_at + timedelta(seconds=rng.randint(1, 4))

@@ -39,7 +39,9 @@ _OWNED = (
 )
 # A lane's claimed emails, as plain rows: a lane only sends them and records each attempt.
 _CLAIMED_EMAILS = (
-    select(*(OutboxEmail.__table__.c[name] for name in ("id", "sender", "recipient", "subject", "html", "text", "message_id", "unsubscribe_url", "attempts")))
+    select(*(OutboxEmail.__table__.c[name] for name in (
+        "id", "sender", "recipient", "subject", "html", "text", "message_id", "unsubscribe_url", "attempts"
+    )))
     .where(OutboxEmail.__table__.c.id.in_(bindparam("outbox_ids", expanding=True)))
     .order_by(OutboxEmail.__table__.c.id)
 )
@@ -118,7 +120,9 @@ class Worker:
                 last_emailed[cart.contact_id] = now
                 emails.append(self._recovery_email(cart, site, workflow, now))
             if unconfirmed:
-                asked = set(session.scalars(select(OutboxEmail.dedupe_key).where(OutboxEmail.dedupe_key.in_(unconfirmed))))
+                asked = set(session.scalars(
+                    select(OutboxEmail.dedupe_key).where(OutboxEmail.dedupe_key.in_(unconfirmed))
+                ))
                 emails += [self._confirmation_email(key, cart, site, now) for key, (cart, site) in unconfirmed.items()
                            if key not in asked]
             for reason, cart_ids in closed.items():
@@ -153,7 +157,8 @@ class Worker:
         return self._outbox_row(key, site, cart, None, rendered, link, now)
 
     def _outbox_row(
-        self, key: str, site: Site, cart: Row[Any], cart_id: int | None, rendered: RenderedEmail, link: str, now: datetime
+        self, key: str, site: Site, cart: Row[Any], cart_id: int | None, rendered: RenderedEmail, link: str,
+        now: datetime,
     ) -> dict[str, Any]:
         """An outbox row under its unique key, ready for delivery (or held when no SMTP server is set)."""
         return {

@@ -78,7 +78,9 @@ _CARTS = Cart.__table__
 _COLUMNS = tuple(field.name for field in fields(CartRow))
 _CHANGEABLE = tuple(name for name in _COLUMNS if name != "id")
 _FIND = select(*(_CARTS.c[name] for name in _COLUMNS)).where(
-    _CARTS.c.site_id == bindparam("site_id"), _CARTS.c.owner == bindparam("owner"), _CARTS.c.cart_key == bindparam("key")
+    _CARTS.c.site_id == bindparam("site_id"),
+    _CARTS.c.owner == bindparam("owner"),
+    _CARTS.c.cart_key == bindparam("key"),
 )
 _OF_OWNER = select(*(_CARTS.c[name] for name in _COLUMNS)).where(
     _CARTS.c.site_id == bindparam("site_id"), _CARTS.c.owner == bindparam("owner")
@@ -95,7 +97,11 @@ _FIND_WITH_WORKFLOW = (
     .select_from(
         _WORKFLOWS.outerjoin(
             _CARTS,
-            and_(_CARTS.c.site_id == _WORKFLOWS.c.site_id, _CARTS.c.owner == bindparam("owner"), _CARTS.c.cart_key == bindparam("key")),
+            and_(
+                _CARTS.c.site_id == _WORKFLOWS.c.site_id,
+                _CARTS.c.owner == bindparam("owner"),
+                _CARTS.c.cart_key == bindparam("key"),
+            ),
         )
     )
     .where(_WORKFLOWS.c.site_id == bindparam("site_id"))
@@ -137,7 +143,9 @@ class CartBook:
             if self._workflow is None:
                 joined = self.connection.execute(_FIND_WITH_WORKFLOW, params).one_or_none()
                 self._workflow = self._settings(joined)
-                found = {name: joined._mapping[f"cart_{name}"] for name in _COLUMNS} if joined.cart_id is not None else None
+                found = (
+                    {name: joined._mapping[f"cart_{name}"] for name in _COLUMNS} if joined.cart_id is not None else None
+                )
             else:
                 row = self.connection.execute(_FIND, params).one_or_none()
                 found = row._mapping if row is not None else None
@@ -237,7 +245,9 @@ def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_
     if cart is None:
         if not has_items(data):
             return
-        cart = CartRow(site_id=event["site_id"], owner=cart_owner, cart_key=key, state="open", version=0, cycle=1, resets=0)
+        cart = CartRow(
+            site_id=event["site_id"], owner=cart_owner, cart_key=key, state="open", version=0, cycle=1, resets=0
+        )
         book.add(cart)
     elif arrived_late(sent_at, cart):
         return  # an older update arriving late changes nothing

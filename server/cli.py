@@ -86,7 +86,8 @@ def snippet_command(name: str, url: str | None) -> None:
 @click.option("--respect-dnt/--no-respect-dnt", "respect_dnt", default=None,
               help="Browsers asking for Do-Not-Track (or Global Privacy Control) are not tracked.")
 @click.option("--email-hosts", "hosts",
-              help="Hosts besides the origins' that emails may link to and show images from, comma-separated ('' for none).")
+              help="Hosts besides the origins' that emails may link to and show images from, comma-separated "
+                   "('' for none).")
 def sites_set_command(name: str, require_consent: bool | None, respect_dnt: bool | None, hosts: str | None) -> None:
     """Change a site's consent settings (its tracking code must then be pasted again) or its emails' hosts."""
     with db.new_session(current_app) as session:
@@ -145,7 +146,8 @@ def upgrade_command(revision: str) -> None:
 @click.option("--delay", help="Inactivity before the email: seconds, or 90s, 15m, 2h.")
 @click.option("--enable/--disable", "enabled", default=None, help="Turn the workflow on or off.")
 @click.option("--reentry/--no-reentry", "reentry", default=None, help="Email again after a later update.")
-@click.option("--max-resets", type=click.IntRange(min=0, max=MAX_RESETS), help="How often one cart's timer may be pushed back.")
+@click.option("--max-resets", type=click.IntRange(min=0, max=MAX_RESETS),
+              help="How often one cart's timer may be pushed back.")
 @click.option("--subject", help="The email's subject.")
 @click.option("--contact-period", help="At most one recovery email per contact in this period (0 for no limit).")
 @click.option("--confirmed-only/--any-contact", "confirmed_only", default=None,
@@ -264,7 +266,8 @@ def _contact(session: Session, site_name: str, email: str) -> Contact:
 def contacts_export_command(site_name: str, email: str) -> None:
     """Print everything stored about a contact as JSON: attributes, browsers, events, carts, emails."""
     with db.new_session(current_app) as session:
-        click.echo(json.dumps(export_contact(session, _contact(session, site_name, email)), indent=2, ensure_ascii=False))
+        document = export_contact(session, _contact(session, site_name, email))
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 @contacts_cli.command("delete")
@@ -400,7 +403,8 @@ def users_delete_command(email: str) -> None:
 
 def init_app(app: Flask) -> None:
     commands = (
-        sites_cli, db_cli, workflows_cli, outbox_cli, events_cli, users_cli, contacts_cli, attributes_cli, worker_command
+        sites_cli, db_cli, workflows_cli, outbox_cli, events_cli, users_cli, contacts_cli, attributes_cli,
+        worker_command,
     )
     for command in commands:
         app.cli.add_command(command)

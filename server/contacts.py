@@ -53,7 +53,9 @@ class ContactBook:
 
     def give_ext_id(self, contact: Contact, ext_id: str) -> None:
         """Record the external id on the contact, unless another contact already holds it."""
-        holder = self.session.scalar(select(Contact.id).where(Contact.site_id == self.site.id, Contact.ext_id == ext_id))
+        holder = self.session.scalar(
+            select(Contact.id).where(Contact.site_id == self.site.id, Contact.ext_id == ext_id)
+        )
         if holder is None:
             contact.ext_id = ext_id
 
@@ -92,7 +94,8 @@ def _visitor_upsert(dialect: str) -> Insert:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = Visitor.__table__
     statement = insert(table).values(
-        site_id=bindparam("site_id"), cuid=bindparam("cuid"), first_seen_at=bindparam("now"), last_seen_at=bindparam("now")
+        site_id=bindparam("site_id"), cuid=bindparam("cuid"), first_seen_at=bindparam("now"),
+        last_seen_at=bindparam("now"),
     )
     return statement.on_conflict_do_update(
         index_elements=[table.c.site_id, table.c.cuid], set_={"last_seen_at": statement.excluded.last_seen_at}
@@ -114,7 +117,10 @@ def link_visitor(session: Session, visitor: SeenVisitor, contact: Contact) -> No
     """Link the visitor to the contact (another than its own); its anonymous events move to the contact."""
     visitor.contact_id = contact.id
     session.execute(
-        update(Visitor).where(Visitor.id == visitor.id).values(contact_id=contact.id).execution_options(synchronize_session=False)
+        update(Visitor)
+        .where(Visitor.id == visitor.id)
+        .values(contact_id=contact.id)
+        .execution_options(synchronize_session=False)
     )
     session.execute(
         update(Event)

@@ -111,7 +111,9 @@ def build_message(email: Email) -> bytes:
     lines.append(f'Content-Type: multipart/alternative; boundary="{boundary}"')
     lines.append("")
     for subtype, body in (("plain", email.text), ("html", email.html)):
-        lines += [f"--{boundary}", f'Content-Type: text/{subtype}; charset="utf-8"', "Content-Transfer-Encoding: base64", ""]
+        lines += [
+            f"--{boundary}", f'Content-Type: text/{subtype}; charset="utf-8"', "Content-Transfer-Encoding: base64", ""
+        ]
         lines.append(base64.encodebytes(body.encode()).decode("ascii").replace("\n", "\r\n").rstrip("\r\n"))
     lines += [f"--{boundary}--", ""]
     return "\r\n".join(lines).encode("utf-8")
@@ -187,7 +189,9 @@ class Mailer:
     def __enter__(self) -> Mailer:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.close()
 
     def send(self, email: Email) -> None:

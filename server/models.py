@@ -254,7 +254,9 @@ class UserSite(Base):
 # events by day, kind and name (covering: the overview's one pass), carts newest first, a cart's emails.
 Index("ix_events_site_id", Event.site_id, Event.id)
 Index("ix_events_site_kind_occurred_name", Event.site_id, Event.kind, Event.occurred_at, Event.name)
-Index("ix_events_site_day_kind_name", Event.site_id, day_of(Event.occurred_at), Event.kind, Event.name, Event.occurred_at)
+Index(
+    "ix_events_site_day_kind_name", Event.site_id, day_of(Event.occurred_at), Event.kind, Event.name, Event.occurred_at
+)
 Index("ix_carts_site_updated", Cart.site_id, Cart.updated_at)
 Index("ix_outbox_cart", OutboxEmail.cart_id)
 Index("ix_outbox_site_created", OutboxEmail.site_id, OutboxEmail.created_at)

@@ -75,15 +75,25 @@ def document(server_url: str) -> dict[str, Any]:
         "required": ["code", "message"],
         "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
     }
-    limit_offset = [_query("limit", {"type": "integer", "minimum": 1}), _query("offset", {"type": "integer", "minimum": 0})]
+    limit_offset = [
+        _query("limit", {"type": "integer", "minimum": 1}), _query("offset", {"type": "integer", "minimum": 0})
+    ]
     paths: dict[str, Any] = {
-        "/collect": {"post": _operation("The tracker's batches (text/plain JSON)", None, schemas.Batch, errors=(400, 401, 403, 413, 429))},
+        "/collect": {
+            "post": _operation(
+                "The tracker's batches (text/plain JSON)", None, schemas.Batch, errors=(400, 401, 403, 413, 429)
+            ),
+        },
         "/api/v2/identify": {"post": _operation("Identify a contact", "ma-key", schemas.V2Identify, (204, "stored"))},
-        "/api/v2/trackEvent": {"post": _operation("Track a custom event", "ma-key", schemas.V2TrackEvent, (204, "stored"))},
+        "/api/v2/trackEvent": {
+            "post": _operation("Track a custom event", "ma-key", schemas.V2TrackEvent, (204, "stored")),
+        },
         "/api/v2/trackLink": {"post": _operation("Track a link click", "ma-key", schemas.V2TrackLink, (204, "stored"))},
         "/api/v2/trackPage": {"post": _operation("Track a page view", "ma-key", schemas.V2TrackPage, (204, "stored"))},
         "/v3/events": {
-            "post": _operation("Create an event", "api-key", schemas.V3Event, (204, "stored"), errors=(400, 401, 404, 413, 429)),
+            "post": _operation(
+                "Create an event", "api-key", schemas.V3Event, (204, "stored"), errors=(400, 401, 404, 413, 429)
+            ),
             "get": _operation(
                 "List custom events, newest first",
                 "api-key",
@@ -96,7 +106,9 @@ def document(server_url: str) -> dict[str, Any]:
                 ],
             ),
         },
-        "/v3/events/batch": {"post": _operation("Create events in a batch", "api-key", schemas.V3EventBatch, (202, "all accepted"))},
+        "/v3/events/batch": {
+            "post": _operation("Create events in a batch", "api-key", schemas.V3EventBatch, (202, "all accepted")),
+        },
         "/v3/contacts": {
             "post": _operation("Create a contact", "api-key", schemas.V3CreateContact, (201, "created")),
             "get": _operation(
@@ -110,7 +122,9 @@ def document(server_url: str) -> dict[str, Any]:
                 ],
             ),
         },
-        "/v3/contacts/attributes": {"get": _operation("List contact attributes with their category and type", "api-key")},
+        "/v3/contacts/attributes": {
+            "get": _operation("List contact attributes with their category and type", "api-key"),
+        },
         "/v3/contacts/attributes/{attributeCategory}/{attributeName}": {
             "post": _operation(
                 "Create a contact attribute (normal: type text, float, date or boolean; category: its enumeration)",
@@ -126,7 +140,9 @@ def document(server_url: str) -> dict[str, Any]:
             ),
         },
         "/v3/contacts/{identifier}": {
-            "get": _operation("A contact", "api-key", parameters=[IDENTIFIER, IDENTIFIER_TYPE], errors=(400, 401, 404, 429)),
+            "get": _operation(
+                "A contact", "api-key", parameters=[IDENTIFIER, IDENTIFIER_TYPE], errors=(400, 401, 404, 429)
+            ),
             "put": _operation(
                 "Update a contact", "api-key", schemas.V3UpdateContact, (204, "updated"), [IDENTIFIER, IDENTIFIER_TYPE],
                 (400, 401, 404, 413, 429),

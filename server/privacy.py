@@ -21,12 +21,16 @@ def _visitor_ids(contact: Contact) -> Any:
 def _events(contact: Contact) -> Any:
     """The contact's own events and the anonymous events of its browsers; never those of another contact who used
     one of its browsers before (a shared computer)."""
-    return or_(Event.contact_id == contact.id, and_(Event.contact_id.is_(None), Event.visitor_id.in_(_visitor_ids(contact))))
+    return or_(
+        Event.contact_id == contact.id, and_(Event.contact_id.is_(None), Event.visitor_id.in_(_visitor_ids(contact)))
+    )
 
 
 def _carts(contact: Contact) -> Any:
     """The contact's carts and the anonymous carts of its browsers, as for events."""
-    return or_(Cart.contact_id == contact.id, and_(Cart.contact_id.is_(None), Cart.visitor_id.in_(_visitor_ids(contact))))
+    return or_(
+        Cart.contact_id == contact.id, and_(Cart.contact_id.is_(None), Cart.visitor_id.in_(_visitor_ids(contact)))
+    )
 
 
 def export_contact(session: Session, contact: Contact) -> dict[str, Any]:

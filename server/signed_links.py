@@ -24,7 +24,9 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
     "X-Robots-Tag": "noindex",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
 }
 
 
@@ -60,7 +62,7 @@ def _signer(secret_key: str, purpose: str) -> URLSafeSerializer:
 
 
 def contact_link(base_url: str, secret_key: str, purpose: str, site_id: int, contact_id: int, nonce: str | None) -> str:
-    """`{base_url}/{purpose}/{token}` for the site's contact; the token carries the contact's link nonce when it has one."""
+    """`{base_url}/{purpose}/{token}` for the site's contact; the token carries the contact's link nonce if any."""
     payload: list[Any] = [site_id, contact_id] if nonce is None else [site_id, contact_id, nonce]
     return f"{base_url.rstrip('/')}/{purpose}/{_signer(secret_key, purpose).dumps(payload)}"
 

@@ -311,7 +311,9 @@ def _commit_contact(session: Session) -> None:
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise ApiError(400, "email or ext_id is already associated with another Contact", "duplicate_parameter") from None
+        raise ApiError(
+            400, "email or ext_id is already associated with another Contact", "duplicate_parameter"
+        ) from None
 
 
 @bp.post("/events")

@@ -25,7 +25,9 @@ def fresh_database_url(directory: Path) -> str:
         return f"sqlite:///{directory / 'sibyl.db'}"
     server = os.environ.get("SIBYL_TEST_POSTGRES_URL")
     if not server:
-        raise pytest.UsageError("SIBYL_TEST_DATABASE=postgres needs SIBYL_TEST_POSTGRES_URL (a server to create databases on)")
+        raise pytest.UsageError(
+            "SIBYL_TEST_DATABASE=postgres needs SIBYL_TEST_POSTGRES_URL (a server to create databases on)"
+        )
     name = f"sibyl_test_{uuid.uuid4().hex[:12]}"
     with create_engine(server, isolation_level="AUTOCOMMIT").connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))

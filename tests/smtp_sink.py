@@ -37,7 +37,9 @@ class SmtpSink:
     With `smtputf8`, the server offers SMTPUTF8 (RFC 6531) and takes non-ASCII addresses.
     """
 
-    def __init__(self, credentials: tuple[str, str] | None = None, idle_timeout: float = 300, smtputf8: bool = False) -> None:
+    def __init__(
+        self, credentials: tuple[str, str] | None = None, idle_timeout: float = 300, smtputf8: bool = False
+    ) -> None:
         self.credentials = credentials
         self.idle_timeout = idle_timeout
         self.smtputf8 = smtputf8
@@ -100,7 +102,9 @@ class SmtpSink:
         with self.lock:
             return self._failures[command].pop(0) if self._failures[command] else None
 
-    def _authenticate(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
         given = (data.login.decode(), data.password.decode()) if isinstance(data, LoginPassword) else None
         return AuthResult(success=self.credentials is not None and given == self.credentials, handled=False)
 

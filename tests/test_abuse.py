@@ -106,7 +106,8 @@ def test_a_refused_identification_keeps_the_shoppers_page_views_and_changes_no_c
         kept = session.scalars(select(Event).where(Event.site_id == site.id, Event.message_id.in_(
             [m["id"] for m in (named,)]))).all()
         assert [event.contact_id for event in kept] == [None]
-        assert session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.email == "late@example.com")) is None
+        late = select(Contact).where(Contact.site_id == site.id, Contact.email == "late@example.com")
+        assert session.scalar(late) is None
     assert count(app, Event, site) == 5 + 3
 
 
@@ -146,7 +147,8 @@ def test_the_rest_v2_rate_limit_counts_the_public_key_per_address(database_url: 
 
     def track(address: str, headers: dict[str, str]) -> int:
         body = {"email": "shopper@example.com", "event": "viewed"}
-        return client.post("/api/v2/trackEvent", json=body, headers=headers, environ_base={"REMOTE_ADDR": address}).status_code
+        answer = client.post("/api/v2/trackEvent", json=body, headers=headers, environ_base={"REMOTE_ADDR": address})
+        return answer.status_code
 
     stranger, server = f"10.{uuid.uuid4().int % 250}.3.1", f"10.{uuid.uuid4().int % 250}.3.2"
     assert [track(stranger, {"ma-key": shop.client_key}) for _ in range(4)] == [204, 204, 204, 429]
@@ -166,7 +168,9 @@ def test_bots_are_counted_not_stored_and_the_dashboard_shows_them(
     assert f'<td id="bots-today">{2 * len(BOTS)}</td>' in html
 
 
-def test_a_foreign_origin_is_refused_and_counted(app: Flask, client: FlaskClient, owner: FlaskClient, site: Site) -> None:
+def test_a_foreign_origin_is_refused_and_counted(
+    app: Flask, client: FlaskClient, owner: FlaskClient, site: Site
+) -> None:
     status, body, _headers = collect(client, site, page(), address="203.0.113.6", origin="https://elsewhere.example")
     assert status == 403 and body["message"].startswith("Origin:")
     assert count(app, Event, site) == 0

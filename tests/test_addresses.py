@@ -113,7 +113,8 @@ DOORS: dict[str, tuple[Any, str]] = {
         "event_properties",
     ),
     "v3 events batch": (
-        lambda c, s, a: v3(c, s, "POST", "events/batch", {"events": [{"event_name": "x", "identifiers": {"email_id": a}}]}),
+        lambda c, s, a: v3(c, s, "POST", "events/batch",
+                           {"events": [{"event_name": "x", "identifiers": {"email_id": a}}]}),
         "identifiers.email_id",
     ),
     "v3 create contact": (lambda c, s, a: v3(c, s, "POST", "contacts", {"email": a}), "email"),
@@ -159,7 +160,8 @@ def test_a_contact_update_to_a_hostile_address_is_refused_and_keeps_the_old_one(
         ("  Jane.Doe@Example.COM ", "jane.doe@example.com"),
         ("jane@Bücher.example", "jane@xn--bcher-kva.example"),  # IDNA: the domain's ASCII form
         ("jane@XN--BCHER-KVA.example", "jane@xn--bcher-kva.example"),
-        ("jane@\N{FULLWIDTH LATIN SMALL LETTER B}ücher.example", "jane@xn--bcher-kva.example"),  # full-width letters fold (UTS 46)
+        # Full-width letters fold (UTS 46).
+        ("jane@\N{FULLWIDTH LATIN SMALL LETTER B}ücher.example", "jane@xn--bcher-kva.example"),
         ("Jösé@a.example", "jösé@a.example"),
         ("jo\u0308se\u0301@a.example", "jösé@a.example"),  # decomposed: stored in NFC
     ],
@@ -169,7 +171,8 @@ def test_one_normal_form_is_stored_and_found_from_any_spelling(
 ) -> None:
     assert v2(client, site, "identify", {"email": given}).status_code == 204
     assert collect(client, site, {"type": "identify", "email": stored.upper()}).status_code == 200
-    assert v3(client, site, "POST", "events", {"event_name": "x", "identifiers": {"email_id": given}}).status_code == 204
+    event = {"event_name": "x", "identifiers": {"email_id": given}}
+    assert v3(client, site, "POST", "events", event).status_code == 204
     assert contacts(app, site) == [stored]
     assert v3(client, site, "GET", f"contacts/{quote(given)}").get_json()["email"] == stored
 
@@ -300,7 +303,9 @@ def test_a_non_ascii_recipient_is_delivered_with_smtputf8_where_the_server_offer
 
 
 @pytest.mark.parametrize("sink", [False], indirect=True)
-def test_without_smtputf8_a_non_ascii_recipient_fails_and_the_lane_goes_on(app: Flask, site: Site, sink: SmtpSink) -> None:
+def test_without_smtputf8_a_non_ascii_recipient_fails_and_the_lane_goes_on(
+    app: Flask, site: Site, sink: SmtpSink
+) -> None:
     refused, after = queue(app, site, "jösé@a.example", "after@a.example")
     assert worker(app, sink).deliver() == 2
     (status, attempts, error), sent = outcomes(app, [refused, after])

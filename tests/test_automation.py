@@ -53,7 +53,9 @@ def track(name: str, moment: datetime, eventdata: dict[str, Any] | None = None, 
     return message
 
 
-def cart_updated(moment: datetime, data: dict[str, Any] = GUIDE_CART, cart: str = "cart:42", **kwargs: Any) -> dict[str, Any]:
+def cart_updated(
+    moment: datetime, data: dict[str, Any] = GUIDE_CART, cart: str = "cart:42", **kwargs: Any
+) -> dict[str, Any]:
     return track("cart_updated", moment, {"id": cart, "data": data}, **kwargs)
 
 
@@ -360,7 +362,8 @@ def due_carts(receiver: Process, site: Site, count: int, store: Store) -> None:
 
 @pytest.mark.parametrize(("worker_count", "cart_count"), [(2, 200), (3, 1000)])
 def test_several_workers_and_due_carts_send_exactly_one_email_each(
-    receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str, store: Store, worker_count: int, cart_count: int
+    receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str, store: Store, worker_count: int,
+    cart_count: int,
 ) -> None:
     workers = [start_worker(database_url, smtp_sink) for _ in range(worker_count)]
     try:

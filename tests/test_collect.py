@@ -47,7 +47,8 @@ def test_identify_links_the_visitor_and_moves_its_earlier_events(
     receiver: Process, store: Store, site: Site
 ) -> None:
     post(receiver, batch(site, message("page"), cuid="anon-7"))
-    identify = message("identify", email="Thomas@Example.com", properties={"FIRSTNAME": "Thomas", "lastname": "Bianchi"})
+    identify = message("identify", email="Thomas@Example.com",
+                       properties={"FIRSTNAME": "Thomas", "lastname": "Bianchi"})
     assert post(receiver, batch(site, identify, cuid="anon-7")).status_code == 200
     contact = store.contact(site, "thomas@example.com")
     assert contact is not None

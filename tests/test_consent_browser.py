@@ -14,10 +14,14 @@ from .test_tracker_browser import BREVO_LOADED, LOADED, brevo_code, open_tracked
 
 # Pretends the browser's Do-Not-Track setting is on (Playwright has no switch for it)
 DO_NOT_TRACK = "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'})"
-STORAGE_BLOCKED = "Object.defineProperty(window, 'localStorage', {get() { throw new DOMException('blocked', 'SecurityError') }})"
+STORAGE_BLOCKED = (
+    "Object.defineProperty(window, 'localStorage', {get() { throw new DOMException('blocked', 'SecurityError') }})"
+)
 
 
-def site_code(store: Store, site: Site, receiver: Process, require_consent: bool = False, respect_dnt: bool = False) -> str:
+def site_code(
+    store: Store, site: Site, receiver: Process, require_consent: bool = False, respect_dnt: bool = False
+) -> str:
     """The site's tracking code once its consent settings are changed (as the dashboard or `sites set` change them)."""
     with db.new_session(store.app) as session:
         row = session.get_one(Site, site.id)

@@ -52,7 +52,9 @@ def message(kind: str, moment: datetime, **fields: Any) -> dict[str, Any]:
     return {"id": str(uuid.uuid4()), "type": kind, "ts": int(moment.timestamp() * 1000), **fields}
 
 
-def cart_updated(moment: datetime, data: dict[str, Any] = GUIDE_CART, email: str = THOMAS, **properties: Any) -> dict[str, Any]:
+def cart_updated(
+    moment: datetime, data: dict[str, Any] = GUIDE_CART, email: str = THOMAS, **properties: Any
+) -> dict[str, Any]:
     return message("track", moment, name="cart_updated", properties={"email": email, **properties},
                    eventdata={"id": "cart:42", "data": data})
 
@@ -100,7 +102,9 @@ def test_anonymous_requests_go_to_the_login_page(page: Page, receiver: Process) 
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
 
 
-def test_a_wrong_password_is_refused_and_the_right_one_signs_in_and_out(page: Page, receiver: Process, user: str) -> None:
+def test_a_wrong_password_is_refused_and_the_right_one_signs_in_and_out(
+    page: Page, receiver: Process, user: str
+) -> None:
     sign_in(page, receiver, user, "not the password", then="/contacts")
     expect(page.locator("#login-error")).to_have_text("Wrong email or password.")
     sign_in(page, receiver, "nobody@example.com", PASSWORD, then="/contacts")

@@ -59,7 +59,8 @@ def csrf_token(client: FlaskClient, path: str = "/login") -> str:
 def client(app: Flask, email: str) -> Iterator[FlaskClient]:
     """A signed-in client."""
     with app.test_client() as signed_in:
-        answer = signed_in.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(signed_in)})
+        answer = signed_in.post("/login",
+                                data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(signed_in)})
         assert answer.status_code == 302
         yield signed_in
 
@@ -94,7 +95,8 @@ def test_the_session_cookie_is_httponly_lax_and_secure_over_https(app: Flask, em
     for base, secure in (("http://localhost", False), ("https://localhost", True)):
         with app.test_client() as client:
             token = csrf_token(client)
-            answer = client.post("/login", base_url=base, data={"email": email, "password": PASSWORD, "csrf_token": token},
+            answer = client.post("/login", base_url=base,
+                                 data={"email": email, "password": PASSWORD, "csrf_token": token},
                                  headers={"Referer": f"{base}/login"})
             cookie = answer.headers["Set-Cookie"]
             assert cookie.startswith("sibyl_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -115,7 +117,8 @@ def test_sign_in_goes_only_to_paths_on_this_server(app: Flask, email: str) -> No
         cases = (("//evil.example/", "/"), ("https://evil.example/", "/"), ("/\t/evil.example/", "/"),
                  ("/\\evil.example/", "/"), ("/outbox?status=failed", "/outbox?status=failed"))
         for target, landing in cases:
-            answer = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token, "next": target})
+            answer = client.post("/login",
+                                 data={"email": email, "password": PASSWORD, "csrf_token": token, "next": target})
             assert answer.headers["Location"] == landing
             client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
             token = csrf_token(client)
@@ -176,7 +179,8 @@ def test_the_months_top_lists_rank_custom_events_and_pages_of_its_days(app: Flas
 def test_contact_search_matches_emails_and_attribute_values_not_keys(app: Flask, site: Site) -> None:
     now = datetime.now(UTC)
     store(app, site,
-          event("identify", "identify", now, email="jose@example.com", attributes={"FIRSTNAME": "José", "LASTNAME": "Ñúñez"}),
+          event("identify", "identify", now, email="jose@example.com",
+                attributes={"FIRSTNAME": "José", "LASTNAME": "Ñúñez"}),
           event("identify", "identify", now, email="ann@example.com", attributes={"FIRSTNAME": "Ann", "SMS": "100%"}))
 
     def found(search: str) -> list[str]:

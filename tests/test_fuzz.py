@@ -46,7 +46,7 @@ def stored_rows() -> tuple[int, int]:
 
 
 def answers_strict_json(ctx: CheckContext, response: Response, case: schemathesis.Case) -> bool:
-    """A JSON answer any client can read: no NaN or Infinity, no lone surrogate (what a poison value stored would give)."""
+    """A JSON answer any client can read: no NaN or Infinity, no lone surrogate (what a stored poison value gives)."""
     if "json" not in (response.headers.get("content-type") or [""])[0]:
         return True
     document = json.loads(response.content, parse_constant=lambda name: pytest.fail(f"{name} in the answer"))

@@ -71,12 +71,14 @@ def v2_track_event(client: FlaskClient, site: Site, properties: str) -> TestResp
 
 
 def v3_event(client: FlaskClient, site: Site, properties: str) -> TestResponse:
-    body = f'{{"event_name": "viewed", "identifiers": {{"email_id": "shopper@example.com"}}, "event_properties": {properties}}}'
+    body = (f'{{"event_name": "viewed", "identifiers": {{"email_id": "shopper@example.com"}}, '
+            f'"event_properties": {properties}}}')
     return client.post("/v3/events", data=utf8(body), headers={"api-key": site.api_key})
 
 
 def v3_batch(client: FlaskClient, site: Site, properties: str) -> TestResponse:
-    event = f'{{"event_name": "viewed", "identifiers": {{"email_id": "shopper@example.com"}}, "event_properties": {properties}}}'
+    event = (f'{{"event_name": "viewed", "identifiers": {{"email_id": "shopper@example.com"}}, '
+             f'"event_properties": {properties}}}')
     return client.post("/v3/events/batch", data=utf8(f'{{"events": [{event}]}}'), headers={"api-key": site.api_key})
 
 
@@ -132,7 +134,8 @@ def test_a_surrogate_as_raw_bytes_is_not_utf8(app: Flask, client: FlaskClient, s
 @pytest.mark.parametrize("door", DOORS)
 def test_text_that_only_looks_like_poison_is_stored(app: Flask, client: FlaskClient, site: Site, door: str) -> None:
     """An escaped surrogate pair is one character (an emoji), an escaped backslash is a backslash, big is fine."""
-    properties = '{"name": "\\ud83d\\ude00 \\\\ud800 \\\\u0000 caf\\u00e9", "price": 1e300, "count": 1000000000000000000000000000000}'
+    properties = ('{"name": "\\ud83d\\ude00 \\\\ud800 \\\\u0000 caf\\u00e9", '
+                  '"price": 1e300, "count": 1000000000000000000000000000000}')
     answer = DOORS[door](client, site, properties)
     assert answer.status_code < 300, answer.get_data(as_text=True)
     with db.new_session(app) as session:
@@ -247,7 +250,8 @@ def signed_in(app: Flask, client: FlaskClient) -> Iterator[FlaskClient]:
     email = f"owner-{uuid.uuid4().hex[:8]}@example.com"
     with db.new_session(app) as session:
         create_user(session, email, PASSWORD)
-    answer = client.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(client, "/login")})
+    answer = client.post("/login",
+                         data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(client, "/login")})
     assert answer.status_code == 302
     yield client
 
@@ -278,7 +282,8 @@ def test_a_dashboard_number_too_big_to_store_is_refused_with_a_message(
     app: Flask, signed_in: FlaskClient, site: Site
 ) -> None:
     form = {"site": str(site.id), "enabled": "on", "delay": "2h", "max_resets": "99999999999999999999",
-            "subject": "Your cart", "contact_period": "1d", "csrf_token": csrf_token(signed_in, f"/automation?site={site.id}")}
+            "subject": "Your cart", "contact_period": "1d",
+            "csrf_token": csrf_token(signed_in, f"/automation?site={site.id}")}
     answer = signed_in.post("/automation", data=form)
     assert answer.status_code == 400
     assert "A whole number from 0 to 1,000,000." in answer.get_data(as_text=True)
@@ -290,7 +295,8 @@ def test_other_keys_of_eventdata_are_held_to_the_nesting_limit(app: Flask, clien
     for _ in range(50):
         deep = [deep]
     before = stored(app, site)
-    body = {"key": site.client_key, "cuid": "visitor-1", "messages": [message(eventdata={"id": "cart:1", "other": deep})]}
+    body = {"key": site.client_key, "cuid": "visitor-1",
+            "messages": [message(eventdata={"id": "cart:1", "other": deep})]}
     answer = client.post("/collect", data=json.dumps(body), headers={"Content-Type": "text/plain", **BROWSER_HEADERS})
     assert answer.status_code == 400
     assert answer.json is not None and answer.json["message"].startswith("messages[0].eventdata: ")

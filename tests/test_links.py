@@ -57,7 +57,8 @@ def new_site(app: Flask, name: str) -> Site:
 
 def new_contact(app: Flask, site: Site, email: str | None = None, **fields: Any) -> Contact:
     with db.new_session(app) as session:
-        contact = Contact(site_id=site.id, email=email or f"{uuid.uuid4().hex[:8]}@example.com", attributes={}, **fields)
+        contact = Contact(site_id=site.id, email=email or f"{uuid.uuid4().hex[:8]}@example.com", attributes={},
+                          **fields)
         session.add(contact)
         session.commit()
         return contact
@@ -229,17 +230,24 @@ def test_a_confirmation_link_cannot_undo_an_unsubscribe(app: Flask, client: Flas
 def test_link_pages_escape_the_shop_name(app: Flask, client: FlaskClient) -> None:
     shop = new_site(app, f'<script>alert(1)</script> & "Co" {uuid.uuid4().hex[:4]}')
     contact = new_contact(app, shop)
-    for answer in (client.get(path_of(unsubscribe_link(app, contact))), client.post(path_of(unsubscribe_link(app, contact)))):
+    path = path_of(unsubscribe_link(app, contact))
+    for answer in (client.get(path), client.post(path)):
         html = answer.get_data(as_text=True)
         assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;Co&#34;" in html
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_a_forged_link_shows_an_error_and_acts_on_no_one(method: str, app: Flask, client: FlaskClient, site: Site) -> None:
+def test_a_forged_link_shows_an_error_and_acts_on_no_one(
+    method: str, app: Flask, client: FlaskClient, site: Site
+) -> None:
     contact = new_contact(app, site)
     path = path_of(unsubscribe_link(app, contact))
-    other_purpose = path_of(confirmation_url(PUBLIC_URL, app.config["SECRET_KEY"], site.id, contact.id, contact.link_nonce))
-    for forged in (path[:-3], path.replace("/unsubscribe/", "/confirm/"), other_purpose.replace("/confirm/", "/unsubscribe/")):
+    other_purpose = path_of(
+        confirmation_url(PUBLIC_URL, app.config["SECRET_KEY"], site.id, contact.id, contact.link_nonce)
+    )
+    forgeries = (path[:-3], path.replace("/unsubscribe/", "/confirm/"),
+                 other_purpose.replace("/confirm/", "/unsubscribe/"))
+    for forged in forgeries:
         answer = client.open(forged, method=method)
         assert answer.status_code == 400 and "not valid" in answer.get_data(as_text=True)
     assert reload(app, contact).email_blacklisted is False and reload(app, contact).confirmed_at is None
@@ -302,14 +310,16 @@ ROWS_AT_0006 = (
      "VALUES (1, 'shop', 'ck', 'ak', '[]', :now, 0, 0)"),
     ("INSERT INTO contacts (id, site_id, email, attributes, created_at, modified_at) "
      "VALUES (7, 1, 'ada@example.com', '{}', :now, :now), (9, 1, 'bob@example.com', '{}', :now, :now)"),
-    "INSERT INTO visitors (id, site_id, cuid, contact_id, first_seen_at, last_seen_at) VALUES (3, 1, 'c', 7, :now, :now)",
-    ("INSERT INTO events (site_id, message_id, kind, name, visitor_id, contact_id, properties, occurred_at, received_at) "
-     "VALUES (1, 'm1', 'page', 'home', 3, 7, '{}', :now, :now), (1, 'm2', 'track', 'cart_updated', 3, 7, '{}', :now, :now)"),
-    ("INSERT INTO carts (id, site_id, owner, cart_key, visitor_id, contact_id, state, snapshot, version, cycle, resets, "
-     "updated_at) VALUES (5, 1, 'contact:7', 'cart:1', 3, 7, 'emailed', '{}', 2, 1, 0, :now)"),
-    ("INSERT INTO outbox (site_id, cart_id, contact_id, dedupe_key, message_id, sender, recipient, subject, html, text, "
-     "status, attempts, created_at) VALUES (1, 5, 7, 'cart-5-cycle-1', '<m@x>', 's@x', 'ada@example.com', 'S', 'h', 't', "
-     "'sent', 1, :now)"),
+    ("INSERT INTO visitors (id, site_id, cuid, contact_id, first_seen_at, last_seen_at) "
+     "VALUES (3, 1, 'c', 7, :now, :now)"),
+    ("INSERT INTO events (site_id, message_id, kind, name, visitor_id, contact_id, properties, occurred_at, "
+     "received_at) VALUES (1, 'm1', 'page', 'home', 3, 7, '{}', :now, :now), "
+     "(1, 'm2', 'track', 'cart_updated', 3, 7, '{}', :now, :now)"),
+    ("INSERT INTO carts (id, site_id, owner, cart_key, visitor_id, contact_id, state, snapshot, version, cycle, "
+     "resets, updated_at) VALUES (5, 1, 'contact:7', 'cart:1', 3, 7, 'emailed', '{}', 2, 1, 0, :now)"),
+    ("INSERT INTO outbox (site_id, cart_id, contact_id, dedupe_key, message_id, sender, recipient, subject, html, "
+     "text, status, attempts, created_at) VALUES (1, 5, 7, 'cart-5-cycle-1', '<m@x>', 's@x', 'ada@example.com', "
+     "'S', 'h', 't', 'sent', 1, :now)"),
     "DELETE FROM contacts WHERE id = 9",
 )
 # The contacts left, and the rows that reference Ada: her browser, events, cart and email.
@@ -336,7 +346,9 @@ def test_migrating_a_sqlite_database_keeps_every_contacts_events_carts_and_email
         assert connection.execute(text("SELECT link_nonce FROM contacts WHERE id = 7")).scalar() is None
     engine.dispose()
 
-    migrated = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'old.db'}", "WORKER": "external", "PUBLIC_URL": PUBLIC_URL})
+    migrated = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'old.db'}", "WORKER": "external", "PUBLIC_URL": PUBLIC_URL}
+    )
     newcomers = [new_contact(migrated, Site(id=1)) for _ in range(2)]
     assert [newcomer.id for newcomer in newcomers] == [8, 9]  # 9 was deleted before: reused once, never again
     client = migrated.test_client()
@@ -347,7 +359,8 @@ def test_migrating_a_sqlite_database_keeps_every_contacts_events_carts_and_email
         assert session.get_one(Contact, 7).email_blacklisted is True  # Ada's link, sent before, still works
         session.execute(text("DELETE FROM contacts WHERE id IN (7, 9)"))  # foreign keys on again: rows go with Ada
         session.commit()
-        assert [session.scalar(select(func.count()).select_from(model)) for model in (Event, Cart, OutboxEmail)] == [0, 0, 0]
+        counts = [session.scalar(select(func.count()).select_from(model)) for model in (Event, Cart, OutboxEmail)]
+        assert counts == [0, 0, 0]
         assert session.scalar(select(Visitor.contact_id).where(Visitor.id == 3)) is None
     assert new_contact(migrated, Site(id=1)).id == 10
 
@@ -363,7 +376,9 @@ def _read_key(instance: str, barrier: Any, keys: Any) -> None:
         keys.put(f"error: {error}")
 
 
-def test_processes_starting_at_once_share_one_complete_secret_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_processes_starting_at_once_share_one_complete_secret_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("SIBYL_SECRET_KEY", raising=False)
     context = multiprocessing.get_context("fork")
     for round_ in range(20):

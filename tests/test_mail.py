@@ -107,7 +107,8 @@ def test_tracked_markup_is_escaped_in_the_html(payload: str) -> None:
     assert payload in text  # the plain-text part shows it as the text it is
 
 
-@pytest.mark.parametrize("url", ["javascript:alert(1)", " JavaScript:alert(1)", "java\tscript:alert(1)", "data:text/html,<b>x</b>", "//evil.example/x", "vbscript:x"])
+@pytest.mark.parametrize("url", ["javascript:alert(1)", " JavaScript:alert(1)", "java\tscript:alert(1)",
+                                 "data:text/html,<b>x</b>", "//evil.example/x", "vbscript:x"])
 def test_non_http_urls_never_appear(url: str) -> None:
     item = {"name": "Black shoes", "price": 90, "quantity": 2, "url": url, "image": url}
     html, text = render({**GUIDE_CART, "url": url, "items": [item]})
@@ -178,7 +179,8 @@ def test_an_item_without_numbers_shows_no_line_total() -> None:
         ("smtp://mail.example:2525", SmtpSettings("mail.example", 2525)),
         ("smtps://mail.example", SmtpSettings("mail.example", 465, ssl=True)),
         ("smtp://mail.example:587?starttls=1", SmtpSettings("mail.example", 587, starttls=True)),
-        ("smtp://me%40shop.example:p%40ss%3Aword@mail.example:587", SmtpSettings("mail.example", 587, "me@shop.example", "p@ss:word")),
+        ("smtp://me%40shop.example:p%40ss%3Aword@mail.example:587",
+         SmtpSettings("mail.example", 587, "me@shop.example", "p@ss:word")),
     ],
 )
 def test_smtp_urls_are_parsed(url: str, expected: SmtpSettings) -> None:
@@ -226,7 +228,8 @@ def test_a_sent_email_arrives_with_both_parts_its_message_id_and_headers(smtp_si
         shop_name="Demo Shop", subject="Your cart is waiting", firstname="Thomas", cart=GUIDE_CART,
         unsubscribe_url=UNSUBSCRIBE_URL, hosts=SHOP_HOSTS,
     )
-    email = an_email(subject=rendered.subject, html=rendered.html, text=rendered.text, headers={"X-Sibyl-Cart": "cart-9"})
+    email = an_email(subject=rendered.subject, html=rendered.html, text=rendered.text,
+                     headers={"X-Sibyl-Cart": "cart-9"})
     with Mailer(parse_smtp_url(smtp_sink.url)) as mailer:
         mailer.send(email)
     [received] = smtp_sink.wait_for(1)
@@ -273,7 +276,9 @@ def test_a_connection_the_server_dropped_is_reopened() -> None:
         ("RCPT", "450 4.2.0 mailbox busy", TemporaryFailure),
     ],
 )
-def test_smtp_replies_map_to_temporary_or_permanent_failures(smtp_sink: SmtpSink, command: str, reply: str, failure: type[Exception]) -> None:
+def test_smtp_replies_map_to_temporary_or_permanent_failures(
+    smtp_sink: SmtpSink, command: str, reply: str, failure: type[Exception]
+) -> None:
     smtp_sink.fail_next(1, reply, command)
     with Mailer(parse_smtp_url(smtp_sink.url)) as mailer:
         with pytest.raises(failure) as error:

@@ -31,7 +31,8 @@ def new_site(app: Flask, origins: list[str] | None = None) -> Site:
 def new_user(app: Flask, sites: list[Site] | None = None) -> str:
     address = f"user-{uuid.uuid4().hex[:8]}@example.com"
     with db.new_session(app) as session:
-        create_user(session, address, PASSWORD, [session.get_one(Site, s.id) for s in sites] if sites is not None else None)
+        allowed = [session.get_one(Site, s.id) for s in sites] if sites is not None else None
+        create_user(session, address, PASSWORD, allowed)
     return address
 
 
@@ -159,8 +160,8 @@ def test_the_outbox_preview_loads_no_remote_image(app: Flask, owner: FlaskClient
     """Opening a preview must not tell a tracking pixel's owner that the shop looked."""
     site = new_site(app)
     with db.new_session(app) as session:
-        email = OutboxEmail(site_id=site.id, dedupe_key=uuid.uuid4().hex, message_id="<x@shop.example>", sender="s@shop.example",
-                            recipient="r@example.com", subject="Hi", text="Hi", status="held",
+        email = OutboxEmail(site_id=site.id, dedupe_key=uuid.uuid4().hex, message_id="<x@shop.example>",
+                            sender="s@shop.example", recipient="r@example.com", subject="Hi", text="Hi", status="held",
                             html='<p>Hi</p><img src="https://tracker.example/pixel.gif" alt="pixel">')
         session.add(email)
         session.commit()

@@ -55,7 +55,8 @@ def visit(client: int, number: int) -> list[list[dict[str, Any]]]:
         items = [{"name": name, "price": price, "quantity": 1, "image": f"{url}/{n}.png"} for n, (name, price) in
                  enumerate(products)]
         data = {**cart["data"], "items": items, "total": sum(price for _, price in products)}
-        return message("track", "cart_updated", url=f"{url}/cart", properties={}, eventdata={"id": cart["id"], "data": data})
+        return message("track", "cart_updated", url=f"{url}/cart", properties={},
+                       eventdata={"id": cart["id"], "data": data})
 
     product = PRODUCTS[number % len(PRODUCTS)]
     page = {"ma_title": product[0], "ma_path": "/p/1", "ma_referrer": ""}
@@ -84,8 +85,8 @@ def shopper(server: Process, site: Site, client: int, tally: Tally, stop: thread
             next_at += interval
             body = json.dumps({"key": site.client_key, "cuid": cuid, "messages": batch})
             try:
-                answer = session.post(server.url + "/collect", data=body, headers={"Content-Type": "text/plain", **BROWSER_HEADERS},
-                                      timeout=10)
+                answer = session.post(server.url + "/collect", data=body,
+                                      headers={"Content-Type": "text/plain", **BROWSER_HEADERS}, timeout=10)
             except requests.RequestException as error:
                 with tally.lock:
                     tally.failures.append(repr(error))
@@ -139,5 +140,6 @@ def test_sustained_load_keeps_every_event_once_and_memory_flat(gunicorn: Process
     print(f"soak: {len(tally.acknowledged):,} events in {SOAK_SECONDS:.0f} s; RSS {samples[0][0] >> 20} MB at the "
           f"start, grew {growth / 2**10:,.0f} KB over {events:,.0f} events once warm")
     assert growth <= GROWTH_ALLOWED + GROWTH_PER_EVENT * events, (
-        f"RSS grew {growth / 2**20:.1f} MB over {events:,.0f} events; samples (MB): {[memory >> 20 for memory, _ in samples]}"
+        f"RSS grew {growth / 2**20:.1f} MB over {events:,.0f} events; "
+        f"samples (MB): {[memory >> 20 for memory, _ in samples]}"
     )

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Route
+from playwright.sync_api import Page, Request, Route
 
 from server.models import Site
 
@@ -86,7 +86,8 @@ def test_one_page_view_per_load_and_per_spa_navigation(
 def test_loading_sa_js_twice_changes_nothing(
     page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site
 ) -> None:
-    again = "document.head.appendChild(Object.assign(document.createElement('script'), {src: document.getElementById('sendinblue-js').src}))"
+    again = ("document.head.appendChild(Object.assign(document.createElement('script'), "
+             "{src: document.getElementById('sendinblue-js').src}))")
     open_tracked(page, page_host, tracking_code, "/twice")
     page.evaluate(f"new Promise(done => {{ const s = {again}; s.onload = done; }})")
     page.evaluate("sendinblue.track('once')")
@@ -161,7 +162,12 @@ def test_a_later_visit_resends_unacknowledged_events_with_the_same_ids(
     assert len(unsent) == 2
     page.unroute_all(behavior="wait")
     resent: list[str] = []
-    page.on("request", lambda request: request.url == f"{receiver.url}/collect" and resent.append(request.post_data or ""))
+
+    def collected(request: Request) -> None:
+        if request.url == f"{receiver.url}/collect":
+            resent.append(request.post_data or "")
+
+    page.on("request", collected)
     page.goto(page_host.add("/later-visit", head=tracking_code))
     wait_until(lambda: page.evaluate("JSON.parse(localStorage.sib_q || '[]').length") == 0)
     assert all(any(message["id"] in body for body in resent) for message in unsent)
@@ -189,7 +195,8 @@ def test_track_link_never_delays_the_click_and_the_click_arrives(
 ) -> None:
     target = page_host.add("/destination")
     body = f'<a id="out" href="{target}">go</a> <a id="tab" target="_blank" href="{target}?tab">tab</a>'
-    script = "addEventListener('DOMContentLoaded', () => sendinblue.trackLink(document.querySelectorAll('a'), {from: 'test'}))"
+    script = ("addEventListener('DOMContentLoaded', "
+              "() => sendinblue.trackLink(document.querySelectorAll('a'), {from: 'test'}))")
     open_tracked(page, page_host, tracking_code, "/links", script, body)
     with page.context.expect_page() as new_tab:
         page.click("#tab")
@@ -217,7 +224,8 @@ def test_odd_calls_break_nothing_and_warn_once_each(
         "sendinblue.identify('not-an-email')",
         "sendinblue.trackLink(null)",
     ]
-    results = page.evaluate(f"[{', '.join(f'(() => {{ try {{ {call}; return true }} catch (e) {{ return String(e) }} }})()' for call in odd)}]")
+    guarded = (f"(() => {{ try {{ {call}; return true }} catch (e) {{ return String(e) }} }})()" for call in odd)
+    results = page.evaluate(f"[{', '.join(guarded)}]")
     assert results == [True] * len(odd)
     page.evaluate("sendinblue.track('fine')")
     store.wait_for_events(site, 2)
@@ -230,8 +238,14 @@ def test_opted_out_pages_send_nothing_and_set_no_cookie(
     page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site, receiver: Process
 ) -> None:
     requests_seen: list[str] = []
-    page.on("request", lambda request: request.url.startswith(receiver.url + "/collect") and requests_seen.append(request.url))
-    open_tracked(page, page_host, tracking_code, "/opted-out", "window.sib.disabled = true; sendinblue.track('private')")
+
+    def collected(request: Request) -> None:
+        if request.url.startswith(receiver.url + "/collect"):
+            requests_seen.append(request.url)
+
+    page.on("request", collected)
+    open_tracked(page, page_host, tracking_code, "/opted-out",
+                 "window.sib.disabled = true; sendinblue.track('private')")
     page.evaluate("sendinblue.track('private_too')")
     page.goto(page_host.add("/after-opt-out"))  # leaving would flush anything queued
     assert requests_seen == []
@@ -382,7 +396,8 @@ def test_odd_brevo_commands_break_nothing_and_warn_once_each(
         'Brevo.identify("jane@example.com")',
         "Brevo.push(function () { throw new Error('site bug') })",
     ]
-    results = page.evaluate(f"[{', '.join(f'(() => {{ try {{ {call}; return true }} catch (e) {{ return String(e) }} }})()' for call in odd)}]")
+    guarded = (f"(() => {{ try {{ {call}; return true }} catch (e) {{ return String(e) }} }})()" for call in odd)
+    results = page.evaluate(f"[{', '.join(guarded)}]")
     assert results == [True] * len(odd)
     page.evaluate("Brevo.push(['track', 'fine'])")
     store.wait_for_events(site, 2)
@@ -395,7 +410,12 @@ def test_brevo_pages_opted_out_before_the_snippet_send_nothing(
     page: Page, page_host: PageHost, brevo_code: str, store: Store, site: Site, receiver: Process
 ) -> None:
     requests_seen: list[str] = []
-    page.on("request", lambda request: request.url.startswith(receiver.url + "/collect") and requests_seen.append(request.url))
+
+    def collected(request: Request) -> None:
+        if request.url.startswith(receiver.url + "/collect"):
+            requests_seen.append(request.url)
+
+    page.on("request", collected)
     opted_out = "<script>window.sib = {disabled: true}</script>" + brevo_code
     open_brevo(page, page_host, opted_out, "/brevo-opted-out", 'Brevo.push(["track", "private"])')
     page.evaluate("Brevo.track('private_too')")

@@ -72,7 +72,8 @@ def save_workflow() -> Response | tuple[str, int]:
     if errors:
         return _page(site, workflow, form, errors), 400
     workflow.enabled, workflow.reentry = bool(form["enabled"]), bool(form["reentry"])
-    workflow.delay_seconds, workflow.max_resets, workflow.subject = delay, int(str(form["max_resets"])), str(form["subject"])
+    workflow.delay_seconds, workflow.max_resets = delay, int(str(form["max_resets"]))
+    workflow.subject = str(form["subject"])
     workflow.contact_period_seconds, workflow.confirmed_only = period, bool(form["confirmed_only"])
     reconfigure(session, workflow)
     session.commit()

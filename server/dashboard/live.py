@@ -20,7 +20,8 @@ SHOWN = 50
 @bp.get("/live")
 def live() -> str:
     site = current_site()
-    rows = [event_json(event, email) for event, email in newest_events(db.session(), site.id, limit=SHOWN)] if site else []
+    newest = newest_events(db.session(), site.id, limit=SHOWN) if site else []
+    rows = [event_json(event, email) for event, email in newest]
     return render_template("dashboard/live.html", site=site, rows=rows, shown=SHOWN)
 
 

@@ -25,7 +25,10 @@ def overview() -> str:
         site=site,
         status=tracking_status(site, now),
         by_hour=bar_chart([(f"{b.start:%H}:00", f"{b.start.day} {b.start:%b, %H}:00", b.count) for b in hours], 3),
-        by_day=bar_chart([(f"{b.start.day} {b.start:%b}", f"{b.start:%a} {b.start.day} {b.start:%b}", b.count) for b in month.days], 5),
+        by_day=bar_chart(
+            [(f"{b.start.day} {b.start:%b}", f"{b.start:%a} {b.start.day} {b.start:%b}", b.count) for b in month.days],
+            5,
+        ),
         top_events=month.top_events,
         top_pages=month.top_pages,
         contacts=identified_contacts(session, site.id),

@@ -28,7 +28,8 @@ from ..schemas import MAX_ID
 from ..sqlfunctions import day_of, json_values
 
 T = TypeVar("T")
-NOT_EMAILED = ("unsubscribed", "no_email", "unconfirmed", "recently_emailed")  # closed by the worker at the deadline instead of emailed
+# Closed by the worker at the deadline instead of emailed.
+NOT_EMAILED = ("unsubscribed", "no_email", "unconfirmed", "recently_emailed")
 M = TypeVar("M", bound=Base)
 PAGE_SIZE = 50
 
@@ -304,7 +305,9 @@ def newest_events(session: Session, site_id: int, after_id: int = 0, limit: int 
 
     The newest ids come first, through the (site_id, id) index alone; only those rows are joined.
     """
-    newest = select(Event.id).where(Event.site_id == site_id, Event.id > after_id).order_by(Event.id.desc()).limit(limit)
+    newest = (
+        select(Event.id).where(Event.site_id == site_id, Event.id > after_id).order_by(Event.id.desc()).limit(limit)
+    )
     query = (
         select(Event, Contact.email)
         .outerjoin(Contact, Event.contact_id == Contact.id)

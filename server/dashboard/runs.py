@@ -36,7 +36,8 @@ def describe(run: Run, workflow: Workflow, now: datetime) -> RunState:
         due = cart.due_at or cart.deadline_at
         return RunState("Waiting", "waiting", f"email due {when(due)} ({ago(due, now)})")
     if cart.emailed_at is None or cart.closed_reason in NOT_EMAILED:
-        return RunState("Cancelled", "cancelled", CANCEL_REASONS.get(cart.closed_reason or "", cart.closed_reason or ""))
+        reason = cart.closed_reason or ""
+        return RunState("Cancelled", "cancelled", CANCEL_REASONS.get(reason, reason))
     if email is not None and email.status == "failed":
         return RunState("Failed", "failed", email.last_error or "the email could not be sent")
     if cart.closed_reason == "ordered":

@@ -146,7 +146,8 @@ def save_email_hosts(site_id: int) -> Response:
     session = db.session()
     found = visible_site(site_id)
     try:
-        hosts = sorted({normalise_host(host) for host in _ORIGIN_SEPARATORS.split(request.form.get("hosts", "")) if host})
+        given = _ORIGIN_SEPARATORS.split(request.form.get("hosts", ""))
+        hosts = sorted({normalise_host(host) for host in given if host})
     except ValueError as error:
         flash(f"Not saved: {error}. Write host names such as cdn.shop.example.", "error")
         return redirect(url_for("dashboard.site", site_id=found.id))
