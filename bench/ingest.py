@@ -72,7 +72,7 @@ wrk.headers["Access-Control-Request-Method"] = "POST"
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def start_gunicorn(database_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:

@@ -51,7 +51,7 @@ def lines() -> list[tuple[Product, int]]:
 
 def add(slug: str, quantity: int = 1) -> None:
     """Add ``quantity`` of a product (merging with an existing line)."""
-    current = [[p.slug, q] for p, q in lines()]
+    current: list[list[Any]] = [[p.slug, q] for p, q in lines()]
     for line in current:
         if line[0] == slug:
             line[1] += quantity

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import (
@@ -30,6 +31,12 @@ from . import (
 from .slow_clients import BodyDeadline
 
 
+class OrderedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, its keys left in the order each answer was built (Brevo's order) instead of sorted."""
+
+    sort_keys = False
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """The app factory: configuration from the environment, then `test_config` on top."""
     app = Flask(__name__, instance_relative_config=True)
@@ -37,7 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config.load(app.instance_path))
     app.config["AUTO_MIGRATE"] = os.environ.get("SIBYL_AUTO_MIGRATE", "1") != "0"
     app.config["MAX_CONTENT_LENGTH"] = limits.REQUEST_BYTES
-    app.json.sort_keys = False
+    app.json = OrderedJSONProvider(app)
     if test_config:
         app.config.from_mapping(test_config)
     if "PUBLIC_URL" not in (test_config or {}) and (warning := config.public_url_warning()):

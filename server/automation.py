@@ -304,7 +304,7 @@ def last_emailed_at(session: Session, contact_ids: list[int]) -> dict[int, datet
         )
         .group_by(OutboxEmail.contact_id)
     )
-    return {contact_id: last for contact_id, last in rows}
+    return {contact_id: last for contact_id, last in rows if contact_id is not None}
 
 
 def mark_emailed(session: Session, claimed: list[tuple[int, int]], now: datetime) -> list[int]:

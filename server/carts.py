@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from .contacts import SeenVisitor
@@ -134,16 +134,17 @@ class CartBook:
     def workflow(self) -> WorkflowSettings:
         """The site's workflow settings, read only when an event concerns a cart."""
         if self._workflow is None:
-            self._workflow = self._settings(self.connection.execute(_WORKFLOW, {"site_id": self.site_id}).one_or_none())
+            row = self._with_workflow(self.connection.execute(_WORKFLOW, {"site_id": self.site_id}).one_or_none())
+            self._workflow = self._settings(row)
         return self._workflow
 
     def find(self, cart_owner: str, key: str) -> CartRow | None:
         if (cart_owner, key) not in self._carts:
             params = {"site_id": self.site_id, "owner": cart_owner, "key": key}
             if self._workflow is None:
-                joined = self.connection.execute(_FIND_WITH_WORKFLOW, params).one_or_none()
+                joined = self._with_workflow(self.connection.execute(_FIND_WITH_WORKFLOW, params).one_or_none())
                 self._workflow = self._settings(joined)
-                found = (
+                found: Mapping[Any, Any] | None = (
                     {name: joined._mapping[f"cart_{name}"] for name in _COLUMNS} if joined.cart_id is not None else None
                 )
             else:
@@ -184,9 +185,9 @@ class CartBook:
         if self._deleted:
             connection.execute(_DELETE, {"cart_ids": self._deleted})
             self._deleted.clear()
-        for cart in self._new:
-            cart.id = connection.execute(_INSERT, {name: getattr(cart, name) for name in _CHANGEABLE}).scalar_one()
-            self._read[cart.id] = _values(cart)
+        for new in self._new:
+            new.id = connection.execute(_INSERT, {name: getattr(new, name) for name in _CHANGEABLE}).scalar_one()
+            self._read[new.id] = _values(new)
         self._new.clear()
         for cart in self._carts.values():
             if cart is None or cart.id is None:
@@ -197,14 +198,18 @@ class CartBook:
                 connection.execute(_UPDATE, {"cart_id": cart.id, **changed})
                 self._read[cart.id] = now
 
-    def _remember(self, columns: Mapping[str, Any]) -> CartRow:
+    def _remember(self, columns: Mapping[Any, Any]) -> CartRow:
         cart = CartRow(**columns)
         self._read[columns["id"]] = _values(cart)
         return cart
 
-    def _settings(self, row: Any) -> WorkflowSettings:
+    def _with_workflow(self, row: Row[Any] | None) -> Row[Any]:
+        """The row read with the site's workflow settings, which every site has."""
         if row is None:
             raise LookupError(f"site {self.site_id} has no workflow")
+        return row
+
+    def _settings(self, row: Row[Any]) -> WorkflowSettings:
         return WorkflowSettings(**{name: getattr(row, name) for name in _SETTINGS})
 
 

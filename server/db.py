@@ -52,14 +52,16 @@ def init_app(app: Flask) -> None:
 
 
 def engine() -> Engine:
-    return current_app.extensions["sibyl.engine"]
+    current: Engine = current_app.extensions["sibyl.engine"]
+    return current
 
 
 def session() -> Session:
     """The current request's session, opened on first use and closed at teardown."""
     if "db_session" not in g:
         g.db_session = current_app.extensions["sibyl.sessions"]()
-    return g.db_session
+    opened: Session = g.db_session
+    return opened
 
 
 @contextmanager

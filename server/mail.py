@@ -169,9 +169,8 @@ def _failure(error: smtplib.SMTPException | OSError) -> MailFailure:
         return _reply_failure(*next(iter(error.recipients.values())))
     if isinstance(error, smtplib.SMTPResponseException):
         return _reply_failure(error.smtp_code, error.smtp_error)
-    if isinstance(error, (smtplib.SMTPServerDisconnected, OSError)):
-        return TemporaryFailure(f"SMTP connection failed: {type(error).__name__}: {error}")
-    return PermanentFailure(f"SMTP error: {error}")
+    # The rest, smtplib's own errors included (they are OSErrors), leave the connection in doubt: try again later.
+    return TemporaryFailure(f"SMTP connection failed: {type(error).__name__}: {error}")
 
 
 class Mailer:

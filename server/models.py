@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.schema import Table
 from sqlalchemy.types import TypeDecorator
 
 from .sqlfunctions import day_of
@@ -35,7 +36,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    pass
+    # Every model is mapped to a table of its own, so its __table__ is a Table (not any FromClause), as Core's
+    # insert(), update() and delete() want it.
+    __table__: ClassVar[Table]
 
 
 class Site(Base):

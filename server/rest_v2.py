@@ -6,6 +6,7 @@ identifications as the browser's; a call with the secret `api-key` instead vouch
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from flask import Blueprint, Response, request
 
@@ -20,7 +21,7 @@ from .schemas import V2Identify, V2TrackEvent, V2TrackLink, V2TrackPage, parse_b
 bp = Blueprint("rest_v2", __name__, url_prefix="/api/v2")
 
 
-def _store(kind: str, name: str, email: str, properties: dict, **extra: object) -> Response:
+def _store(kind: str, name: str, email: str, properties: dict[str, Any], **extra: object) -> Response:
     """One event through the common ingest path; 204 as Brevo answers."""
     vouched = "api-key" in request.headers
     site = site_from_api_key() if vouched else site_from_client_key()

@@ -364,7 +364,7 @@ def _incoming(session: Session, site: Site, event: V3Event) -> IncomingEvent:
         contact = session.get(Contact, ids.contact_id)
         if contact is None or contact.site_id != site.id:
             raise ApiError(404, "identifiers.contact_id: Contact does not exist")
-    eventdata = None
+    eventdata: dict[str, Any] | None = None
     if "id" in properties or "data" in properties:
         eventdata = {key: properties[key] for key in ("id", "data") if key in properties}
     sent_ms, now = int(event.event_date.timestamp() * 1000) if event.event_date else None, utcnow()

@@ -51,7 +51,7 @@ CHROMIUM_ARGS = [
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 10.0, page: Page | None = None) -> Any:
@@ -175,7 +175,10 @@ class Store:
         self, site: Site, count: int, kind: str | None = None, timeout: float = 15, page: Page | None = None
     ) -> list[Event]:
         """Wait until at least `count` events (of `kind`) are stored; return all of them."""
-        return wait_until(lambda: found if len(found := self.events(site, kind)) >= count else None, timeout, page)
+        events: list[Event] = wait_until(
+            lambda: found if len(found := self.events(site, kind)) >= count else None, timeout, page
+        )
+        return events
 
     def leave_only_carts_of(self, site: Site) -> None:
         """Close other tests' carts, so that a worker with a moved clock mails this test's carts only."""

@@ -18,8 +18,9 @@ from server import create_app, db
 from server.automation import Worker
 from server.models import Cart, OutboxEmail, Site
 
-from .conftest import ROOT, Clock, Process, SmtpSink, Store, send, wait_until
+from .conftest import ROOT, Clock, Process, Store, send, wait_until
 from .guide import GUIDE_CART
+from .smtp_sink import SmtpSink
 
 THOMAS = "thomas@example.com"
 DELAY = timedelta(hours=2)
@@ -72,7 +73,8 @@ def carts(store: Store, site: Site) -> list[Cart]:
 def body(message: EmailMessage, subtype: str) -> str:
     part = message.get_body(preferencelist=(subtype,))
     assert part is not None
-    return part.get_content()
+    content: str = part.get_content()
+    return content
 
 
 def test_the_guides_cart_is_emailed_once_after_the_delay(

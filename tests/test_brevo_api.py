@@ -13,8 +13,9 @@ from server import create_app
 from server.automation import Worker
 from server.models import Site
 
-from .conftest import Clock, Process, SmtpSink, Store, start_receiver
+from .conftest import Clock, Process, Store, start_receiver
 from .guide import GUIDE_CART
+from .smtp_sink import SmtpSink
 from .test_automation import outbox
 
 

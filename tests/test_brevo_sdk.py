@@ -39,7 +39,8 @@ def new_email(name: str = "shopper") -> str:
 def attributes(contact: Any) -> dict[str, Any]:
     """A contact's attributes as a dict (the SDK keeps them as extra fields of a model)."""
     assert contact.attributes is not None
-    return contact.attributes.dict()
+    document: dict[str, Any] = contact.attributes.dict()
+    return document
 
 
 def moment(minutes_ago: float) -> datetime:

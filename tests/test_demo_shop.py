@@ -6,7 +6,8 @@ from playwright.sync_api import Page, expect
 
 from server.models import Site
 
-from .conftest import Process, SmtpSink, Store, start_shop
+from .conftest import Process, Store, start_shop
+from .smtp_sink import SmtpSink
 
 EMAIL = "thomas.bianchi@example.com"
 
@@ -38,6 +39,7 @@ def test_the_guides_cart_reaches_the_receiver_as_sent(
     expect(page.locator("#cart-total")).to_have_attribute("data-total", "280")
 
     (event,) = store.wait_for_events(site, 1, "track")
+    assert event.eventdata is not None
     cart_id = event.eventdata["id"]
     assert cart_id.startswith("cart:")
     assert event.name == "cart_updated"
@@ -76,7 +78,7 @@ def test_emptying_the_cart_sends_cart_deleted(page: Page, shop: tuple[Process, S
     expect(page.locator("#cart-empty")).to_be_visible()
     (event,) = store.wait_for_events(site, 1, "track")
     assert event.name == "cart_deleted"
-    assert event.eventdata["id"].startswith("cart:")
+    assert event.eventdata is not None and event.eventdata["id"].startswith("cart:")
 
 
 def test_checkout_sends_order_completed(page: Page, shop: tuple[Process, Site], store: Store) -> None:
@@ -87,7 +89,7 @@ def test_checkout_sends_order_completed(page: Page, shop: tuple[Process, Site], 
     page.wait_for_url("**/thanks")
     (event,) = store.wait_for_events(site, 1, "track")
     assert event.name == "order_completed"
-    assert event.eventdata["data"]["total"] == 90
+    assert event.eventdata is not None and event.eventdata["data"]["total"] == 90
     assert event.properties["email"] == EMAIL
 
 
@@ -105,6 +107,8 @@ def test_update_cart_then_the_recovery_email_arrives(
     finally:
         server.stop()
     assert message["To"] == EMAIL
-    text = message.get_body(preferencelist=("plain",)).get_content()
+    plain = message.get_body(preferencelist=("plain",))
+    assert plain is not None
+    text = plain.get_content()
     assert "Thomas" in text and "Black shoes" in text and "180.00 USD" in text
     assert server.url + "/cart" in text

@@ -5,6 +5,7 @@ import json
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -45,7 +46,7 @@ def stored_rows() -> tuple[int, int]:
     return events or 0, contacts or 0
 
 
-def answers_strict_json(ctx: CheckContext, response: Response, case: schemathesis.Case) -> bool:
+def answers_strict_json(ctx: CheckContext, response: Response, case: schemathesis.Case[Any]) -> bool:
     """A JSON answer any client can read: no NaN or Infinity, no lone surrogate (what a stored poison value gives)."""
     if "json" not in (response.headers.get("content-type") or [""])[0]:
         return True
@@ -56,7 +57,7 @@ def answers_strict_json(ctx: CheckContext, response: Response, case: schemathesi
 
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-def test_no_5xx_and_no_partial_writes(case: schemathesis.Case) -> None:
+def test_no_5xx_and_no_partial_writes(case: schemathesis.Case[Any]) -> None:
     before = stored_rows()
     response = case.call_and_validate(
         headers={"api-key": SITE.api_key, "ma-key": SITE.client_key}, checks=[not_a_server_error, answers_strict_json]

@@ -64,9 +64,9 @@ def new_contact(app: Flask, site: Site, email: str | None = None, **fields: Any)
         return contact
 
 
-def reload(app: Flask, contact: Contact) -> Contact | None:
+def reload(app: Flask, contact: Contact) -> Contact:
     with db.new_session(app) as session:
-        return session.get(Contact, contact.id)
+        return session.get_one(Contact, contact.id)
 
 
 def unsubscribe_link(app: Flask, contact: Contact) -> str:
@@ -123,7 +123,7 @@ def test_a_request_host_never_decides_the_links_of_the_inline_worker(
     assert worker.queue_due_carts() == 1
     with db.new_session(inline) as session:
         [email] = session.scalars(select(OutboxEmail).where(OutboxEmail.site_id == shop.id))
-    assert email.unsubscribe_url.startswith(DEFAULT_PUBLIC_URL + "/unsubscribe/")
+    assert email.unsubscribe_url is not None and email.unsubscribe_url.startswith(DEFAULT_PUBLIC_URL + "/unsubscribe/")
     assert ATTACKER not in email.html + email.text
 
 
@@ -134,7 +134,9 @@ def test_the_dashboards_tracking_code_and_the_api_document_ignore_the_host(app: 
     spoofed = f"https://{ATTACKER}"  # every request of this browser names the attacker's host
     with app.test_client() as signed_in:
         login_page = signed_in.get("/login", base_url=spoofed).get_data(as_text=True)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', login_page).group(1)
+        found = re.search(r'name="csrf_token" value="([^"]+)"', login_page)
+        assert found is not None
+        token = found.group(1)
         login = {"email": owner, "password": PASSWORD, "csrf_token": token}
         answer = signed_in.post("/login", data=login, base_url=spoofed, headers={"Referer": f"{spoofed}/login"})
         assert answer.status_code == 302

@@ -60,7 +60,7 @@ def an_email(number: int = 1, **fields: Any) -> Email:
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 # Rendering

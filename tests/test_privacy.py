@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from server import create_app, db
 from server.automation import Worker
 from server.ip_addresses import stored_ip
-from server.models import Cart, Contact, Event, OutboxEmail, Site, Visitor
+from server.models import Base, Cart, Contact, Event, OutboxEmail, Site, Visitor
 
 from .conftest import Clock, Process, Store, send, start_receiver
 from .test_automation import DELAY, cart_updated
@@ -42,7 +42,10 @@ def rows_of(store: Store, site: Site, email: str, cuid: str) -> dict[str, int]:
     with db.new_session(store.app) as session:
         contact_ids = select(Contact.id).where(Contact.site_id == site.id, Contact.email == email).scalar_subquery()
         visitor_ids = select(Visitor.id).where(Visitor.site_id == site.id, Visitor.cuid == cuid).scalar_subquery()
-        count = lambda model, *where: session.scalar(select(func.count()).select_from(model).where(*where))  # noqa: E731
+
+        def count(model: type[Base], *where: ColumnElement[bool]) -> int:
+            return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
         return {
             "contacts": count(Contact, Contact.id.in_(contact_ids)),
             "visitors": count(Visitor, Visitor.id.in_(visitor_ids)),
@@ -134,7 +137,7 @@ def test_a_shared_browser_never_mixes_two_contacts_data_in_export_or_erasure(
     receiver: Process, site: Site, store: Store, queued: Worker, database_url: str
 ) -> None:
     clock = Clock()
-    computer = shopper(receiver, site, ANNA, clock)  # Anna's visit, identification and cart
+    computer = shopper(receiver, site, ANNA, clock, store)  # Anna's visit, identification and cart
     bob = "bob@example.com"
     send(receiver, site, {"id": str(uuid.uuid4()), "type": "identify", "email": bob}, cuid=computer)  # then Bob's
     send(receiver, site, page_view(url="https://shop.example/bob"), cuid=computer)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import uuid
+from typing import Any
 
 import requests
 
@@ -31,7 +32,7 @@ def test_sa_js_is_served_gzipped_with_an_etag_and_cache_headers(receiver: Proces
     assert again.status_code == 304
 
 
-def track(receiver: Process, site: Site, email: str, name: str, eventdata: dict | None = None) -> None:
+def track(receiver: Process, site: Site, email: str, name: str, eventdata: dict[str, Any] | None = None) -> None:
     message = {"id": str(uuid.uuid4()), "type": "track", "name": name, "email": email,
                "properties": {"FIRSTNAME": "Thomas"}, "eventdata": eventdata}
     send(receiver, site, message)

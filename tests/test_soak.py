@@ -46,7 +46,8 @@ class Tally:
 def visit(client: int, number: int) -> list[list[dict[str, Any]]]:
     """One shopper's visit as the tracker batches it: land, add to the cart, sign in, then leave or buy."""
     url = "https://shop.example"
-    cart = {"id": f"cart:{client}-{number}", "data": {"currency": "USD", "url": f"{url}/cart", "items": []}}
+    cart: dict[str, Any] = {"id": f"cart:{client}-{number}",
+                            "data": {"currency": "USD", "url": f"{url}/cart", "items": []}}
 
     def message(kind: str, name: str | None, **extra: Any) -> dict[str, Any]:
         return {"id": str(uuid.uuid4()), "type": kind, "ts": int(time.time() * 1000), "name": name, **extra}

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Request, Route
+from playwright.sync_api import ConsoleMessage, Page, Request, Route
 
 from server.models import Site
 
@@ -214,7 +214,12 @@ def test_odd_calls_break_nothing_and_warn_once_each(
     errors: list[str] = []
     warnings: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: message.type == "warning" and warnings.append(message.text))
+
+    def warned(message: ConsoleMessage) -> None:
+        if message.type == "warning":
+            warnings.append(message.text)
+
+    page.on("console", warned)
     open_tracked(page, page_host, tracking_code, "/odd")
     odd = [
         "sendinblue.track()",
@@ -387,7 +392,12 @@ def test_odd_brevo_commands_break_nothing_and_warn_once_each(
     errors: list[str] = []
     warnings: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: message.type == "warning" and warnings.append(message.text))
+
+    def warned(message: ConsoleMessage) -> None:
+        if message.type == "warning":
+            warnings.append(message.text)
+
+    page.on("console", warned)
     open_brevo(page, page_host, brevo_code, "/brevo-odd")
     odd = [
         'Brevo.push(["nope"])',

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import requests
@@ -12,7 +13,8 @@ from server import create_app
 from server.automation import Worker
 from server.models import Site
 
-from .conftest import Clock, Process, SmtpSink, Store, send
+from .conftest import Clock, Process, Store, send
+from .smtp_sink import SmtpSink
 from .test_automation import DELAY, THOMAS, body, cart_updated, carts, clock, outbox, workflows  # noqa: F401 (clock: a fixture)
 
 
@@ -29,10 +31,11 @@ def api(site: Site) -> dict[str, str]:
     return {"api-key": site.api_key}
 
 
-def contact(receiver: Process, site: Site, email: str = THOMAS) -> dict:
+def contact(receiver: Process, site: Site, email: str = THOMAS) -> dict[str, Any]:
     response = requests.get(f"{receiver.url}/v3/contacts/{email}", headers=api(site), timeout=5)
     assert response.status_code == 200
-    return response.json()
+    document: dict[str, Any] = response.json()
+    return document
 
 
 def test_the_email_carries_a_one_click_unsubscribe_that_blacklists_and_cancels_waiting_carts(
@@ -44,7 +47,9 @@ def test_the_email_carries_a_one_click_unsubscribe_that_blacklists_and_cancels_w
     worker.run_pass()
     [email] = smtp_sink.wait_for(1)
     assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    header_url = re.fullmatch(r"<(https?://\S+)>", email["List-Unsubscribe"]).group(1)
+    found = re.fullmatch(r"<(https?://\S+)>", email["List-Unsubscribe"])
+    assert found is not None
+    header_url = found.group(1)
     assert header_url.startswith(receiver.url + "/unsubscribe/")
     assert header_url in body(email, "plain") and f'href="{header_url}"' in body(email, "html")
 
@@ -73,7 +78,9 @@ def test_a_forged_or_truncated_link_unsubscribes_no_one(
     clock.advance(DELAY * 2)
     worker.run_pass()
     [email] = smtp_sink.wait_for(1)
-    url = re.fullmatch(r"<(\S+)>", email["List-Unsubscribe"]).group(1)
+    found = re.fullmatch(r"<(\S+)>", email["List-Unsubscribe"])
+    assert found is not None
+    url = found.group(1)
     for forged in (url[:-3], url.rsplit(".", 1)[0] + ".AAAAAAAAAAAAAAAAAAAAAAAAAAA"):
         answer = requests.get(forged, timeout=5)
         assert answer.status_code == 400 and "not valid" in answer.text
@@ -138,7 +145,11 @@ def test_confirmed_only_emails_vouched_contacts_and_asks_the_others_once(
     worker.run_pass()
     assert len(outbox(store, site)) == 2
 
-    confirm_url = re.search(r"Yes, remind me: (\S+)", body(asked, "plain")).group(1)
+    found = re.search(r"Yes, remind me: (\S+)", body(asked, "plain"))
+
+    assert found is not None
+
+    confirm_url = found.group(1)
     page = requests.get(confirm_url, timeout=5)  # the link shows the button; the button confirms
     assert page.status_code == 200 and '<button type="submit">Yes, remind me</button>' in page.text
     answer = requests.post(confirm_url, timeout=5)
@@ -164,9 +175,14 @@ def test_mail_scanners_following_every_link_of_an_email_change_nothing(
         page = requests.get(link, timeout=5)
         assert page.status_code == 200 and '<form method="post">' in page.text
     thomas = store.contact(site, THOMAS)
-    assert (thomas.email_blacklisted, thomas.confirmed_at) == (False, None)
+    assert thomas is not None and (thomas.email_blacklisted, thomas.confirmed_at) == (False, None)
 
-    unsubscribe_link = re.fullmatch(r"<(\S+)>", asked["List-Unsubscribe"]).group(1)
+    found = re.fullmatch(r"<(\S+)>", asked["List-Unsubscribe"])
+
+    assert found is not None
+
+    unsubscribe_link = found.group(1)
     assert requests.post(unsubscribe_link, data={"List-Unsubscribe": "One-Click"}, timeout=5).status_code == 200
-    assert store.contact(site, THOMAS).email_blacklisted is True
+    thomas = store.contact(site, THOMAS)
+    assert thomas is not None and thomas.email_blacklisted is True
 

@@ -26,7 +26,7 @@ PUBLIC_ENDPOINTS = {"dashboard.login"}
 JSON_ENDPOINTS = {"dashboard.live_events"}
 
 
-class SignedInUser(UserMixin):
+class SignedInUser(UserMixin):  # type: ignore[misc]  # Flask-Login ships no type information
     """The session's user as Flask-Login sees it: its session id changes with its password, so that a new
     password ends every session signed in with the old one."""
 
@@ -54,7 +54,7 @@ class SessionInterface(SecureCookieSessionInterface):
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
 
-@login_manager.user_loader
+@login_manager.user_loader  # type: ignore[untyped-decorator]  # Flask-Login ships no type information
 def _load_user(session_id: str) -> SignedInUser | None:
     """The signed-in user, unless it was deleted or its password changed since it signed in."""
     user_id, _, fingerprint = session_id.partition(":")

@@ -1,7 +1,8 @@
 """Contacts: a searchable list, each contact's attributes, visitor ids, timeline and carts; export and erasure."""
 from __future__ import annotations
 
-from flask import Response, flash, jsonify, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 
 from .. import db
 from ..models import Contact

@@ -21,7 +21,8 @@ def all_sites() -> list[Site]:
         if current_user.site_ids is not None:
             query = query.where(Site.id.in_(current_user.site_ids))
         g.dashboard_sites = list(db.session().scalars(query))
-    return g.dashboard_sites
+    sites: list[Site] = g.dashboard_sites
+    return sites
 
 
 def visible_site(site_id: int | None) -> Site:
