@@ -1,17 +1,17 @@
-# Sibyl: `make demo` to try it, `make test` to check it.
+# Sibyl: `make demo` to try it, `make test` to check it, `make lint` for its linters and type checker.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 NODE_MODULES := tracker_js/node_modules/.package-lock.json
 
-.PHONY: demo test build install chromium serve worker clean screenshots bench
+.PHONY: demo test lint build install chromium serve worker clean screenshots bench
 
 install: $(VENV)/.installed $(NODE_MODULES)
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,lint]'
 	touch $@
 
 $(NODE_MODULES): tracker_js/package.json tracker_js/package-lock.json
@@ -37,6 +37,12 @@ test: build chromium
 	else \
 	  echo "PostgreSQL run skipped: set SIBYL_TEST_POSTGRES_URL=postgresql+psycopg://USER@HOST:5432/DB to run the suite there too"; \
 	fi
+
+# ruff (lint and import order) and mypy (strict types) over all the Python, as pyproject.toml configures them.
+LINT_PATHS := server build_tracker demo_site bench tests scripts
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/mypy $(LINT_PATHS)
 
 # The benchmarks side by side, one table (PostgreSQL rows too when SIBYL_BENCH_POSTGRES_URL names a server).
 # BENCH_ARGS="--quick" for a smoke run, "--only tracker,ingest" for some areas.
