@@ -68,4 +68,4 @@ screenshots: build chromium
 	$(PY) -m scripts.screenshots
 
 clean:
-	rm -rf $(VENV) tracker_js/node_modules tracker_js/dist
+	rm -rf $(VENV) tracker_js/node_modules tracker_js/dist server/tracker_dist build

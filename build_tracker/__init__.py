@@ -1,4 +1,5 @@
-"""Build the browser tracker: bundle tracker_js/src into dist/sa.js with esbuild and write dist/manifest.json."""
+"""Build the browser tracker: bundle tracker_js/src into sa.js with esbuild and write it with its manifest.json
+into tracker_js/dist and into the server package (server/tracker_dist), which serves and ships that copy."""
 
 import argparse
 import sys
@@ -7,14 +8,22 @@ from pathlib import Path
 from build_tracker.esbuild import EsbuildError, bundle
 from build_tracker.report import BUDGET, manifest, size_table, write_outputs
 
-TRACKER = Path(__file__).resolve().parent.parent / "tracker_js"
+ROOT = Path(__file__).resolve().parent.parent
+TRACKER = ROOT / "tracker_js"
+OUTPUTS = (TRACKER / "dist", ROOT / "server" / "tracker_dist")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Build sa.js, print its sizes and return the exit status (non-zero on a bundler error or over budget)."""
     parser = argparse.ArgumentParser(prog="python -m build_tracker", description=__doc__)
     parser.add_argument("--src", type=Path, default=TRACKER / "src", help="directory holding index.js")
-    parser.add_argument("--out", type=Path, default=TRACKER / "dist", help="directory to write sa.js and manifest.json")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        action="append",
+        help="directory to write sa.js and manifest.json into "
+        "(repeatable; default: tracker_js/dist and server/tracker_dist)",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -29,5 +38,6 @@ def main(argv: list[str] | None = None) -> int:
     if over > 0:
         print(f"sa.js is {over} bytes over the {BUDGET}-byte gzip budget; nothing written", file=sys.stderr)
         return 1
-    write_outputs(args.out, code, sizes)
+    for out in args.out or OUTPUTS:
+        write_outputs(out, code, sizes)
     return 0

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 # Where links in tracking code and emails point when SIBYL_PUBLIC_URL is unset (a request's Host never decides).
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 SECRET_KEY_FILE = "secret_key"
+# The built tracker inside this package (`python -m build_tracker` writes it; a wheel ships it).
+PACKAGED_TRACKER = Path(__file__).resolve().parent / "tracker_dist" / "sa.js"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -105,8 +107,7 @@ def load(instance_path: str) -> dict[str, object]:
         "COLLECT_RATE_LIMIT": os.environ.get("SIBYL_COLLECT_RATE_LIMIT", "1200/minute"),
         "RATE_LIMIT_STORAGE": os.environ.get("SIBYL_RATE_LIMIT_STORAGE", "memory://"),
         "RETENTION": parse_duration(os.environ["SIBYL_RETENTION"]) if os.environ.get("SIBYL_RETENTION") else None,
-        "TRACKER_PATH": os.environ.get("SIBYL_TRACKER_PATH")
-        or str(Path(__file__).resolve().parent.parent / "tracker_js" / "dist" / "sa.js"),
+        "TRACKER_PATH": os.environ.get("SIBYL_TRACKER_PATH") or str(PACKAGED_TRACKER),
         "IDENTIFY_LIMIT_ADDRESS": os.environ.get("SIBYL_IDENTIFY_LIMIT_ADDRESS", "100/hour"),
         "IDENTIFY_LIMIT_KEY": os.environ.get("SIBYL_IDENTIFY_LIMIT_KEY", "20000/hour"),
         "NEW_CONTACT_LIMIT_ADDRESS": os.environ.get("SIBYL_NEW_CONTACT_LIMIT_ADDRESS", "20/hour"),

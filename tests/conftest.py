@@ -88,13 +88,13 @@ class Clock:
 class Process:
     """A server started as a child process on 127.0.0.1, stopped by its PID."""
 
-    def __init__(self, args: list[str], port: int, env: dict[str, str], health: str) -> None:
-        self.args, self.port, self.env, self.health = args, port, env, health
+    def __init__(self, args: list[str], port: int, env: dict[str, str], health: str, cwd: Path = ROOT) -> None:
+        self.args, self.port, self.env, self.health, self.cwd = args, port, env, health, cwd
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.args, cwd=ROOT, env=self.env)
+        self.proc = subprocess.Popen(self.args, cwd=self.cwd, env=self.env)
         try:
             wait_until(self._healthy, timeout=30)
         except BaseException:

@@ -87,12 +87,15 @@ def legacy_token(app: Flask, purpose: str, site_id: int, contact_id: int) -> str
 
 
 def abandoned_cart(app: Flask, site: Site, email: str) -> None:
-    """A contact's cart updated three hours ago: due now with the site's two-hour delay."""
+    """A contact's cart received three hours ago: due now with the site's two-hour delay."""
     moment = datetime.now(UTC) - timedelta(hours=3)
     event = IncomingEvent(uuid.uuid4().hex, "track", "cart_updated", moment, cuid=uuid.uuid4().hex, email=email,
                           eventdata={"id": "cart:1", "data": GUIDE_CART})
     with db.new_session(app) as session:
         ingest(session, session.get_one(Site, site.id), [event])
+        deadline = moment + timedelta(hours=2)  # deadlines count from receipt: move it back as the clock cannot be
+        session.execute(update(Cart).where(Cart.site_id == site.id).values(received_at=moment, deadline_at=deadline,
+                                                                           due_at=deadline))
         session.execute(update(Cart).where(Cart.site_id != site.id).values(state="closed", due_at=None))
         session.commit()
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from server import db
 from server.models import Event, Site
 
-from .conftest import BROWSER_HEADERS, Process, Store
+from .conftest import BROWSER_HEADERS, Process, Store, wait_until
 
 SOAK_SECONDS = float(os.environ.get("SIBYL_SOAK_SECONDS", "180"))
 CLIENTS = 4
@@ -108,8 +108,8 @@ def rss(processes: list[psutil.Process]) -> int:
 def test_sustained_load_keeps_every_event_once_and_memory_flat(gunicorn: Process, store: Store, site: Site) -> None:
     assert gunicorn.proc is not None
     master = psutil.Process(gunicorn.proc.pid)
-    processes = [master, *master.children()]
-    assert len(processes) == 3, "gunicorn master and two workers"
+    workers = wait_until(lambda: children if len(children := master.children()) == 2 else None)  # both booted
+    processes = [master, *workers]
     tally, stop = Tally(), threading.Event()
     clients = [threading.Thread(target=shopper, args=(gunicorn, site, n, tally, stop)) for n in range(CLIENTS)]
     for thread in clients:

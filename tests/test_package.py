@@ -1,0 +1,150 @@
+"""`pip install .` gives a working server from any directory: the wheel carries every file the server reads at run
+time (templates, static files, migrations, the built tracker), and the installed server runs without the checkout."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, select
+
+from server.confirmation import confirmation_url
+from server.models import Contact
+from server.unsubscribe import unsubscribe_url
+
+from .conftest import ROOT, SA_JS, Process, free_port
+from .databases import fresh_database_url
+
+PACKAGED = ROOT / "server" / "tracker_dist"
+SECRET_KEY = "package-test-secret-key"
+# What a checkout holds besides the sources a wheel is built from.
+NOT_SOURCES = shutil.ignore_patterns(
+    ".git", ".venv", "node_modules", "build", "*.egg-info", "__pycache__", "*.pyc", ".pytest_cache", "test-results",
+    "instance",
+)
+
+
+def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
+    """Run a command to its end and return its output; fail the test with that output when it fails."""
+    result = subprocess.run(
+        [str(arg) for arg in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, f"{args} exited with {result.returncode}:\n{result.stdout}{result.stderr}"
+    return result.stdout
+
+
+def runtime_files() -> list[Path]:
+    """Every file under server/ that is not Python: the server reads each of them at run time."""
+    return sorted(
+        path.relative_to(ROOT / "server")
+        for path in (ROOT / "server").rglob("*")
+        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts
+    )
+
+
+@pytest.fixture(scope="module")
+def wheel(built_tracker: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built offline from a copy of the checkout, as `pip install .` builds it."""
+    source = tmp_path_factory.mktemp("source") / "sibyl"
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCES)
+    out = tmp_path_factory.mktemp("wheels")
+    run(sys.executable, "-m", "pip", "wheel", source, "--no-deps", "--no-build-isolation", "--no-index", "-w", out,
+        cwd=out)
+    [built] = out.glob("sibyl-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The interpreter of a fresh virtualenv outside the checkout, with the wheel installed into it."""
+    home = tmp_path_factory.mktemp("venv")
+    run(sys.executable, "-m", "venv", "--without-pip", home, cwd=home)
+    interpreter = home / "bin" / "python"
+    run(sys.executable, "-m", "pip", "--python", interpreter, "install", "--no-deps", "--no-index", wheel, cwd=home)
+    # Third-party dependencies come from this run's environment, without the network. The .pth is written after
+    # the install, so that pip saw no other sibyl; the editable install's own .pth there is not read from here.
+    site_packages = Path(run(interpreter, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=home)
+                         .strip())
+    dependencies = dict.fromkeys((sysconfig.get_path("purelib"), sysconfig.get_path("platlib")))
+    (site_packages / "dependencies.pth").write_text("".join(f"{path}\n" for path in dependencies))
+    return interpreter
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """An empty working directory: nothing of the checkout is importable from it."""
+    return tmp_path
+
+
+def clean_env() -> dict[str, str]:
+    """This run's environment without its Sibyl settings or Python path."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("SIBYL_") and name != "PYTHONPATH"}
+
+
+@pytest.fixture
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A clean environment on a new, empty database."""
+    database_url = fresh_database_url(tmp_path_factory.mktemp("package-db"))
+    return clean_env() | {"SIBYL_DATABASE_URL": database_url, "SIBYL_SECRET_KEY": SECRET_KEY}
+
+
+def test_the_build_puts_the_tracker_into_the_package_too(built_tracker: Path) -> None:
+    for name in ("sa.js", "manifest.json"):
+        assert (PACKAGED / name).read_bytes() == (built_tracker.parent / name).read_bytes()
+
+
+def test_the_installed_package_holds_every_runtime_file(python: Path, workdir: Path) -> None:
+    location = Path(run(python, "-c", "import server; print(server.__file__)", cwd=workdir, env=clean_env()).strip())
+    assert location.is_relative_to(python.parent.parent) and not location.is_relative_to(ROOT)
+    installed = location.parent
+    expected = runtime_files()
+    assert Path("templates/links/unsubscribe.html") in expected and Path("tracker_dist/sa.js") in expected
+    assert [name for name in expected if not (installed / name).is_file()] == []
+    assert (installed / "tracker_dist" / "sa.js").read_bytes() == SA_JS.read_bytes()
+
+
+def test_the_installed_server_runs_from_any_directory(python: Path, workdir: Path, env: dict[str, str]) -> None:
+    flask = (python, "-m", "flask", "--app", "server")
+    assert "Database at head." in run(*flask, "db", "upgrade", cwd=workdir, env=env)
+    created = run(*flask, "sites", "create", "packaged-shop", "--origin", "https://shop.example", cwd=workdir, env=env)
+    keys = dict(line.split("=", 1) for line in created.splitlines() if line.startswith(("client_key=", "api_key=")))
+    snippet = run(*flask, "sites", "snippet", "packaged-shop", cwd=workdir, env=env)
+    assert f'client_key: "{keys["client_key"]}"' in snippet
+
+    port = free_port()
+    server = Process([str(part) for part in (*flask, "run", "--port", str(port), "--no-reload")], port,
+                     env | {"SIBYL_PUBLIC_URL": f"http://127.0.0.1:{port}"}, "/healthz", cwd=workdir)
+    server.start()
+    try:
+        assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+
+        script = requests.get(server.url + "/sa.js", timeout=5)
+        assert script.status_code == 200
+        assert script.headers["Content-Type"].startswith("application/javascript")
+        assert script.content == SA_JS.read_bytes()
+
+        login = requests.get(server.url + "/login", timeout=5)
+        assert login.status_code == 200 and 'id="login-form"' in login.text
+        assert requests.get(server.url + "/static/dashboard/dashboard.css", timeout=5).status_code == 200
+
+        answer = requests.post(server.url + "/v3/contacts", json={"email": "reader@example.com"},
+                               headers={"api-key": keys["api_key"]}, timeout=5)
+        assert answer.status_code == 201, answer.text
+        engine = create_engine(env["SIBYL_DATABASE_URL"])
+        with engine.connect() as connection:
+            site_id, nonce = connection.execute(
+                select(Contact.site_id, Contact.link_nonce).where(Contact.id == answer.json()["id"])
+            ).one()
+        engine.dispose()
+
+        page = requests.get(unsubscribe_url(server.url, SECRET_KEY, site_id, answer.json()["id"], nonce), timeout=5)
+        assert page.status_code == 200 and '<button type="submit">Unsubscribe</button>' in page.text
+        confirm = requests.get(confirmation_url(server.url, SECRET_KEY, site_id, answer.json()["id"], nonce), timeout=5)
+        assert confirm.status_code == 200 and "packaged-shop" in confirm.text
+    finally:
+        server.stop()
