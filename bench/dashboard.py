@@ -59,7 +59,7 @@ def copy_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> Non
                 if column.default is not None and column.name not in rows[0]}
     columns = [*rows[0], *defaults]
     processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]  # checked out: set
     with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             values = row | defaults

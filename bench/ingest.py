@@ -105,7 +105,7 @@ def wrk(url: str, script: str, seconds: int, connections: int) -> float:
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
     if errors:
         raise RuntimeError(f"{errors.group(1)} requests failed:\n{result.stdout}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))  # type: ignore[union-attr]
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))  # type: ignore[union-attr]  # wrk always reports it
 
 
 def measure(label: str, database_url: str, seconds: int, workers: int, connections: int) -> list[Row]:

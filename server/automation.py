@@ -203,7 +203,7 @@ class Worker:
 
     def _deliver_lane(self, outbox_ids: list[int], lease_until: datetime, stop: threading.Event | None) -> None:
         """One connection's share of a pass; a stop releases what it has not sent yet."""
-        with db.new_connection(self.app) as connection, Mailer(self.smtp) as mailer:  # type: ignore[arg-type]
+        with db.new_connection(self.app) as connection, Mailer(self.smtp) as mailer:  # type: ignore[arg-type]  # lanes run only with SMTP set
             rows = connection.execute(_CLAIMED_EMAILS, {"outbox_ids": outbox_ids}).all()
             ours = set(outbox_ids)
             for index, row in enumerate(rows):

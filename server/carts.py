@@ -310,7 +310,7 @@ def adopt_visitor_carts(book: CartBook, visitor: SeenVisitor, contact: Contact) 
     for cart in book.carts_of(f"visitor:{visitor.id}"):
         clash = book.find(theirs, cart.cart_key)
         if clash is not None:
-            if clash.received_at >= cart.received_at:  # type: ignore[operator]
+            if clash.received_at >= cart.received_at:  # type: ignore[operator]  # stored carts have both times
                 book.delete(cart)
                 continue
             book.delete(clash)

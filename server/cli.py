@@ -208,7 +208,7 @@ def worker_command() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     click.echo("Automation worker running; SIGTERM or Ctrl-C stops it.")
-    Worker(current_app._get_current_object()).run(stop)  # type: ignore[attr-defined]
+    Worker(current_app._get_current_object()).run(stop)  # type: ignore[attr-defined]  # the app behind the proxy
     click.echo("Automation worker stopped.")
 
 

@@ -33,7 +33,7 @@ def _store(kind: str, name: str, email: str, properties: dict[str, Any], **extra
         email=email,
         properties=properties,
         vouched=vouched,
-        **extra,  # type: ignore[arg-type]
+        **extra,  # type: ignore[arg-type]  # the caller's door-specific IncomingEvent fields
     )
     if not vouched:
         refusal = admit_identifications(site, identified_emails([event]), request.remote_addr or "")

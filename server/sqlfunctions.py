@@ -17,21 +17,21 @@ class day_of(FunctionElement[date]):  # noqa: N801 (named like the SQL function 
     inherit_cache = True
 
 
-class json_values(FunctionElement[str]):  # noqa: N801
+class json_values(FunctionElement[str]):  # noqa: N801 (as day_of)
     """The values of a JSON object, decoded and joined by spaces (to search them, not its keys)."""
 
     type = String()
     inherit_cache = True
 
 
-class json_has_key(FunctionElement[bool]):  # noqa: N801
+class json_has_key(FunctionElement[bool]):  # noqa: N801 (as day_of)
     """Whether a JSON object has the key (whatever its value, null included)."""
 
     type = Boolean()
     inherit_cache = True
 
 
-class json_without_key(FunctionElement[Any]):  # noqa: N801
+class json_without_key(FunctionElement[Any]):  # noqa: N801 (as day_of)
     """A JSON object without the key."""
 
     type = JSON()

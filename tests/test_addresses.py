@@ -299,7 +299,8 @@ def test_a_non_ascii_recipient_is_delivered_with_smtputf8_where_the_server_offer
     assert sink.envelopes == [("shop@a.example", ["jösé@a.example"])]
     assert "SMTPUTF8" in sink.mail_options[0]
     assert message["To"] == "jösé@a.example" and message["From"] == "Shop <shop@a.example>"
-    assert message.get_body(preferencelist=("plain",)).get_content().strip() == "Hi"  # type: ignore[union-attr]
+    plain = message.get_body(preferencelist=("plain",))
+    assert plain is not None and plain.get_content().strip() == "Hi"
 
 
 @pytest.mark.parametrize("sink", [False], indirect=True)
