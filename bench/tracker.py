@@ -4,8 +4,8 @@ main-thread cost in Chromium.
     .venv/bin/python -m bench.tracker [--calls 10000]
 
 The size is `gzip -9` of sa.js as the real build makes it now from tracker_js/src (the bytes
-`python -m build_tracker` writes to tracker_js/dist/sa.js), set against DESIGN.md's budget, aim and the
-published builds of other trackers (their sizes as DESIGN.md records them).
+`python -m build_tracker` writes to tracker_js/dist/sa.js), set against the build's budget and aim and the
+published builds of other trackers (`gzip -9` of each, as listed in ANCHORS).
 
 The call cost: Chromium (Playwright, the suite's launch arguments) opens a page carrying Brevo's loader
 snippet (server/templates/snippet.html) that loads that sa.js, from a small local HTTP server in this
@@ -38,9 +38,9 @@ from tests.conftest import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
 SNIPPET = ROOT / "server" / "templates" / "snippet.html"
-CALL_BUDGET_MS = 0.05  # DESIGN.md: a track() call, median, on the page's main thread
+CALL_BUDGET_MS = 0.05  # the budget for a track() call, median, on the page's main thread
 
-# DESIGN.md "Budgets": gzip -9 of published builds; True where the tracker retries and keeps a queue across reloads
+# gzip -9 of published builds, measured once; True where the tracker retries and keeps a queue across reloads
 ANCHORS = [
     ("Plausible legacy", 775, False),
     ("Umami", 2_250, False),

@@ -1,4 +1,4 @@
-"""Settings read from the environment, with the defaults CONTRACT.md documents."""
+"""Settings read from the environment, each with the default docs/configuration.md lists."""
 from __future__ import annotations
 
 import contextlib
