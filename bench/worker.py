@@ -82,7 +82,7 @@ def add_carts(app: Any, site_id: int, count: int, due: bool) -> None:
             size = min(10_000, count - start)
             contacts = session.execute(
                 insert(Contact).returning(Contact.id),
-                [{"site_id": site_id, "email": f"shopper{start + i}-{due}@example.com",
+                [{"site_id": site_id, "email": f"shopper{start + i}-{'due' if due else 'parked'}@example.com",
                   "attributes": {"FIRSTNAME": "Sam"}, "created_at": now, "modified_at": now} for i in range(size)],
             ).scalars().all()
             session.execute(
