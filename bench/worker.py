@@ -24,7 +24,7 @@ from sqlalchemy import insert
 from bench.databases import fresh_database, kinds
 from bench.table import Row, render
 from server import create_app, db
-from server.automation import Worker
+from server.automation.worker import Worker
 from server.models import Cart, Contact, OutboxEmail
 from server.sites import create_site
 

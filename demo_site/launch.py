@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Flask
 
 from server import create_app, db
-from server.carts import reconfigure, workflow_of
+from server.automation.carts import reconfigure, workflow_of
 from server.config import parse_duration
 from server.dashboard.users import by_email, create_user
 from server.models import Site

@@ -12,8 +12,8 @@ from flask import Flask
 from sqlalchemy import func, select, update
 
 from server import db
-from server.automation import Worker
-from server.ingest import IncomingEvent, ingest
+from server.automation.worker import Worker
+from server.ingest.pipeline import IncomingEvent, ingest
 from server.models import Contact, Event, OutboxEmail, Site, Visitor
 from server.sites import create_site
 

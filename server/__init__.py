@@ -9,26 +9,12 @@ from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import (
-    automation,
-    cli,
-    collect,
-    config,
-    confirmation,
-    dashboard,
-    db,
-    errors,
-    health,
-    input_checks,
-    limits,
-    openapi,
-    rate_limits,
-    rest_v2,
-    tracker_script,
-    unsubscribe,
-    v3,
-)
-from .slow_clients import BodyDeadline
+from . import cli, config, dashboard, db, errors, health
+from .api import openapi, v3
+from .automation import worker
+from .ingest import collect, input_checks, rate_limits, rest_v2, sizes, tracker_script
+from .ingest.slow_clients import BodyDeadline
+from .mail import confirmation, unsubscribe
 
 
 class OrderedJSONProvider(DefaultJSONProvider):
@@ -43,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(config.load(app.instance_path))
     app.config["AUTO_MIGRATE"] = os.environ.get("SIBYL_AUTO_MIGRATE", "1") != "0"
-    app.config["MAX_CONTENT_LENGTH"] = limits.REQUEST_BYTES
+    app.config["MAX_CONTENT_LENGTH"] = sizes.REQUEST_BYTES
     app.json = OrderedJSONProvider(app)
     if test_config:
         app.config.from_mapping(test_config)
@@ -64,5 +50,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(module.bp)
     dashboard.init_app(app)
     if app.config["WORKER"] == "inline":
-        automation.start_inline(app)
+        worker.start_inline(app)
     return app

@@ -13,8 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import db
-from .addresses import InvalidAddress, email_address
-from .attributes import (
+from .automation.carts import MAX_DELAY, MAX_PERIOD, MAX_RESETS, reconfigure, workflow_of
+from .automation.worker import Worker
+from .config import parse_duration
+from .contacts.addresses import InvalidAddress, email_address
+from .contacts.attributes import (
     NORMAL_TYPES,
     AttributeRefused,
     AttributeType,
@@ -25,14 +28,11 @@ from .attributes import (
     existing_attribute,
     site_attributes,
 )
-from .automation import Worker
-from .carts import MAX_DELAY, MAX_PERIOD, MAX_RESETS, reconfigure, workflow_of
-from .config import parse_duration
-from .contacts import find_contact
+from .contacts.identity import find_contact
+from .contacts.privacy import erase_contact, export_contact
+from .contacts.retention import prune_events
 from .dashboard.users import by_email, create_user, delete_user, granted_site_ids, set_password, set_sites
 from .models import Contact, OutboxEmail, Site, User, utcnow
-from .privacy import erase_contact, export_contact
-from .retention import prune_events
 from .sites import SiteKey, by_name, create_site, email_hosts, normalise_host, rotate_key, snippet, tracking_status
 
 sites_cli = AppGroup("sites", help="Create sites and print their tracking code.")

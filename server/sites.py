@@ -13,8 +13,8 @@ from flask import render_template
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .attributes import seed_attributes
-from .carts import new_workflow
+from .automation.carts import new_workflow
+from .contacts.attributes import seed_attributes
 from .models import Site, utcnow
 
 RECENT_TRAFFIC = timedelta(hours=24)

@@ -22,7 +22,7 @@ from playwright.sync_api import Page
 from sqlalchemy import select, update
 
 from server import create_app, db
-from server.carts import workflow_of
+from server.automation.carts import workflow_of
 from server.models import Cart, Contact, Event, Site, Visitor
 from server.sites import create_site, snippet
 

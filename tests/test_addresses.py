@@ -15,11 +15,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, insert, select
 
 from server import create_app, db
-from server.addresses import InvalidAddress, email_address
-from server.automation import Worker
+from server.automation.worker import Worker
+from server.contacts.addresses import InvalidAddress, email_address
 from server.dashboard.queries import contacts_page
 from server.dashboard.users import create_user
-from server.mail import Mailer
+from server.mail.smtp import Mailer
 from server.models import Contact, Event, OutboxEmail, Site, User
 from server.sites import create_site
 

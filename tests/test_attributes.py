@@ -12,8 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from server import create_app, db, limits
-from server.attributes import AttributeType, create_attribute
+from server import create_app, db
+from server.contacts.attributes import AttributeType, create_attribute
+from server.ingest import sizes
 from server.models import Attribute, Contact, Event, Site
 from server.sites import create_site
 
@@ -215,20 +216,20 @@ def test_attribute_endpoints_need_the_secret_key(client: FlaskClient, site: Site
 
 def test_a_site_has_at_most_the_documented_number_of_attributes(app: Flask, client: FlaskClient, site: Site) -> None:
     with db.new_session(app) as session:
-        for index in range(limits.ATTRIBUTES_PER_SITE - len(DEFAULTS)):
+        for index in range(sizes.ATTRIBUTES_PER_SITE - len(DEFAULTS)):
             create_attribute(session, site.id, f"EXTRA_{index}", AttributeType.TEXT)
     refused = v3(client, site, "POST", "/contacts/attributes/normal/ONE_MORE", {"type": "text"})
     assert refused.status_code == 400
-    assert f"the limit is {limits.ATTRIBUTES_PER_SITE} per site" in refused.get_json()["message"]
+    assert f"the limit is {sizes.ATTRIBUTES_PER_SITE} per site" in refused.get_json()["message"]
     with db.new_session(app) as session:
         count = session.scalar(select(func.count()).select_from(Attribute).where(Attribute.site_id == site.id))
-    assert count == limits.ATTRIBUTES_PER_SITE
+    assert count == sizes.ATTRIBUTES_PER_SITE
 
 
 def test_deleting_an_attribute_clears_it_on_contacts_in_batches(
     app: Flask, client: FlaskClient, site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("server.attributes.CLEAR_BATCH", 2)
+    monkeypatch.setattr("server.contacts.attributes.CLEAR_BATCH", 2)
     add(app, site, "COUNTRY")
     collect(client, site, *(identify(f"c{index}@example.com", {"COUNTRY": "FR", "FIRSTNAME": f"C{index}"})
                             for index in range(5)))

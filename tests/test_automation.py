@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import select
 
 from server import create_app, db
-from server.automation import Worker
+from server.automation.worker import Worker
 from server.models import Cart, OutboxEmail, Site
 
 from .conftest import ROOT, Clock, Process, Store, send, wait_until

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from server import create_app
-from server.automation import Worker
+from server.automation.worker import Worker
 from server.models import Site
 
 from .conftest import Clock, Process, Store, start_receiver

@@ -13,7 +13,7 @@ from playwright.sync_api import Dialog, Page, expect
 from sqlalchemy import select
 
 from server import create_app, db
-from server.automation import Worker
+from server.automation.worker import Worker
 from server.dashboard.users import create_user
 from server.models import OutboxEmail, Site
 from server.sites import RECEIVED_MESSAGE, by_name

@@ -21,7 +21,7 @@ from server import create_app, db
 from server.dashboard.charts import axis
 from server.dashboard.queries import contacts_page, events_per_hour, events_per_month
 from server.dashboard.users import authenticate, create_user
-from server.ingest import IncomingEvent, ingest
+from server.ingest.pipeline import IncomingEvent, ingest
 from server.models import Contact, Event, Site
 from server.sites import create_site
 

@@ -18,15 +18,15 @@ from flask.testing import FlaskClient
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select, text, update
 
-from server import automation, create_app, db
-from server.automation import Worker
+from server import create_app, db
+from server.automation.worker import Worker
 from server.config import DEFAULT_PUBLIC_URL, secret_key
-from server.confirmation import confirmation_url
 from server.dashboard.users import create_user
-from server.ingest import IncomingEvent, ingest
+from server.ingest.pipeline import IncomingEvent, ingest
+from server.mail.confirmation import confirmation_url
+from server.mail.unsubscribe import unsubscribe_url
 from server.models import Cart, Contact, Event, OutboxEmail, Site, Visitor
 from server.sites import create_site
-from server.unsubscribe import unsubscribe_url
 
 from .guide import GUIDE_CART
 
@@ -116,7 +116,7 @@ def test_a_request_host_never_decides_the_links_of_the_inline_worker(
         def run(self, stop: Any) -> None:
             pass
 
-    monkeypatch.setattr(automation, "Worker", Recorded)
+    monkeypatch.setattr("server.automation.worker.Worker", Recorded)
     inline = create_app({"DATABASE_URL": database_url, "WORKER": "inline", "SMTP_URL": None})
     assert inline.test_client().get("/healthz", headers={"Host": ATTACKER}).status_code == 200
     [worker] = workers

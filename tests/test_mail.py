@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from server.mail import (
+from server.mail.recovery import render_recovery_email
+from server.mail.smtp import (
     Email,
     Mailer,
     PermanentFailure,
@@ -19,7 +20,6 @@ from server.mail import (
     message_id,
     parse_smtp_url,
 )
-from server.recovery_email import render_recovery_email
 
 from .smtp_sink import SmtpSink
 

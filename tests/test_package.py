@@ -13,9 +13,9 @@ import pytest
 import requests
 from sqlalchemy import create_engine, select
 
-from server.confirmation import confirmation_url
+from server.mail.confirmation import confirmation_url
+from server.mail.unsubscribe import unsubscribe_url
 from server.models import Contact
-from server.unsubscribe import unsubscribe_url
 
 from .conftest import ROOT, SA_JS, Process, free_port
 from .databases import fresh_database_url

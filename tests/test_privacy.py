@@ -11,8 +11,8 @@ import requests
 from sqlalchemy import ColumnElement, func, or_, select
 
 from server import create_app, db
-from server.automation import Worker
-from server.ip_addresses import stored_ip
+from server.automation.worker import Worker
+from server.ingest.ip_addresses import stored_ip
 from server.models import Base, Cart, Contact, Event, OutboxEmail, Site, Visitor
 
 from .conftest import Clock, Process, Store, send, start_receiver

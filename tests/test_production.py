@@ -17,8 +17,8 @@ import requests
 from sqlalchemy import insert
 
 from server import db
+from server.contacts.retention import prune_events
 from server.models import Event, Site
-from server.retention import prune_events
 
 from .conftest import BROWSER_HEADERS, Process, Store, wait_until
 from .databases import on_postgres

@@ -12,10 +12,10 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
 from .. import db
+from ..api.schemas import is_number
 from ..errors import error_response
+from ..ingest.rate_limits import limiter
 from ..models import User
-from ..rate_limits import limiter
-from ..schemas import is_number
 from .blueprint import bp
 from .users import authenticate, granted_site_ids
 

@@ -5,10 +5,10 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from .. import db
-from ..carts import MAX_DELAY, MAX_PERIOD, MAX_RESETS, reconfigure, workflow_of
+from ..api.schemas import is_number
+from ..automation.carts import MAX_DELAY, MAX_PERIOD, MAX_RESETS, reconfigure, workflow_of
 from ..config import parse_duration
 from ..models import Site, Workflow, utcnow
-from ..schemas import is_number
 from .blueprint import bp
 from .display import duration
 from .queries import RUN_FILTERS, cart_counts, failed_count, runs_page

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template
 from werkzeug.exceptions import HTTPException
 
-from ..input_checks import refuse_unstorable_form
+from ..ingest.input_checks import refuse_unstorable_form
 
 bp = Blueprint("dashboard", __name__)
 bp.before_request(refuse_unstorable_form)

@@ -5,8 +5,8 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from .. import db
+from ..contacts.privacy import erase_contact, export_contact
 from ..models import Contact
-from ..privacy import erase_contact, export_contact
 from .blueprint import bp
 from .queries import carts_of, contacts_page, timeline_page, visitors_of
 from .scope import current_site, record_of_a_site

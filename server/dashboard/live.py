@@ -7,8 +7,8 @@ from flask import jsonify, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from .. import db
+from ..api.schemas import MAX_ID
 from ..models import Event
-from ..schemas import MAX_ID
 from .blueprint import bp
 from .display import iso
 from .queries import newest_events

@@ -22,9 +22,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ..addresses import normalise_email
+from ..api.schemas import MAX_ID
+from ..contacts.addresses import normalise_email
 from ..models import Base, Cart, Contact, Event, OutboxEmail, Visitor
-from ..schemas import MAX_ID
 from ..sqlfunctions import day_of, json_values
 
 T = TypeVar("T")

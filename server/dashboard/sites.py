@@ -8,7 +8,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from werkzeug.wrappers import Response
 
 from .. import db
-from ..attributes import (
+from ..contacts.attributes import (
     NORMAL_TYPES,
     AttributeRefused,
     AttributeType,
@@ -18,7 +18,7 @@ from ..attributes import (
     existing_attribute,
     site_attributes,
 )
-from ..counters import totals
+from ..ingest.refused_counters import totals
 from ..models import Site
 from ..sites import (
     SiteKey,

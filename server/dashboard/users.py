@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..addresses import InvalidAddress, email_address, normalise_email
+from ..contacts.addresses import InvalidAddress, email_address, normalise_email
 from ..models import Site, User, UserSite, utcnow
 
 MIN_PASSWORD = 8

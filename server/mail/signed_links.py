@@ -15,8 +15,8 @@ from flask import Response, current_app, make_response, render_template
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy.orm import Session
 
-from . import db
-from .models import Contact, Site
+from .. import db
+from ..models import Contact, Site
 
 # The link pages: nothing leaves them (no Referer carrying the token), nothing caches or indexes them,
 # and their one form posts back to themselves.

@@ -9,11 +9,11 @@ from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .addresses import normalise_email
-from .carts import CartBook, adopt_visitor_carts, apply_event
-from .contacts import ContactBook, SeenVisitor, link_visitor, see_visitor
-from .models import Contact, Event, Site, utcnow
-from .sites import traffic
+from ..automation.carts import CartBook, adopt_visitor_carts, apply_event
+from ..contacts.addresses import normalise_email
+from ..contacts.identity import ContactBook, SeenVisitor, link_visitor, see_visitor
+from ..models import Contact, Event, Site, utcnow
+from ..sites import traffic
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 _ATTEMPTS = 3

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from .models import Cart, Contact, Event, OutboxEmail, Visitor
+from ..models import Cart, Contact, Event, OutboxEmail, Visitor
 
 
 def _stamp(moment: datetime | None) -> str | None:

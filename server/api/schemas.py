@@ -16,11 +16,11 @@ from pydantic import (
     model_validator,
 )
 
-from . import limits
-from .addresses import InvalidAddress, email_address
-from .attributes import Choice
-from .errors import ApiError, describe
-from .input_checks import load_json
+from ..contacts.addresses import InvalidAddress, email_address
+from ..contacts.attributes import Choice
+from ..errors import ApiError, describe
+from ..ingest import sizes
+from ..ingest.input_checks import load_json
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -46,11 +46,11 @@ def _identifying_email(properties: dict[str, Any]) -> dict[str, Any]:
 
 def _bounded(value: Any, depth: int = 0) -> Any:
     """JSON no deeper than NESTING_DEPTH and with at most PROPERTY_KEYS keys in any object."""
-    if depth > limits.NESTING_DEPTH:
-        raise ValueError(f"nested deeper than {limits.NESTING_DEPTH} levels")
+    if depth > sizes.NESTING_DEPTH:
+        raise ValueError(f"nested deeper than {sizes.NESTING_DEPTH} levels")
     if isinstance(value, dict):
-        if len(value) > limits.PROPERTY_KEYS:
-            raise ValueError(f"{len(value)} keys; the limit is {limits.PROPERTY_KEYS}")
+        if len(value) > sizes.PROPERTY_KEYS:
+            raise ValueError(f"{len(value)} keys; the limit is {sizes.PROPERTY_KEYS}")
         for item in value.values():
             _bounded(item, depth + 1)
     elif isinstance(value, list):
@@ -78,9 +78,9 @@ Moment = Annotated[datetime, AfterValidator(_moment)]
 RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
 Properties = Annotated[dict[str, Any], AfterValidator(_bounded), AfterValidator(_identifying_email)]
-Identifier = Annotated[str, Field(pattern=r"^[\w.\-]+$", min_length=1, max_length=limits.ID_CHARS)]
-Name = Annotated[str, Field(min_length=1, max_length=limits.NAME_CHARS)]
-EventName = Annotated[str, Field(min_length=1, max_length=limits.NAME_CHARS, pattern=r"^[A-Za-z0-9_-]+$")]
+Identifier = Annotated[str, Field(pattern=r"^[\w.\-]+$", min_length=1, max_length=sizes.ID_CHARS)]
+Name = Annotated[str, Field(min_length=1, max_length=sizes.NAME_CHARS)]
+EventName = Annotated[str, Field(min_length=1, max_length=sizes.NAME_CHARS, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 def is_number(text: str) -> bool:
@@ -129,8 +129,8 @@ class Message(BaseModel):
     id: Identifier
     type: Literal["page", "track", "identify", "link"]
     ts: StrictInt | None = Field(default=None, ge=0, le=LATEST_MS)  # ms since the epoch
-    url: str | None = Field(default=None, max_length=limits.URL_CHARS)
-    name: str | None = Field(default=None, max_length=limits.NAME_CHARS)
+    url: str | None = Field(default=None, max_length=sizes.URL_CHARS)
+    name: str | None = Field(default=None, max_length=sizes.NAME_CHARS)
     email: Email | None = None
     properties: Properties = Field(default_factory=dict)
     eventdata: EventData | None = None
@@ -147,9 +147,9 @@ class Message(BaseModel):
 class Batch(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    key: str = Field(min_length=1, max_length=limits.ID_CHARS)
+    key: str = Field(min_length=1, max_length=sizes.ID_CHARS)
     cuid: Identifier
-    messages: list[Message] = Field(min_length=1, max_length=limits.BATCH_MESSAGES)
+    messages: list[Message] = Field(min_length=1, max_length=sizes.BATCH_MESSAGES)
 
 
 # Brevo's tracker REST API (POST /api/v2/*, header ma-key)
@@ -169,7 +169,7 @@ class V2TrackEvent(BaseModel):
 
 class V2TrackLink(BaseModel):
     email: Email
-    link: str = Field(min_length=1, max_length=limits.URL_CHARS)
+    link: str = Field(min_length=1, max_length=sizes.URL_CHARS)
     properties: Properties = Field(default_factory=dict)
 
 
@@ -203,7 +203,7 @@ class V3Event(BaseModel):
 
 
 class V3EventBatch(BaseModel):
-    events: list[dict[str, Any]] = Field(min_length=1, max_length=limits.V3_BATCH_EVENTS)
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=sizes.V3_BATCH_EVENTS)
 
 
 class V3CreateContact(BaseModel):
@@ -234,11 +234,11 @@ class AttributeChoice(BaseModel):
     """One value of a category attribute: its number and its label."""
 
     value: StrictInt
-    label: str = Field(min_length=1, max_length=limits.ATTRIBUTE_LABEL_CHARS, pattern=r"^[^\x00-\x1f\x7f]+$")
+    label: str = Field(min_length=1, max_length=sizes.ATTRIBUTE_LABEL_CHARS, pattern=r"^[^\x00-\x1f\x7f]+$")
 
 
 class V3UpdateAttribute(BaseModel):
-    enumeration: list[AttributeChoice] | None = Field(default=None, max_length=limits.ATTRIBUTE_CHOICES)
+    enumeration: list[AttributeChoice] | None = Field(default=None, max_length=sizes.ATTRIBUTE_CHOICES)
     value: str | None = None
     multiCategoryOptions: list[str] | None = None
 

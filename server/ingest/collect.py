@@ -7,22 +7,23 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import counters, db, limits
-from .abuse import admit_identifications
+from .. import db
+from ..api.schemas import Batch, Message, parse
+from ..errors import ApiError
+from ..models import utcnow
+from ..sites import accepts_origin, client_keys
+from . import refused_counters, sizes
 from .bots import is_bot
-from .errors import ApiError
-from .ingest import IncomingEvent, client_time, event_time, identified_emails, ingest, without_identification
+from .identify_limits import admit_identifications
 from .input_checks import load_json
 from .ip_addresses import stored_ip
-from .models import utcnow
-from .schemas import Batch, Message, parse
-from .sites import accepts_origin, client_keys
+from .pipeline import IncomingEvent, client_time, event_time, identified_emails, ingest, without_identification
 
 bp = Blueprint("collect", __name__)
 
 # A message re-encoded as compact ASCII JSON is at most 6 times its bytes in the body ("é" → "\u00e9"),
 # so a body this small holds no message over the limit and needs no measuring.
-_SURELY_UNDER_MESSAGE_LIMIT = limits.MESSAGE_BYTES // 6
+_SURELY_UNDER_MESSAGE_LIMIT = sizes.MESSAGE_BYTES // 6
 
 
 @bp.after_request
@@ -52,11 +53,11 @@ def collect() -> Response:
     if site is None:
         raise ApiError(401, "key: unknown or missing client key")
     if not accepts_origin(site, request.headers.get("Origin")):
-        counters.count(session, site.id, counters.ORIGIN)
+        refused_counters.count(session, site.id, refused_counters.ORIGIN)
         raise ApiError(403, "Origin: this site does not accept traffic from this origin")
     batch = parse(Batch, raw)
     if is_bot(request.user_agent.string):
-        counters.count(session, site.id, counters.BOT, len(batch.messages))
+        refused_counters.count(session, site.id, refused_counters.BOT, len(batch.messages))
         return jsonify(stored=0, duplicates=0, filtered=len(batch.messages))
     events = _incoming_events(batch, stored_ip(request.remote_addr, current_app.config["STORE_IP"]))
     refusal = admit_identifications(site, identified_emails(events), request.remote_addr or "")
@@ -70,22 +71,22 @@ def collect() -> Response:
 
 def _read_batch() -> dict[str, Any]:
     """The body as a JSON object within the size limits (413 names the limit crossed)."""
-    request.max_content_length = limits.BATCH_BYTES
+    request.max_content_length = sizes.BATCH_BYTES
     try:
         body = request.get_data()
     except RequestEntityTooLarge:
-        raise ApiError(413, f"body: over {limits.BATCH_BYTES} bytes, the limit for one batch") from None
+        raise ApiError(413, f"body: over {sizes.BATCH_BYTES} bytes, the limit for one batch") from None
     raw = load_json(body)
     if not isinstance(raw, dict):
         raise ApiError(400, "body: expected a JSON object")
     messages = raw.get("messages")
     if isinstance(messages, list):
-        if len(messages) > limits.BATCH_MESSAGES:
-            raise ApiError(413, f"messages: {len(messages)} in one batch; the limit is {limits.BATCH_MESSAGES}")
+        if len(messages) > sizes.BATCH_MESSAGES:
+            raise ApiError(413, f"messages: {len(messages)} in one batch; the limit is {sizes.BATCH_MESSAGES}")
         for index, message in enumerate(messages if len(body) > _SURELY_UNDER_MESSAGE_LIMIT else []):
             size = len(json.dumps(message, separators=(",", ":")).encode())
-            if size > limits.MESSAGE_BYTES:
-                raise ApiError(413, f"messages[{index}]: {size} bytes; the limit is {limits.MESSAGE_BYTES}")
+            if size > sizes.MESSAGE_BYTES:
+                raise ApiError(413, f"messages[{index}]: {size} bytes; the limit is {sizes.MESSAGE_BYTES}")
     return raw
 
 
@@ -115,4 +116,4 @@ def _default_name(message: Message) -> str:
     if message.type != "page":
         return message.type
     title = message.properties.get("ma_title") or message.properties.get("ma_path")
-    return str(title or message.url or message.type)[: limits.NAME_CHARS]
+    return str(title or message.url or message.type)[: sizes.NAME_CHARS]

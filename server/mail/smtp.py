@@ -13,7 +13,7 @@ from email.utils import formataddr, formatdate, parseaddr
 from types import TracebackType
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .addresses import is_stored_form, needs_smtputf8
+from ..contacts.addresses import is_stored_form, needs_smtputf8
 
 _DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
 _TRUE = ("1", "true", "yes", "on")

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, request
 from werkzeug.exceptions import BadRequest
 
-from .errors import ApiError
+from ..errors import ApiError
 
 # A NUL or a UTF-16 surrogate written as an escape: the only ways such text gets into a parsed JSON string
 # (raw NUL is not JSON, raw surrogate bytes are not UTF-8). Found only then, the document is walked.

@@ -13,9 +13,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.routing import PathConverter
 
-from . import db, limits
-from .addresses import InvalidAddress, email_address
-from .attributes import (
+from .. import db
+from ..contacts.addresses import InvalidAddress, email_address
+from ..contacts.attributes import (
     NORMAL_TYPES,
     AttributeCategory,
     AttributeRefused,
@@ -28,12 +28,15 @@ from .attributes import (
     set_enumeration,
     site_attributes,
 )
-from .auth import site_from_api_key
-from .contacts import ContactBook
-from .errors import ApiError
-from .ingest import IncomingEvent, client_time, event_time, ingest
-from .models import Attribute, Contact, Event, Site, utcnow
-from .privacy import erase_contact
+from ..contacts.identity import ContactBook
+from ..contacts.privacy import erase_contact
+from ..errors import ApiError
+from ..ingest import sizes
+from ..ingest.pipeline import IncomingEvent, client_time, event_time, ingest
+from ..mail.unsubscribe import unsubscribe
+from ..models import Attribute, Contact, Event, Site, utcnow
+from ..sites import tracking_status
+from .keys import site_from_api_key
 from .schemas import (
     MAX_ID,
     V3CreateAttribute,
@@ -47,8 +50,6 @@ from .schemas import (
     parse,
     parse_body,
 )
-from .sites import tracking_status
-from .unsubscribe import unsubscribe
 
 bp = Blueprint("v3", __name__, url_prefix="/v3")
 
@@ -357,8 +358,8 @@ def _incoming(session: Session, site: Site, event: V3Event) -> IncomingEvent:
     """A v3 event in the common shape; `event_properties` with `id`/`data` also act as Brevo's eventdata."""
     properties = event.event_properties or {}
     size = len(json.dumps(properties, separators=(",", ":")).encode())
-    if size > limits.V3_EVENT_PROPERTIES_BYTES:
-        raise ApiError(413, f"event_properties: {size} bytes; the limit is {limits.V3_EVENT_PROPERTIES_BYTES}")
+    if size > sizes.V3_EVENT_PROPERTIES_BYTES:
+        raise ApiError(413, f"event_properties: {size} bytes; the limit is {sizes.V3_EVENT_PROPERTIES_BYTES}")
     ids = event.identifiers
     if ids.contact_id is not None:
         contact = session.get(Contact, ids.contact_id)

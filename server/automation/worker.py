@@ -12,15 +12,15 @@ from flask import Flask
 from sqlalchemy import Connection, Row, Select, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from . import db
+from .. import db
+from ..contacts.retention import prune_events
+from ..mail.confirmation import confirmation_key, confirmation_url, render_confirmation_email
+from ..mail.recovery import RenderedEmail, render_recovery_email
+from ..mail.smtp import Email, Mailer, PermanentFailure, TemporaryFailure, message_id, parse_smtp_url
+from ..mail.unsubscribe import list_unsubscribe_headers, unsubscribe_url
+from ..models import Cart, Contact, OutboxEmail, Site, Workflow, utcnow
+from ..sites import email_hosts
 from .carts import workflow_of
-from .confirmation import confirmation_key, confirmation_url, render_confirmation_email
-from .mail import Email, Mailer, PermanentFailure, TemporaryFailure, message_id, parse_smtp_url
-from .models import Cart, Contact, OutboxEmail, Site, Workflow, utcnow
-from .recovery_email import RenderedEmail, render_recovery_email
-from .retention import prune_events
-from .sites import email_hosts
-from .unsubscribe import list_unsubscribe_headers, unsubscribe_url
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from sqlalchemy import Connection, Insert, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..models import Contact, Event, Site, Visitor, utcnow
 from .attributes import AttributeRule, rules
-from .models import Contact, Event, Site, Visitor, utcnow
 
 
 def find_contact(session: Session, site_id: int, email: str) -> Contact | None:

@@ -10,13 +10,14 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from . import db, limits
-from .abuse import admit_identifications
-from .auth import site_from_api_key, site_from_client_key
-from .errors import ApiError
-from .ingest import IncomingEvent, identified_emails, ingest
-from .models import utcnow
-from .schemas import V2Identify, V2TrackEvent, V2TrackLink, V2TrackPage, parse_body
+from .. import db
+from ..api.keys import site_from_api_key, site_from_client_key
+from ..api.schemas import V2Identify, V2TrackEvent, V2TrackLink, V2TrackPage, parse_body
+from ..errors import ApiError
+from ..models import utcnow
+from . import sizes
+from .identify_limits import admit_identifications
+from .pipeline import IncomingEvent, identified_emails, ingest
 
 bp = Blueprint("rest_v2", __name__, url_prefix="/api/v2")
 
@@ -64,7 +65,7 @@ def track_event() -> Response:
 @bp.post("/trackLink")
 def track_link() -> Response:
     body = parse_body(V2TrackLink)
-    return _store("link", body.link[: limits.NAME_CHARS], body.email, body.properties, url=body.link)
+    return _store("link", body.link[: sizes.NAME_CHARS], body.email, body.properties, url=body.link)
 
 
 @bp.post("/trackPage")

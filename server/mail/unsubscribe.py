@@ -6,7 +6,7 @@ from flask import Blueprint, Response
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from .models import Cart, Contact, OutboxEmail, utcnow
+from ..models import Cart, Contact, OutboxEmail, utcnow
 from .signed_links import LinkAction, LinkState, contact_link, follow_link, show_link
 
 bp = Blueprint("unsubscribe", __name__)

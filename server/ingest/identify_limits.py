@@ -16,7 +16,7 @@ from functools import cache
 from flask import current_app
 from limits import RateLimitItem, parse
 
-from .models import Site
+from ..models import Site
 from .rate_limits import limiter
 
 # An email identified from one address (or with one key) counts once per hour against the "new emails" budgets.

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .models import SiteCounter, utcnow
+from ..models import SiteCounter, utcnow
 
 BOT = "bot"
 ORIGIN = "origin"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, request
 
-from .errors import ApiError
+from ..errors import ApiError
 
 bp = Blueprint("tracker_script", __name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response
 from sqlalchemy.orm import Session
 
-from .models import Contact, utcnow
-from .recovery_email import RenderedEmail, environment, one_line
+from ..models import Contact, utcnow
+from .recovery import RenderedEmail, environment, one_line
 from .signed_links import LinkAction, LinkState, contact_link, follow_link, show_link
 
 bp = Blueprint("confirmation", __name__)

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from . import limits
-from .models import Attribute, Contact, Site
-from .sqlfunctions import json_has_key, json_without_key
+from ..ingest import sizes
+from ..models import Attribute, Contact, Site
+from ..sqlfunctions import json_has_key, json_without_key
 
 _NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,49}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -115,8 +115,8 @@ def _enumeration(choices: list[Choice] | None) -> list[dict[str, Any]]:
     """A category's values as stored: at least one, all different, within the limit."""
     if not choices:
         raise AttributeRefused("enumeration", "a category attribute needs a non-empty list of {value, label}")
-    if len(choices) > limits.ATTRIBUTE_CHOICES:
-        raise AttributeRefused("enumeration", f"{len(choices)} values; the limit is {limits.ATTRIBUTE_CHOICES}")
+    if len(choices) > sizes.ATTRIBUTE_CHOICES:
+        raise AttributeRefused("enumeration", f"{len(choices)} values; the limit is {sizes.ATTRIBUTE_CHOICES}")
     values = [choice.value for choice in choices]
     if len(set(values)) != len(values):
         raise AttributeRefused("enumeration", "each value must differ from the others")
@@ -158,10 +158,10 @@ def create_attribute(
         session.rollback()
         raise AttributeRefused("attributeName", f"an attribute named {name} already exists", duplicate=True)
     count = session.scalar(select(func.count()).select_from(Attribute).where(Attribute.site_id == site_id)) or 0
-    if count >= limits.ATTRIBUTES_PER_SITE:
+    if count >= sizes.ATTRIBUTES_PER_SITE:
         session.rollback()
         raise AttributeRefused(
-            "attributeName", f"the site has {count} attributes; the limit is {limits.ATTRIBUTES_PER_SITE} per site"
+            "attributeName", f"the site has {count} attributes; the limit is {sizes.ATTRIBUTES_PER_SITE} per site"
         )
     attribute = Attribute(site_id=site_id, name=name, type=kind.value, enumeration=enumeration)
     session.add(attribute)

@@ -5,10 +5,10 @@ import hmac
 
 from flask import request
 
-from . import db
-from .errors import ApiError
-from .models import Site
-from .sites import by_api_key, client_keys
+from .. import db
+from ..errors import ApiError
+from ..models import Site
+from ..sites import by_api_key, client_keys
 
 
 def site_from_api_key() -> Site:

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from .contacts import SeenVisitor
-from .models import Cart, Contact, Workflow
+from ..contacts.identity import SeenVisitor
+from ..models import Cart, Contact, Workflow
 
 CART_UPDATED = "cart_updated"
 CLOSING_EVENTS = {"order_completed": "ordered", "cart_deleted": "deleted"}

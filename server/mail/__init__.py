@@ -1,0 +1,1 @@
+"""What is sent: SMTP delivery, the recovery and confirmation emails and the signed links in them."""
