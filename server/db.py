@@ -1,7 +1,7 @@
 """Database engine, sessions and migrations for SQLite and PostgreSQL."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app, g
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -30,6 +31,11 @@ def make_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def insert_for(dialect_name: str) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
+    """The dialect's `insert`, the one with `on_conflict_do_update` (an upsert): PostgreSQL's, else SQLite's."""
+    return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
 
 
 def alembic_config(engine: Engine) -> Config:

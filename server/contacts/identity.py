@@ -7,9 +7,9 @@ from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, Insert, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..db import insert_for
 from ..models import Contact, Event, Site, Visitor, utcnow
 from .attributes import AttributeRule, rules
 
@@ -91,9 +91,8 @@ class SeenVisitor:
 
 def _visitor_upsert(dialect: str) -> Insert:
     """Insert the visitor or, when the cookie is known, move its last sighting: one statement either way."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = Visitor.__table__
-    statement = insert(table).values(
+    statement = insert_for(dialect)(table).values(
         site_id=bindparam("site_id"), cuid=bindparam("cuid"), first_seen_at=bindparam("now"),
         last_seen_at=bindparam("now"),
     )

@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..db import insert_for
 from ..models import SiteCounter, utcnow
 
 BOT = "bot"
@@ -15,8 +15,8 @@ ORIGIN = "origin"
 
 def count(session: Session, site_id: int, name: str, amount: int = 1) -> None:
     """Add `amount` to today's counter, in its own short transaction (the request itself stores nothing)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    upsert = dialect.insert(SiteCounter).values(site_id=site_id, day=utcnow().date(), name=name, count=amount)
+    insert = insert_for(session.get_bind().dialect.name)
+    upsert = insert(SiteCounter).values(site_id=site_id, day=utcnow().date(), name=name, count=amount)
     session.execute(
         upsert.on_conflict_do_update(
             index_elements=["site_id", "day", "name"], set_={"count": SiteCounter.count + upsert.excluded.count}
