@@ -28,7 +28,7 @@ from .contacts.attributes import (
     existing_attribute,
     site_attributes,
 )
-from .contacts.identity import find_contact
+from .contacts.identity import contact_by_email
 from .contacts.privacy import erase_contact, export_contact
 from .contacts.retention import prune_events
 from .dashboard.users import by_email, create_user, delete_user, granted_site_ids, set_password, set_sites
@@ -254,7 +254,7 @@ def _contact(session: Session, site_name: str, email: str) -> Contact:
         address = email_address(email)
     except InvalidAddress as error:
         raise click.ClickException(f"EMAIL: not a valid email address: {error}") from None
-    contact = find_contact(session, site.id, address)
+    contact = contact_by_email(session, site.id, address)
     if contact is None:
         raise click.ClickException(f"no contact {email!r} in site {site_name!r}")
     return contact

@@ -28,7 +28,7 @@ from ..contacts.attributes import (
     set_enumeration,
     site_attributes,
 )
-from ..contacts.identity import ContactBook
+from ..contacts.identity import ContactBook, contact_by_email, contact_by_ext_id, contact_by_id
 from ..contacts.privacy import erase_contact
 from ..errors import ApiError
 from ..ingest import sizes
@@ -88,29 +88,26 @@ def contact_json(contact: Contact) -> dict[str, Any]:
     }
 
 
-def find_contact(session: Session, site: Site, identifier: str, kind: str | None) -> Contact | None:
+def contact_by_identifier(session: Session, site: Site, identifier: str, kind: str | None) -> Contact | None:
     """A contact by email, id or ext_id; `identifierType` settles ambiguity (Brevo's default: digits are ids)."""
     kind = kind or ("contact_id" if is_number(identifier) else "email_id")
     if kind == "ext_id":
-        return session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.ext_id == identifier))
+        return contact_by_ext_id(session, site.id, identifier)
     if kind == "contact_id":
         if not is_number(identifier):
             raise ApiError(400, "identifier: a contact_id must be a number")
-        if int(identifier) > MAX_ID:
-            return None
-        contact = session.get(Contact, int(identifier))
-        return contact if contact is not None and contact.site_id == site.id else None
+        return contact_by_id(session, site.id, int(identifier)) if int(identifier) <= MAX_ID else None
     if kind == "email_id":
         try:
             email = email_address(identifier)
         except InvalidAddress as error:
             raise ApiError(400, f"identifier: not a valid email address: {error}") from None
-        return session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.email == email))
+        return contact_by_email(session, site.id, email)
     raise ApiError(400, f"identifierType: unsupported value {kind!r} (use email_id, contact_id or ext_id)")
 
 
 def existing_contact(session: Session, site: Site, identifier: str) -> Contact:
-    contact = find_contact(session, site, identifier, request.args.get("identifierType"))
+    contact = contact_by_identifier(session, site, identifier, request.args.get("identifierType"))
     if contact is None:
         raise ApiError(404, "Contact does not exist")
     return contact
@@ -128,7 +125,7 @@ def create_contact() -> Response | tuple[Response, int]:
     site = site_from_api_key()
     body = parse_body(V3CreateContact)
     session = db.session()
-    existing = _contact_by(session, site, body.email, body.ext_id)
+    existing = _named_contact(session, site, body)
     if existing is not None and not body.updateEnabled:
         raise ApiError(400, "Unable to create contact, email is already associated with another Contact",
                        "duplicate_parameter")
@@ -267,10 +264,11 @@ def _attribute_type(category: AttributeCategory, body: V3CreateAttribute) -> Att
     raise ApiError(400, f"type: {body.type!r} is not supported for a normal attribute (use {supported})")
 
 
-def _contact_by(session: Session, site: Site, email: str | None, ext_id: str | None) -> Contact | None:
-    if email is not None:
-        return session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.email == email))
-    return session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.ext_id == ext_id))
+def _named_contact(session: Session, site: Site, body: V3CreateContact) -> Contact | None:
+    """The contact a new contact's body names: by its email when it gives one, else by its ext_id."""
+    if body.email is not None:
+        return contact_by_email(session, site.id, body.email)
+    return contact_by_ext_id(session, site.id, body.ext_id) if body.ext_id is not None else None
 
 
 def _apply_contact_changes(
@@ -361,10 +359,8 @@ def _incoming(session: Session, site: Site, event: V3Event) -> IncomingEvent:
     if size > sizes.V3_EVENT_PROPERTIES_BYTES:
         raise ApiError(413, f"event_properties: {size} bytes; the limit is {sizes.V3_EVENT_PROPERTIES_BYTES}")
     ids = event.identifiers
-    if ids.contact_id is not None:
-        contact = session.get(Contact, ids.contact_id)
-        if contact is None or contact.site_id != site.id:
-            raise ApiError(404, "identifiers.contact_id: Contact does not exist")
+    if ids.contact_id is not None and contact_by_id(session, site.id, ids.contact_id) is None:
+        raise ApiError(404, "identifiers.contact_id: Contact does not exist")
     eventdata: dict[str, Any] | None = None
     if "id" in properties or "data" in properties:
         eventdata = {key: properties[key] for key in ("id", "data") if key in properties}

@@ -14,8 +14,20 @@ from ..models import Contact, Event, Site, Visitor, utcnow
 from .attributes import AttributeRule, rules
 
 
-def find_contact(session: Session, site_id: int, email: str) -> Contact | None:
+def contact_by_email(session: Session, site_id: int, email: str) -> Contact | None:
+    """The site's contact with this address (in its stored form), if any."""
     return session.scalar(select(Contact).where(Contact.site_id == site_id, Contact.email == email))
+
+
+def contact_by_ext_id(session: Session, site_id: int, ext_id: str) -> Contact | None:
+    """The site's contact with this external id, if any."""
+    return session.scalar(select(Contact).where(Contact.site_id == site_id, Contact.ext_id == ext_id))
+
+
+def contact_by_id(session: Session, site_id: int, contact_id: int) -> Contact | None:
+    """The contact with this id if it is the site's (another site's contact is none of its business)."""
+    contact = session.get(Contact, contact_id)
+    return contact if contact is not None and contact.site_id == site_id else None
 
 
 class ContactBook:
@@ -31,10 +43,10 @@ class ContactBook:
         """The site's attributes, read only when an event concerns a contact."""
         return rules(self.session, self.site.id)
 
-    def contact(self, email: str) -> Contact:
+    def find_or_create_by_email(self, email: str) -> Contact:
         """The site's contact with this email, created when new."""
         if email not in self._contacts:
-            found = find_contact(self.session, self.site.id, email)
+            found = contact_by_email(self.session, self.site.id, email)
             if found is None:
                 found = Contact(site_id=self.site.id, email=email, attributes={})
                 self.session.add(found)
@@ -42,9 +54,9 @@ class ContactBook:
             self._contacts[email] = found
         return self._contacts[email]
 
-    def contact_by_ext_id(self, ext_id: str) -> Contact:
+    def find_or_create_by_ext_id(self, ext_id: str) -> Contact:
         """The site's contact with this external id, created (without an email) when new."""
-        found = self.session.scalar(select(Contact).where(Contact.site_id == self.site.id, Contact.ext_id == ext_id))
+        found = contact_by_ext_id(self.session, self.site.id, ext_id)
         if found is None:
             found = Contact(site_id=self.site.id, ext_id=ext_id, attributes={})
             self.session.add(found)
@@ -53,10 +65,7 @@ class ContactBook:
 
     def give_ext_id(self, contact: Contact, ext_id: str) -> None:
         """Record the external id on the contact, unless another contact already holds it."""
-        holder = self.session.scalar(
-            select(Contact.id).where(Contact.site_id == self.site.id, Contact.ext_id == ext_id)
-        )
-        if holder is None:
+        if contact_by_ext_id(self.session, self.site.id, ext_id) is None:
             contact.ext_id = ext_id
 
     def matching_attributes(self, values: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..automation.carts import CartBook, adopt_visitor_carts, apply_event
 from ..contacts.addresses import normalise_email
-from ..contacts.identity import ContactBook, SeenVisitor, link_visitor, see_visitor
+from ..contacts.identity import ContactBook, SeenVisitor, contact_by_id, link_visitor, see_visitor
 from ..models import Contact, Event, Site, utcnow
 from ..sites import traffic
 
@@ -161,11 +161,9 @@ def _contact(
     email = identified_email(incoming)
     contact: Contact | None = None
     if incoming.contact_id is not None:
-        contact = session.get(Contact, incoming.contact_id)
-        if contact is not None and contact.site_id != book.site.id:
-            contact = None
+        contact = contact_by_id(session, book.site.id, incoming.contact_id)
     elif email:
-        contact = book.contact(email)
+        contact = book.find_or_create_by_email(email)
         if visitor is not None and visitor.contact_id != contact.id:
             _insert_events(session.connection(), pending)  # the visitor's events so far move with it
             link_visitor(session, visitor, contact)
@@ -176,7 +174,7 @@ def _contact(
             return visitor.contact_id
         contact = session.get(Contact, visitor.contact_id)
     elif incoming.ext_id is not None:
-        contact = book.contact_by_ext_id(incoming.ext_id)
+        contact = book.find_or_create_by_ext_id(incoming.ext_id)
     if contact is not None and incoming.ext_id is not None and contact.ext_id is None:
         book.give_ext_id(contact, incoming.ext_id)
     if contact is not None and incoming.vouched and contact.confirmed_at is None:
