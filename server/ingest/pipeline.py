@@ -93,7 +93,7 @@ def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
             continue
         seen.add(incoming.message_id)
         visitor = _visitor(connection, site.id, incoming.cuid, now, visitors) if incoming.cuid else None
-        contact_id = _contact(session, book, carts, incoming, visitor, rows)
+        contact_id = _identify(session, book, carts, incoming, visitor, rows)
         row = {
             "site_id": site.id,
             "message_id": incoming.message_id,
@@ -144,7 +144,7 @@ def _visitor(
     return cache[cuid]
 
 
-def _contact(
+def _identify(
     session: Session,
     book: ContactBook,
     carts: CartBook,
@@ -152,37 +152,71 @@ def _contact(
     visitor: SeenVisitor | None,
     pending: list[dict[str, Any]],
 ) -> int | None:
-    """Identify by id, by email (the event's, or `email` among its properties), by visitor, by ext_id.
+    """The id of the contact the event belongs to: the one its contact id names; else the one its email names (the
+    visitor becomes that contact's); else its visitor's contact; else the one its ext_id names.
 
-    The contact's id; the contact itself is read only when the event changes it.
+    The contact itself is read only when the event changes it.
     """
     if not incoming.identifies:
         return visitor.contact_id if visitor is not None else None
     email = identified_email(incoming)
-    contact: Contact | None = None
+    contact: Contact | None
     if incoming.contact_id is not None:
         contact = contact_by_id(session, book.site.id, incoming.contact_id)
     elif email:
         contact = book.find_or_create_by_email(email)
-        if visitor is not None and visitor.contact_id != contact.id:
-            _insert_events(session.connection(), pending)  # the visitor's events so far move with it
-            link_visitor(session, visitor, contact)
-            adopt_visitor_carts(carts, visitor, contact)
+        _hand_over_visitor(session, carts, visitor, contact, pending)
     elif visitor is not None and visitor.contact_id is not None:
-        changes = book.matching_attributes(incoming.attributes) or book.matching_attributes(incoming.properties)
-        if incoming.ext_id is None and not changes:
+        if not _changes_contact(book, incoming):
             return visitor.contact_id
         contact = session.get(Contact, visitor.contact_id)
     elif incoming.ext_id is not None:
         contact = book.find_or_create_by_ext_id(incoming.ext_id)
-    if contact is not None and incoming.ext_id is not None and contact.ext_id is None:
-        book.give_ext_id(contact, incoming.ext_id)
-    if contact is not None and incoming.vouched and contact.confirmed_at is None:
+    else:
+        return None
+    if contact is None:
+        return None
+    _record_ext_id(book, contact, incoming.ext_id)
+    _confirm_when_vouched(contact, incoming)
+    _store_attributes(book, contact, incoming)
+    return contact.id
+
+
+def _hand_over_visitor(
+    session: Session, carts: CartBook, visitor: SeenVisitor | None, contact: Contact, pending: list[dict[str, Any]]
+) -> None:
+    """A visitor identified as another contact than its own becomes this one's, with its anonymous events (those
+    not yet written too) and its open carts."""
+    if visitor is None or visitor.contact_id == contact.id:
+        return
+    _insert_events(session.connection(), pending)
+    link_visitor(session, visitor, contact)
+    adopt_visitor_carts(carts, visitor, contact)
+
+
+def _changes_contact(book: ContactBook, incoming: IncomingEvent) -> bool:
+    """Whether an event of an identified visitor has something for its contact: an ext_id or attribute values."""
+    if incoming.ext_id is not None:
+        return True
+    return bool(book.matching_attributes(incoming.attributes) or book.matching_attributes(incoming.properties))
+
+
+def _record_ext_id(book: ContactBook, contact: Contact, ext_id: str | None) -> None:
+    """The event's ext_id becomes the contact's when it has none (and no other contact holds it)."""
+    if ext_id is not None and contact.ext_id is None:
+        book.give_ext_id(contact, ext_id)
+
+
+def _confirm_when_vouched(contact: Contact, incoming: IncomingEvent) -> None:
+    """An event sent with the secret key confirms its contact: the shop itself stands behind it."""
+    if incoming.vouched and contact.confirmed_at is None:
         contact.confirmed_at = utcnow()
-    if contact is not None:
-        book.set_attributes(contact, incoming.attributes)
-        book.set_attributes(contact, incoming.properties)
-    return contact.id if contact is not None else None
+
+
+def _store_attributes(book: ContactBook, contact: Contact, incoming: IncomingEvent) -> None:
+    """The event's values of the site's attributes, given as attributes or among its properties, go on the contact."""
+    book.set_attributes(contact, incoming.attributes)
+    book.set_attributes(contact, incoming.properties)
 
 
 def identified_email(incoming: IncomingEvent) -> str | None:
