@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ..ingest import sizes
 from ..models import Attribute, Contact, Site
 from ..sqlfunctions import json_has_key, json_without_key
+from ..values import is_text_or_number
 
 _NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,49}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -69,7 +70,7 @@ class AttributeRule:
         if isinstance(value, bool):
             return self.type is AttributeType.BOOLEAN
         if self.type is AttributeType.TEXT:
-            return isinstance(value, (str, int, float))
+            return is_text_or_number(value)
         if self.type is AttributeType.FLOAT:
             return isinstance(value, (int, float))
         if self.type is AttributeType.DATE:

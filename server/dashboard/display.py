@@ -4,14 +4,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Flask, request, url_for
 
 from ..models import utcnow
-
-MAX_AMOUNT = Decimal(10) ** 15
+from ..values import is_scalar, plain_number
 
 
 def when(moment: datetime | None) -> str:
@@ -63,10 +61,6 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
-def is_scalar(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, float, bool))
-
-
 def scalar_text(value: Any) -> str:
     if value is None:
         return "null"
@@ -99,22 +93,11 @@ def cart_view(data: Any) -> CartView | None:
         return None
     rows = []
     for item in data["items"]:
-        quantity, price = _number(item.get("quantity")), _number(item.get("price"))
+        quantity, price = plain_number(item.get("quantity")), plain_number(item.get("price"))
         line = f"{quantity * price:,.2f}" if quantity is not None and price is not None else ""
         name = item.get("name", item.get("id", ""))
         rows.append(ItemRow(_text(name), _text(item.get("quantity", "")), _text(item.get("price", "")), line))
     return CartView(rows, {key: value for key, value in data.items() if key != "items"})
-
-
-def _number(value: Any) -> Decimal | None:
-    """A plain finite number below 10¹⁵ (so a hostile '1e999999' is never formatted), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)) or len(str(value)) > 40:
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() and abs(number) < MAX_AMOUNT else None
 
 
 def _text(value: Any) -> str:
