@@ -28,7 +28,7 @@ class ApiError(Exception):
         self.retry_after = retry_after
 
 
-def describe(error: ValidationError, prefix: str = "") -> str:
+def validation_message(error: ValidationError, prefix: str = "") -> str:
     """The first validation problem as `field.path: what is wrong`."""
     first = error.errors(include_url=False)[0]
     path = prefix

@@ -18,7 +18,7 @@ from pydantic import (
 
 from ..contacts.addresses import InvalidAddress, email_address
 from ..contacts.attributes import Choice
-from ..errors import ApiError, describe
+from ..errors import ApiError, validation_message
 from ..ingest import sizes
 from ..ingest.input_checks import load_json
 
@@ -102,7 +102,7 @@ def parse(model: type[Model], raw: Any, prefix: str = "") -> Model:
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        raise ApiError(400, describe(error, prefix)) from None
+        raise ApiError(400, validation_message(error, prefix)) from None
 
 
 class EventData(BaseModel):
