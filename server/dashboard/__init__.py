@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import auth, automation, contacts, display, live, outbox, overview, sites  # noqa: F401 (each adds its pages to bp)
+from . import auth, contacts, display, live, outbox, overview, sites, workflows  # noqa: F401 (each adds its pages to bp)
 from .blueprint import bp
 from .scope import all_sites
 
