@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from .. import db
 from ..api.schemas import is_number
 from ..errors import error_response
-from ..ingest.rate_limits import limiter
+from ..ingest.request_rates import limiter
 from ..models import User
 from .blueprint import bp
 from .users import authenticate, granted_site_ids

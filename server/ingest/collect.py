@@ -14,7 +14,7 @@ from ..models import utcnow
 from ..sites import accepts_origin, client_keys
 from . import refused_counters, sizes
 from .bots import is_bot
-from .identify_limits import admit_identifications
+from .identification_budget import admit_identifications
 from .input_checks import load_json
 from .ip_addresses import stored_ip
 from .pipeline import IncomingEvent, client_time, event_time, identified_emails, ingest, without_identification

@@ -16,7 +16,7 @@ from ..api.schemas import V2Identify, V2TrackEvent, V2TrackLink, V2TrackPage, pa
 from ..errors import ApiError
 from ..models import utcnow
 from . import sizes
-from .identify_limits import admit_identifications
+from .identification_budget import admit_identifications
 from .pipeline import IncomingEvent, identified_emails, ingest
 
 bp = Blueprint("rest_v2", __name__, url_prefix="/api/v2")

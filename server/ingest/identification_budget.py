@@ -17,7 +17,7 @@ from flask import current_app
 from limits import RateLimitItem, parse
 
 from ..models import Site
-from .rate_limits import limiter
+from .request_rates import limiter
 
 # An email identified from one address (or with one key) counts once per hour against the "new emails" budgets.
 _ONCE = parse("1/hour")
