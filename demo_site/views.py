@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from demo_site import cart
 from demo_site.catalog import CURRENCY, PRODUCTS, get_product
 from demo_site.users import current_user, sign_in, sign_out, tracking_properties
+from server.redirects import local_path
 
 bp = Blueprint("shop", __name__)
 
@@ -139,9 +140,7 @@ def thanks() -> str:
 def signin() -> BaseResponse | tuple[str, int]:
     """Sign-in / newsletter form; shop.js calls sendinblue.identify before it is posted."""
     error = None
-    next_url = request.values.get("next", "")
-    if not next_url.startswith("/") or next_url.startswith("//") or "\\" in next_url:
-        next_url = url_for("shop.index")
+    next_url = local_path(request.values.get("next")) or url_for("shop.index")
     if request.method == "POST":
         error = sign_in(request.form.get("email", ""), request.form.get("firstname", ""),
                         request.form.get("lastname", ""))

@@ -16,6 +16,7 @@ from ..api.schemas import is_number
 from ..errors import error_response
 from ..ingest.request_rates import limiter
 from ..models import User
+from ..redirects import local_path
 from .blueprint import bp
 from .users import authenticate, granted_site_ids
 
@@ -89,7 +90,7 @@ def _login_key() -> str:
     deduct_when=lambda response: response.status_code == 401,
 )
 def login() -> Response | tuple[str, int] | str:
-    target = _safe_next(request.values.get("next"))
+    target = local_path(request.values.get("next")) or url_for("dashboard.overview")
     if current_user.is_authenticated and request.method == "GET":
         return redirect(target)
     if request.method == "GET":
@@ -110,20 +111,6 @@ def logout() -> Response:
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("dashboard.login"))
-
-
-def _safe_next(target: str | None) -> str:
-    """A path on this server to go to after sign-in; anything else (another host) goes to the overview."""
-    if (
-        target is not None
-        and target.startswith("/")
-        and not target.startswith("//")
-        and "\\" not in target
-        and target.isprintable()  # browsers drop tabs and newlines: "/\t/host" would go to host
-        and " " not in target
-    ):
-        return target
-    return url_for("dashboard.overview")
 
 
 def init_app(app: Flask) -> None:
