@@ -1,0 +1,19 @@
+"""The `flask --app server` commands: sites, workflows, the outbox, contacts, dashboard users and the schema."""
+from __future__ import annotations
+
+from flask import Flask
+
+from .contacts import attributes_cli, contacts_cli, events_cli
+from .schema import db_cli
+from .sites import sites_cli
+from .users import users_cli
+from .workflows import outbox_cli, worker_command, workflows_cli
+
+
+def init_app(app: Flask) -> None:
+    commands = (
+        sites_cli, db_cli, workflows_cli, outbox_cli, events_cli, users_cli, contacts_cli, attributes_cli,
+        worker_command,
+    )
+    for command in commands:
+        app.cli.add_command(command)

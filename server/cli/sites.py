@@ -1,0 +1,104 @@
+"""`flask sites …`: create sites, print their tracking code, change their settings and keys."""
+from __future__ import annotations
+
+import json
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy.orm import Session
+
+from .. import db
+from ..models import Site
+from ..sites import SiteKey, by_name, create_site, email_hosts, normalise_host, rotate_key, snippet, tracking_status
+
+sites_cli = AppGroup("sites", help="Create sites and print their tracking code.")
+
+
+def site_named(session: Session, name: str) -> Site:
+    """The site of this name, or the command stops with an error naming it."""
+    site = by_name(session, name)
+    if site is None:
+        raise click.ClickException(f"no site named {name!r}")
+    return site
+
+
+@sites_cli.command("create")
+@click.argument("name")
+@click.option("--origin", "origins", multiple=True, help="An allowed origin, e.g. https://shop.example (repeatable).")
+def create_command(name: str, origins: tuple[str, ...]) -> None:
+    """Create a site; prints its client key (public) and api key (secret) last."""
+    with db.new_session(current_app) as session:
+        if by_name(session, name) is not None:
+            raise click.ClickException(f"a site named {name!r} already exists")
+        try:
+            site = create_site(session, name, list(origins), current_app.config["CART_DELAY"])
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--origin") from None
+        click.echo(f"Created site {site.name!r}. Paste `flask --app server sites snippet {site.name}` before </head>.")
+        click.echo(f"client_key={site.client_key}")
+        click.echo(f"api_key={site.api_key}")
+
+
+@sites_cli.command("snippet")
+@click.argument("name")
+@click.option("--url", help="Base URL of this server as browsers reach it (default SIBYL_PUBLIC_URL).")
+def snippet_command(name: str, url: str | None) -> None:
+    """Print the site's tracking code, to paste just before </head>."""
+    base = (url or current_app.config["PUBLIC_URL"]).rstrip("/")
+    with db.new_session(current_app) as session:
+        click.echo(snippet(site_named(session, name), base))
+
+
+@sites_cli.command("set")
+@click.argument("name")
+@click.option("--require-consent/--no-require-consent", "require_consent", default=None,
+              help="The tracker sends nothing and sets no cookie until the page calls sendinblue.consent().")
+@click.option("--respect-dnt/--no-respect-dnt", "respect_dnt", default=None,
+              help="Browsers asking for Do-Not-Track (or Global Privacy Control) are not tracked.")
+@click.option("--email-hosts", "hosts",
+              help="Hosts besides the origins' that emails may link to and show images from, comma-separated "
+                   "('' for none).")
+def sites_set_command(name: str, require_consent: bool | None, respect_dnt: bool | None, hosts: str | None) -> None:
+    """Change a site's consent settings (its tracking code must then be pasted again) or its emails' hosts."""
+    with db.new_session(current_app) as session:
+        site = site_named(session, name)
+        if require_consent is not None:
+            site.require_consent = require_consent
+        if respect_dnt is not None:
+            site.respect_dnt = respect_dnt
+        if hosts is not None:
+            try:
+                site.email_hosts = sorted({normalise_host(host) for host in hosts.split(",") if host.strip()})
+            except ValueError as error:
+                raise click.BadParameter(str(error), param_hint="--email-hosts") from None
+        session.commit()
+        click.echo(
+            f"{name}: consent {'required' if site.require_consent else 'not required'}, "
+            f"Do-Not-Track {'honoured' if site.respect_dnt else 'ignored'}, "
+            f"emails link to {', '.join(sorted(email_hosts(site))) or 'no host (name an origin or --email-hosts)'}."
+        )
+        if require_consent is not None or respect_dnt is not None:
+            click.echo(f"Paste `flask --app server sites snippet {name}` again.")
+
+
+@sites_cli.command("rotate-key")
+@click.argument("name")
+@click.option("--client", "which", flag_value="client", help="A new public client key (the snippet changes).")
+@click.option("--api", "which", flag_value="api", default=True, help="A new secret api key (the default).")
+def rotate_key_command(name: str, which: str) -> None:
+    """Replace one of the site's keys; the old one stops working at once. Prints the new key last."""
+    with db.new_session(current_app) as session:
+        site = site_named(session, name)
+        new = rotate_key(session, site, SiteKey(which))
+        if which == "client":
+            click.echo(f"Paste `flask --app server sites snippet {name}` again: the old client key is refused now.")
+        click.echo(f"{which}_key={new}")
+
+
+@sites_cli.command("status")
+@click.argument("name")
+def status_command(name: str) -> None:
+    """Print whether the site has received traffic in the last 24 hours."""
+    with db.new_session(current_app) as session:
+        click.echo(json.dumps(tracking_status(site_named(session, name)), indent=2))
