@@ -21,7 +21,7 @@ SHOWN = 50
 def live() -> str:
     site = current_site()
     newest = newest_events(db.session(), site.id, limit=SHOWN) if site else []
-    rows = [event_json(event, email) for event, email in newest]
+    rows = [live_row(event, email) for event, email in newest]
     return render_template("dashboard/live.html", site=site, rows=rows, shown=SHOWN)
 
 
@@ -33,10 +33,10 @@ def live_events() -> Response:
         return jsonify(events=[])
     after = min(max(0, request.args.get("after", 0, type=int)), MAX_ID)
     found = newest_events(db.session(), site.id, after_id=after, limit=SHOWN)
-    return jsonify(events=[event_json(event, email) for event, email in found])
+    return jsonify(events=[live_row(event, email) for event, email in found])
 
 
-def event_json(event: Event, email: str | None) -> dict[str, Any]:
+def live_row(event: Event, email: str | None) -> dict[str, Any]:
     """An event as the live table shows it: plain strings, set as text by the page's script."""
     return {
         "id": event.id,
