@@ -6,8 +6,9 @@ from playwright.sync_api import Page, expect
 
 from server.models import Site
 
-from .conftest import Process, Store, start_shop
-from .smtp_sink import SmtpSink
+from .support.servers import Process, start_shop
+from .support.smtp_sink import SmtpSink
+from .support.store import Store
 
 EMAIL = "thomas.bianchi@example.com"
 

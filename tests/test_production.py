@@ -20,8 +20,11 @@ from server import db
 from server.contacts.retention import prune_events
 from server.models import Event, Site
 
-from .conftest import BROWSER_HEADERS, Process, Store, wait_until
-from .databases import on_postgres
+from .support.browser import BROWSER_HEADERS
+from .support.databases import on_postgres
+from .support.servers import Process
+from .support.store import Store
+from .support.waiting import wait_until
 
 
 def send_with_retries(server: Process, site: Site, ids: list[str], during: Callable[[], None]) -> set[str]:

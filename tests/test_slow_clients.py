@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from .conftest import Process, free_port
+from .support.servers import Process, free_port
 
 
 @pytest.fixture

@@ -18,7 +18,10 @@ from sqlalchemy import func, select
 from server import db
 from server.models import Event, Site
 
-from .conftest import BROWSER_HEADERS, Process, Store, wait_until
+from .support.browser import BROWSER_HEADERS
+from .support.servers import Process
+from .support.store import Store
+from .support.waiting import wait_until
 
 SOAK_SECONDS = float(os.environ.get("SIBYL_SOAK_SECONDS", "180"))
 CLIENTS = 4
