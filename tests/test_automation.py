@@ -317,6 +317,7 @@ def due_carts(receiver: Process, site: Site, count: int, store: Store) -> None:
         send(receiver, site, *messages[start:start + 100])
 
 
+@pytest.mark.slow  # worker processes of their own
 @pytest.mark.parametrize(("worker_count", "cart_count"), [(2, 200), (3, 1000)])
 def test_several_workers_and_due_carts_send_exactly_one_email_each(
     receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str, store: Store, worker_count: int,
@@ -333,6 +334,7 @@ def test_several_workers_and_due_carts_send_exactly_one_email_each(
     assert len({message["Message-ID"] for message in smtp_sink.messages}) == cart_count
 
 
+@pytest.mark.slow  # worker processes of their own
 def test_a_restart_between_update_and_deadline_still_sends_once(
     receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str, app: Flask, store: Store
 ) -> None:
@@ -352,6 +354,7 @@ def test_a_restart_between_update_and_deadline_still_sends_once(
     assert len(outbox(store, site)) == 1
 
 
+@pytest.mark.slow  # worker processes of their own
 def test_kill_9_mid_pass_then_a_restart_emails_every_cart_once(
     receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str, store: Store
 ) -> None:

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from flask import Flask
 
 from .support.cli import cli, flask
 
 
+@pytest.mark.slow  # three processes, each importing the app
 def test_sites_create_prints_both_keys_last_and_snippet_points_here(database_url: str) -> None:
     """A real process: the exit codes a shell sees, the keys on stdout, the refusal on stderr."""
     name = f"shop-{uuid.uuid4().hex[:6]}"

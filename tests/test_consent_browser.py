@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from playwright.sync_api import Page
 
 from server import db
@@ -14,6 +15,8 @@ from .support.servers import Process
 from .support.store import Store
 from .support.tracked_pages import BREVO_LOADED, LOADED, open_tracked
 from .support.waiting import wait_until
+
+pytestmark = pytest.mark.browser
 
 # Pretends the browser's Do-Not-Track setting is on (Playwright has no switch for it)
 DO_NOT_TRACK = "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'})"

@@ -25,6 +25,8 @@ from .support.guide import GUIDE_CART
 from .support.servers import Process, start_shop
 from .support.store import Store
 
+pytestmark = pytest.mark.browser
+
 THOMAS = "thomas.bianchi@example.com"
 DELAY = timedelta(hours=2)
 PAGES = ["/", "/sites", "/contacts", "/automation", "/outbox", "/live"]

@@ -1,6 +1,7 @@
 """Brevo's abandoned-cart guide, end to end: the demo shop in Chromium, the real tracker and receiver."""
 from __future__ import annotations
 
+import pytest
 import requests
 from playwright.sync_api import Page, expect
 
@@ -9,6 +10,8 @@ from server.models import Site
 from .support.servers import Process, start_shop
 from .support.smtp_sink import SmtpSink
 from .support.store import Store
+
+pytestmark = pytest.mark.browser
 
 EMAIL = "thomas.bianchi@example.com"
 

@@ -21,6 +21,8 @@ from server.sites import create_site
 
 from .support.databases import fresh_database_url
 
+pytestmark = pytest.mark.slow
+
 
 def fuzzed_app() -> tuple[Flask, Site]:
     """The real app in-process (WSGI) on a database of its own, with a site whose keys every case carries.

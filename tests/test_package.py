@@ -20,6 +20,8 @@ from server.models import Contact
 from .support.databases import fresh_database_url
 from .support.servers import ROOT, SA_JS, Process, free_port
 
+pytestmark = pytest.mark.slow
+
 PACKAGED = ROOT / "server" / "tracker_dist"
 SECRET_KEY = "package-test-secret-key"
 # What a checkout holds besides the sources a wheel is built from.

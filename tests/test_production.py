@@ -26,6 +26,8 @@ from .support.servers import Process
 from .support.store import Store
 from .support.waiting import wait_until
 
+pytestmark = pytest.mark.slow
+
 
 def send_with_retries(server: Process, site: Site, ids: list[str], during: Callable[[], None]) -> set[str]:
     """Four clients send one event per request, resending (same id) until acknowledged, as the tracker does;
@@ -85,6 +87,7 @@ def test_retention_deletes_old_events_in_batches(store: Store, site: Site) -> No
     assert {event.name for event in store.events(site)} == {"new"}
 
 
+@pytest.mark.postgres
 @pytest.mark.skipif(not on_postgres(), reason="restarts PostgreSQL: runs in the PostgreSQL run only")
 @pytest.mark.skipif(not shutil.which("pg_ctlcluster"),
                     reason="needs pg_ctlcluster to restart this machine's PostgreSQL")

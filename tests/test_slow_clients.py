@@ -12,6 +12,8 @@ import requests
 
 from .support.servers import Process, free_port
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def small_web_tier(database_url: str) -> Iterator[Process]:

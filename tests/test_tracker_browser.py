@@ -16,6 +16,8 @@ from .support.store import Store
 from .support.tracked_pages import BREVO_LOADED, open_brevo, open_tracked
 from .support.waiting import wait_until
 
+pytestmark = pytest.mark.browser
+
 
 def stored_names(store: Store, site: Site, kind: str | None = None) -> list[str]:
     return [event.name for event in store.events(site, kind)]
