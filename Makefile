@@ -1,10 +1,11 @@
-# Sibyl: `make demo` to try it, `make test` to check it, `make lint` for its linters and type checker.
+# Sibyl: `make demo` to try it, `make test` to check it (`make check` for the fast part), `make lint` for its linters
+# and type checker.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 NODE_MODULES := tracker_js/node_modules/.package-lock.json
 
-.PHONY: demo test lint build install chromium serve worker clean screenshots bench
+.PHONY: demo test check lint build install chromium serve worker clean screenshots bench
 
 install: $(VENV)/.installed $(NODE_MODULES)
 
@@ -37,6 +38,10 @@ test: build chromium
 	else \
 	  echo "PostgreSQL run skipped: set SIBYL_TEST_POSTGRES_URL=postgresql+psycopg://USER@HOST:5432/DB to run the suite there too"; \
 	fi
+
+# The fast part of the suite while working, on SQLite: no Chromium, nothing marked slow (pyproject.toml's markers).
+check: build
+	$(PY) -m pytest -m "not browser and not slow"
 
 # ruff (lint and import order) and mypy (strict types) over all the Python, as pyproject.toml configures them.
 LINT_PATHS := server build_tracker demo_site bench tests scripts

@@ -34,7 +34,7 @@ from bench.table import Row, render
 from build_tracker import TRACKER
 from build_tracker.esbuild import bundle
 from build_tracker.report import AIM, BUDGET, gzip_size
-from tests.conftest import CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
 SNIPPET = ROOT / "server" / "templates" / "snippet.html"

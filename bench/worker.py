@@ -27,21 +27,11 @@ from server import create_app, db
 from server.automation.worker import Worker
 from server.models import Cart, Contact, OutboxEmail
 from server.sites import create_site
+from tests.support.guide import GUIDE_CART
 
 # "Grows with due carts, not with all carts": a pass over 1,000,000 parked carts may cost this much more than
 # over none (an index lookup's extra depth and timing noise; a scan of the carts would be hundreds of times more)
 IDLE_RATIO = 1.5
-
-CART = {
-    "total": 280,
-    "currency": "USD",
-    "url": "https://shop.example/cart",
-    "items": [
-        {"name": "Black shoes", "price": 90, "quantity": 2, "url": "https://shop.example/p/1", "image": "https://shop.example/1.png"},
-        {"name": "White shirt", "price": 100, "quantity": 1, "url": "https://shop.example/p/2", "image": "https://shop.example/2.png"},
-    ],
-}
-
 
 def sink_command(port: int) -> tuple[list[str], str]:
     """Postfix's `smtp-sink` (C, built to take mail fast) where installed, else aiosmtpd's Sink."""
@@ -88,7 +78,7 @@ def add_carts(app: Any, site_id: int, count: int, due: bool) -> None:
             session.execute(
                 insert(Cart),
                 [{"site_id": site_id, "owner": f"contact:{contact_id}", "cart_key": "cart:1", "contact_id": contact_id,
-                  "state": "open", "snapshot": CART, "version": 1, "cycle": 1, "resets": 0,
+                  "state": "open", "snapshot": GUIDE_CART, "version": 1, "cycle": 1, "resets": 0,
                   "updated_at": now - timedelta(hours=3), "received_at": now - timedelta(hours=3),
                   "deadline_at": now - timedelta(hours=1) if due else now + timedelta(days=30),
                   "due_at": now - timedelta(hours=1) if due else None} for contact_id in contacts],

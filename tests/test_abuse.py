@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,8 +15,8 @@ from server import create_app, db
 from server.models import Contact, Event, Site
 from server.sites import create_site
 
-from .conftest import BROWSER_USER_AGENT
-from .test_dashboard_http import PASSWORD, csrf_token, email  # noqa: F401 (email: a fixture)
+from .support.browser import BROWSER_USER_AGENT
+from .support.sites import new_site
 
 BOTS = [
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
@@ -39,20 +38,8 @@ def app(database_url: str) -> Flask:
 
 @pytest.fixture
 def site(app: Flask) -> Site:
-    with db.new_session(app) as session:
-        return create_site(session, f"abuse-{uuid.uuid4().hex[:8]}", ["https://shop.example"], 7200)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def owner(app: Flask, email: str) -> Iterator[FlaskClient]:
-    with app.test_client() as signed_in:
-        signed_in.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(signed_in)})
-        yield signed_in
+    """A site whose shop is https://shop.example, where the collected batches come from."""
+    return new_site(app, "abuse", ["https://shop.example"])
 
 
 def collect(client: FlaskClient, site: Site, *messages: dict[str, Any], address: str, agent: str = BROWSER_USER_AGENT,

@@ -21,11 +21,14 @@ from server.dashboard.queries import contacts_page
 from server.dashboard.users import create_user
 from server.mail.smtp import Mailer
 from server.models import Contact, Event, OutboxEmail, Site, User
-from server.sites import create_site
 
-from .conftest import BROWSER_USER_AGENT, Clock
-from .databases import fresh_database_url
-from .smtp_sink import SmtpSink
+from .support.browser import BROWSER_USER_AGENT
+from .support.cli import cli
+from .support.clock import Clock
+from .support.dashboard import PASSWORD, sign_in
+from .support.databases import fresh_database_url
+from .support.sites import new_site
+from .support.smtp_sink import SmtpSink
 
 # Each is read by smtplib (and most mail software) as v@a.example, or as some other mailbox.
 HOSTILE = [
@@ -40,7 +43,6 @@ HOSTILE = [
     "v@a.example\u200b",  # an invisible character
     "v@localhost",  # no domain on the Internet
 ]
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +58,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
 
 @pytest.fixture
 def site(app: Flask) -> Site:
-    with db.new_session(app) as session:
-        return create_site(session, f"addr-{uuid.uuid4().hex[:8]}", [], 7200)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    return new_site(app, "addr")
 
 
 def contacts(app: Flask, site: Site) -> list[str | None]:
@@ -200,7 +196,7 @@ def test_dashboard_users_are_refused_a_hostile_address(app: Flask, address: str)
         users = session.scalar(select(func.count()).select_from(User))
         with pytest.raises(ValueError, match="not a valid email address"):
             create_user(session, address, PASSWORD)
-    created = app.test_cli_runner().invoke(args=["users", "create", address, "--password", PASSWORD])
+    created = cli(app, "users", "create", address, "--password", PASSWORD)
     assert created.exit_code != 0 and "not a valid email address" in created.output
     with db.new_session(app) as session:
         assert session.scalar(select(func.count()).select_from(User)) == users
@@ -210,11 +206,7 @@ def test_a_dashboard_user_signs_in_with_any_spelling_of_the_address(app: Flask) 
     with db.new_session(app) as session:
         user = create_user(session, "Owner@Bücher.example", PASSWORD)
     assert user.email == "owner@xn--bcher-kva.example"
-    signed_in = app.test_client()
-    page = signed_in.get("/login").get_data(as_text=True)
-    token = page.split('name="csrf_token" value="')[1].split('"')[0]
-    answer = signed_in.post("/login", data={"email": "OWNER@bücher.example", "password": PASSWORD, "csrf_token": token})
-    assert answer.status_code == 302
+    sign_in(app.test_client(), "OWNER@bücher.example")
 
 
 def test_the_dashboard_search_finds_an_address_typed_in_unicode(client: FlaskClient, app: Flask, site: Site) -> None:
@@ -228,10 +220,10 @@ def test_the_dashboard_search_finds_an_address_typed_in_unicode(client: FlaskCli
 def test_cli_lookups_refuse_a_hostile_address(client: FlaskClient, app: Flask, site: Site, address: str) -> None:
     assert v2(client, site, "identify", {"email": "v@a.example"}).status_code == 204
     for command in (["contacts", "export", site.name, address], ["contacts", "delete", site.name, address, "--yes"]):
-        answer = app.test_cli_runner().invoke(args=command)
+        answer = cli(app, *command)
         assert answer.exit_code != 0 and "EMAIL: not a valid email address" in answer.output
     assert contacts(app, site) == ["v@a.example"]
-    exported = app.test_cli_runner().invoke(args=["contacts", "export", site.name, "V@A.example"])
+    exported = cli(app, "contacts", "export", site.name, "V@A.example")
     assert exported.exit_code == 0 and json.loads(exported.output)["contact"]["email"] == "v@a.example"
 
 

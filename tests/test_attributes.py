@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,8 +17,10 @@ from server.ingest import sizes
 from server.models import Attribute, Contact, Event, Site
 from server.sites import create_site
 
-from .conftest import BROWSER_HEADERS
-from .test_dashboard_http import PASSWORD, csrf_token, email  # noqa: F401 (email: a fixture)
+from .support.browser import BROWSER_HEADERS
+from .support.cli import cli
+from .support.dashboard import csrf_token
+from .support.sites import new_site
 
 DEFAULTS = ["FIRSTNAME", "LASTNAME", "SMS"]
 
@@ -32,22 +33,7 @@ def app(database_url: str) -> Flask:
 
 @pytest.fixture
 def site(app: Flask) -> Site:
-    with db.new_session(app) as session:
-        return create_site(session, f"attrs-{uuid.uuid4().hex[:8]}", [], 7200)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def owner(app: Flask, email: str) -> Iterator[FlaskClient]:
-    with app.test_client() as signed_in:
-        sign_in = {"email": email, "password": PASSWORD, "csrf_token": csrf_token(signed_in)}
-        answer = signed_in.post("/login", data=sign_in)
-        assert answer.status_code == 302
-        yield signed_in
+    return new_site(app, "attrs")
 
 
 def names(app: Flask, site: Site) -> list[str]:
@@ -264,26 +250,25 @@ def test_openapi_lists_the_attribute_endpoints(client: FlaskClient) -> None:
 
 
 def test_cli_lists_creates_and_deletes_attributes(app: Flask, client: FlaskClient, site: Site) -> None:
-    runner = app.test_cli_runner()
-    created = runner.invoke(args=["attributes", "create", site.name, "birthday", "--type", "date"])
+    created = cli(app, "attributes", "create", site.name, "birthday", "--type", "date")
     assert created.exit_code == 0, created.output
     assert "Created attribute BIRTHDAY (date)" in created.output
-    listed = runner.invoke(args=["attributes", "list", site.name])
+    listed = cli(app, "attributes", "list", site.name)
     assert listed.output.splitlines() == [f"{name}\tnormal\ttext" for name in DEFAULTS] + ["BIRTHDAY\tnormal\tdate"]
 
-    duplicate = runner.invoke(args=["attributes", "create", site.name, "BIRTHDAY"])
+    duplicate = cli(app, "attributes", "create", site.name, "BIRTHDAY")
     assert duplicate.exit_code != 0 and "already exists" in duplicate.output
-    bad_type = runner.invoke(args=["attributes", "create", site.name, "X", "--type", "colour"])
+    bad_type = cli(app, "attributes", "create", site.name, "X", "--type", "colour")
     assert bad_type.exit_code != 0 and "--type" in bad_type.output
 
     collect(client, site, identify("fay@example.com", {"BIRTHDAY": "1990-01-02"}))
-    deleted = runner.invoke(args=["attributes", "delete", site.name, "birthday"])
+    deleted = cli(app, "attributes", "delete", site.name, "birthday")
     assert deleted.exit_code == 0, deleted.output
     assert "removed its values from 1 contacts" in deleted.output
     assert contact(app, site, "fay@example.com").attributes == {}
-    missing = runner.invoke(args=["attributes", "delete", site.name, "BIRTHDAY"])
+    missing = cli(app, "attributes", "delete", site.name, "BIRTHDAY")
     assert missing.exit_code != 0 and "no attribute" in missing.output
-    unknown_site = runner.invoke(args=["attributes", "list", "no-such-site"])
+    unknown_site = cli(app, "attributes", "list", "no-such-site")
     assert unknown_site.exit_code != 0 and "no site named" in unknown_site.output
 
 

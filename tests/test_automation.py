@@ -7,29 +7,27 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import select
+from flask import Flask
 
-from server import create_app, db
+from server import create_app
 from server.automation.worker import Worker
-from server.models import Cart, OutboxEmail, Site
+from server.models import Site
 
-from .conftest import ROOT, Clock, Process, Store, send, wait_until
-from .guide import GUIDE_CART
-from .smtp_sink import SmtpSink
+from .support.carts import DELAY, THOMAS, cart_updated, carts, outbox, track
+from .support.cli import set_workflow
+from .support.clock import Clock
+from .support.collect import send
+from .support.guide import GUIDE_CART
+from .support.servers import ROOT, Process
+from .support.smtp_sink import SmtpSink, body
+from .support.store import Store
+from .support.waiting import wait_until
 
-THOMAS = "thomas@example.com"
-DELAY = timedelta(hours=2)
 SMTP_CONNECTIONS = 4
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -38,43 +36,6 @@ def worker(store: Store, site: Site, smtp_sink: SmtpSink, clock: Clock) -> Worke
     app = create_app({"DATABASE_URL": store.app.config["DATABASE_URL"], "SMTP_URL": smtp_sink.url,
                       "WORKER": "external", "SMTP_RETRY": 60.0})
     return Worker(app, clock)
-
-
-def at(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def track(name: str, moment: datetime, eventdata: dict[str, Any] | None = None, email: str | None = THOMAS,
-          **properties: Any) -> dict[str, Any]:
-    if email:
-        properties = {"email": email, **properties}
-    message = {"id": str(uuid.uuid4()), "type": "track", "name": name, "ts": at(moment), "properties": properties}
-    if eventdata is not None:
-        message["eventdata"] = eventdata
-    return message
-
-
-def cart_updated(
-    moment: datetime, data: dict[str, Any] = GUIDE_CART, cart: str = "cart:42", **kwargs: Any
-) -> dict[str, Any]:
-    return track("cart_updated", moment, {"id": cart, "data": data}, **kwargs)
-
-
-def outbox(store: Store, site: Site) -> list[OutboxEmail]:
-    with db.new_session(store.app) as session:
-        return list(session.scalars(select(OutboxEmail).where(OutboxEmail.site_id == site.id).order_by(OutboxEmail.id)))
-
-
-def carts(store: Store, site: Site) -> list[Cart]:
-    with db.new_session(store.app) as session:
-        return list(session.scalars(select(Cart).where(Cart.site_id == site.id).order_by(Cart.id)))
-
-
-def body(message: EmailMessage, subtype: str) -> str:
-    part = message.get_body(preferencelist=(subtype,))
-    assert part is not None
-    content: str = part.get_content()
-    return content
 
 
 def test_the_guides_cart_is_emailed_once_after_the_delay(
@@ -190,10 +151,10 @@ def test_an_older_update_arriving_late_changes_nothing(
 
 
 def test_a_new_delay_counts_from_each_carts_receipt(
-    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, database_url: str
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, app: Flask
 ) -> None:
     send(receiver, site, cart_updated(clock.now - timedelta(hours=3)))
-    assert workflows(database_url, site, "--delay", "30m").returncode == 0
+    set_workflow(app, site, "--delay", "30m")
     (received,) = store.received(site)
     clock.now = received + timedelta(minutes=29)
     worker.run_pass()
@@ -237,9 +198,9 @@ def test_an_anonymous_cart_is_emailed_only_once_its_visitor_is_identified(
 
 
 def test_a_disabled_workflow_sends_nothing(
-    receiver: Process, site: Site, worker: Worker, clock: Clock, store: Store, database_url: str
+    receiver: Process, site: Site, worker: Worker, clock: Clock, store: Store, app: Flask
 ) -> None:
-    assert workflows(database_url, site, "--disable").returncode == 0
+    set_workflow(app, site, "--disable")
     send(receiver, site, cart_updated(clock.now))
     clock.advance(DELAY * 2)
     worker.run_pass()
@@ -247,18 +208,12 @@ def test_a_disabled_workflow_sends_nothing(
     assert [cart.state for cart in carts(store, site)] == ["open"]
 
 
-def workflows(database_url: str, site: Site, *options: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SIBYL_DATABASE_URL": database_url}
-    command = [sys.executable, "-m", "flask", "--app", "server", "workflows", "set", site.name, *options]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-
-
 @pytest.mark.parametrize(("reentry", "emails"), [("--no-reentry", 1), ("--reentry", 2)])
 def test_reentry_decides_whether_a_later_update_is_emailed_again(
     receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store,
-    database_url: str, reentry: str, emails: int
+    app: Flask, reentry: str, emails: int
 ) -> None:
-    assert workflows(database_url, site, reentry, "--contact-period", "0").returncode == 0
+    set_workflow(app, site, reentry, "--contact-period", "0")
     send(receiver, site, cart_updated(clock.now))
     clock.advance(DELAY * 2)
     worker.run_pass()
@@ -271,9 +226,9 @@ def test_reentry_decides_whether_a_later_update_is_emailed_again(
 
 
 def test_the_timer_is_pushed_back_no_more_often_than_the_cap(
-    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, database_url: str
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, app: Flask
 ) -> None:
-    assert workflows(database_url, site, "--max-resets", "1").returncode == 0
+    set_workflow(app, site, "--max-resets", "1")
     for total in (1, 2, 3):
         send(receiver, site, cart_updated(clock.now, data={**GUIDE_CART, "total": total}))
     _first, reset, _third = store.received(site)
@@ -362,6 +317,7 @@ def due_carts(receiver: Process, site: Site, count: int, store: Store) -> None:
         send(receiver, site, *messages[start:start + 100])
 
 
+@pytest.mark.slow  # worker processes of their own
 @pytest.mark.parametrize(("worker_count", "cart_count"), [(2, 200), (3, 1000)])
 def test_several_workers_and_due_carts_send_exactly_one_email_each(
     receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str, store: Store, worker_count: int,
@@ -378,10 +334,11 @@ def test_several_workers_and_due_carts_send_exactly_one_email_each(
     assert len({message["Message-ID"] for message in smtp_sink.messages}) == cart_count
 
 
+@pytest.mark.slow  # worker processes of their own
 def test_a_restart_between_update_and_deadline_still_sends_once(
-    receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str, store: Store
+    receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str, app: Flask, store: Store
 ) -> None:
-    assert workflows(database_url, site, "--delay", "2s").returncode == 0
+    set_workflow(app, site, "--delay", "2s")
     store.leave_only_carts_of(site)
     first = start_worker(database_url, smtp_sink)
     send(receiver, site, cart_updated(datetime.now(UTC)))
@@ -397,6 +354,7 @@ def test_a_restart_between_update_and_deadline_still_sends_once(
     assert len(outbox(store, site)) == 1
 
 
+@pytest.mark.slow  # worker processes of their own
 def test_kill_9_mid_pass_then_a_restart_emails_every_cart_once(
     receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str, store: Store
 ) -> None:

@@ -13,10 +13,12 @@ from server import create_app
 from server.automation.worker import Worker
 from server.models import Site
 
-from .conftest import Clock, Process, Store, start_receiver
-from .guide import GUIDE_CART
-from .smtp_sink import SmtpSink
-from .test_automation import outbox
+from .support.carts import outbox
+from .support.clock import Clock
+from .support.guide import GUIDE_CART
+from .support.servers import Process, start_receiver
+from .support.smtp_sink import SmtpSink
+from .support.store import Store
 
 
 def v2(receiver: Process, site: Site, call: str, body: Any, key: str | None = None) -> requests.Response:

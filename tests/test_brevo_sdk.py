@@ -17,7 +17,8 @@ from brevo.core.api_error import ApiError
 
 from server.models import Site
 
-from .conftest import Process, Store
+from .support.servers import Process
+from .support.store import Store
 
 DEFAULT_ATTRIBUTES = {"FIRSTNAME", "LASTNAME", "SMS"}
 

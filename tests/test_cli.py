@@ -1,23 +1,17 @@
-"""The `flask --app server sites` commands, run as a user runs them."""
+"""The `flask --app server sites` commands: once from a shell as a user runs them, then through Flask's CLI runner."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 
-from .conftest import ROOT
+import pytest
+from flask import Flask
+
+from .support.cli import cli, flask
 
 
-def flask(database_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SIBYL_DATABASE_URL": database_url}
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "server", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-        input=stdin,
-    )
-
-
+@pytest.mark.slow  # three processes, each importing the app
 def test_sites_create_prints_both_keys_last_and_snippet_points_here(database_url: str) -> None:
+    """A real process: the exit codes a shell sees, the keys on stdout, the refusal on stderr."""
     name = f"shop-{uuid.uuid4().hex[:6]}"
     created = flask(database_url, "sites", "create", name, "--origin", "https://shop.example/")
     assert created.returncode == 0, created.stderr
@@ -33,16 +27,16 @@ def test_sites_create_prints_both_keys_last_and_snippet_points_here(database_url
     assert again.returncode != 0 and "already exists" in again.stderr
 
 
-def test_a_bad_origin_is_refused(database_url: str) -> None:
-    result = flask(database_url, "sites", "create", f"shop-{uuid.uuid4().hex[:6]}", "--origin", "shop.example")
-    assert result.returncode != 0 and "origin" in result.stderr
+def test_a_bad_origin_is_refused(app: Flask) -> None:
+    result = cli(app, "sites", "create", f"shop-{uuid.uuid4().hex[:6]}", "--origin", "shop.example")
+    assert result.exit_code != 0 and "origin" in result.stderr
 
 
-def test_sites_set_puts_the_consent_settings_into_the_snippet(database_url: str) -> None:
+def test_sites_set_puts_the_consent_settings_into_the_snippet(app: Flask) -> None:
     name = f"consent-{uuid.uuid4().hex[:6]}"
-    assert flask(database_url, "sites", "create", name).returncode == 0
-    assert "require_consent" not in flask(database_url, "sites", "snippet", name).stdout
-    changed = flask(database_url, "sites", "set", name, "--require-consent", "--respect-dnt")
-    assert changed.returncode == 0 and "consent required" in changed.stdout
-    code = flask(database_url, "sites", "snippet", name).stdout
+    assert cli(app, "sites", "create", name).exit_code == 0
+    assert "require_consent" not in cli(app, "sites", "snippet", name).stdout
+    changed = cli(app, "sites", "set", name, "--require-consent", "--respect-dnt")
+    assert changed.exit_code == 0 and "consent required" in changed.stdout
+    code = cli(app, "sites", "snippet", name).stdout
     assert "require_consent: true" in code and "respect_dnt: true" in code and "'consent']" in code

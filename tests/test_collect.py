@@ -9,7 +9,9 @@ import requests
 
 from server.models import Site
 
-from .conftest import BROWSER_HEADERS, Process, Store
+from .support.browser import BROWSER_HEADERS
+from .support.servers import Process
+from .support.store import Store
 
 
 def message(kind: str = "track", **fields: Any) -> dict[str, Any]:

@@ -4,13 +4,19 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from playwright.sync_api import Page
 
 from server import db
 from server.models import Site
 
-from .conftest import PageHost, Process, Store, wait_until
-from .test_tracker_browser import BREVO_LOADED, LOADED, brevo_code, open_tracked  # noqa: F401 (brevo_code: a fixture)
+from .support.browser import PageHost
+from .support.servers import Process
+from .support.store import Store
+from .support.tracked_pages import BREVO_LOADED, LOADED, open_tracked
+from .support.waiting import wait_until
+
+pytestmark = pytest.mark.browser
 
 # Pretends the browser's Do-Not-Track setting is on (Playwright has no switch for it)
 DO_NOT_TRACK = "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'})"

@@ -14,14 +14,19 @@ from sqlalchemy import select
 
 from server import create_app, db
 from server.automation.worker import Worker
-from server.dashboard.users import create_user
 from server.models import OutboxEmail, Site
 from server.sites import RECEIVED_MESSAGE, by_name
 
-from .conftest import Clock, PageHost, Process, Store, send, start_shop
-from .guide import GUIDE_CART
+from .support.browser import PageHost
+from .support.clock import Clock
+from .support.collect import send
+from .support.dashboard import PASSWORD, new_user
+from .support.guide import GUIDE_CART
+from .support.servers import Process, start_shop
+from .support.store import Store
 
-PASSWORD = "correct horse battery"
+pytestmark = pytest.mark.browser
+
 THOMAS = "thomas.bianchi@example.com"
 DELAY = timedelta(hours=2)
 PAGES = ["/", "/sites", "/contacts", "/automation", "/outbox", "/live"]
@@ -30,10 +35,7 @@ PAGES = ["/", "/sites", "/contacts", "/automation", "/outbox", "/live"]
 @pytest.fixture
 def user(store: Store) -> str:
     """A dashboard user's email (the password is PASSWORD)."""
-    email = f"owner-{uuid.uuid4().hex[:8]}@example.com"
-    with db.new_session(store.app) as session:
-        create_user(session, email, PASSWORD)
-    return email
+    return new_user(store.app, prefix="owner")
 
 
 def sign_in(page: Page, receiver: Process, email: str, password: str = PASSWORD, then: str = "/") -> None:
@@ -61,15 +63,10 @@ def cart_updated(
 
 
 @pytest.fixture
-def worker_clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def worker(store: Store, worker_clock: Clock) -> Worker:
+def worker(store: Store, clock: Clock) -> Worker:
     """An in-process worker without SMTP: emails stay in the outbox ("held")."""
     app = create_app({"DATABASE_URL": store.app.config["DATABASE_URL"], "WORKER": "external", "SMTP_URL": None})
-    return Worker(app, worker_clock)
+    return Worker(app, clock)
 
 
 def outbox(store: Store, site: Site) -> list[OutboxEmail]:
@@ -195,9 +192,9 @@ def test_the_guides_cart_shows_on_thomas_bianchis_contact_page(
 
 
 def test_turning_the_workflow_off_stops_the_email_and_on_again_sends_it(
-    page: Page, receiver: Process, store: Store, site: Site, worker: Worker, worker_clock: Clock, user: str
+    page: Page, receiver: Process, store: Store, site: Site, worker: Worker, clock: Clock, user: str
 ) -> None:
-    send(receiver, site, cart_updated(worker_clock.now, FIRSTNAME="Thomas"))
+    send(receiver, site, cart_updated(clock.now, FIRSTNAME="Thomas"))
     signed_in(page, receiver, user, then=f"/automation?site={site.id}")
     expect(page.locator("#runs tbody tr")).to_have_count(1)
     expect(page.locator("#runs .pill")).to_have_text("Waiting")
@@ -207,7 +204,7 @@ def test_turning_the_workflow_off_stops_the_email_and_on_again_sends_it(
     expect(page.locator("#workflow-status")).to_have_text("Off")
     expect(page.locator("#runs .pill")).to_have_text("Paused")
 
-    worker_clock.now += DELAY + timedelta(minutes=5)
+    clock.now += DELAY + timedelta(minutes=5)
     worker.run_pass()
     assert outbox(store, site) == []
 
@@ -234,10 +231,10 @@ def test_a_bad_delay_is_refused_with_a_message(page: Page, receiver: Process, si
 
 
 def test_the_outbox_previews_the_recovery_email_in_a_sandbox(
-    page: Page, receiver: Process, store: Store, site: Site, worker: Worker, worker_clock: Clock, user: str
+    page: Page, receiver: Process, store: Store, site: Site, worker: Worker, clock: Clock, user: str
 ) -> None:
-    send(receiver, site, cart_updated(worker_clock.now, FIRSTNAME="Thomas", LASTNAME="Bianchi"))
-    worker_clock.now += DELAY * 2
+    send(receiver, site, cart_updated(clock.now, FIRSTNAME="Thomas", LASTNAME="Bianchi"))
+    clock.now += DELAY * 2
     worker.run_pass()
     signed_in(page, receiver, user, then=f"/outbox?site={site.id}")
     row = page.locator("#outbox tbody tr")
@@ -265,16 +262,16 @@ HOSTILE_EVENT = "<svg onload=alert('event')>"
 
 def test_tracked_markup_is_shown_as_text_and_runs_nothing(
     page: Page, dialogs: list[str], receiver: Process, store: Store, site: Site, worker: Worker,
-    worker_clock: Clock, user: str,
+    clock: Clock, user: str,
 ) -> None:
     email = f"mallory-{uuid.uuid4().hex[:6]}@example.com"
     cart = {**GUIDE_CART, "items": [{"name": HOSTILE_ITEM, "price": 5, "quantity": 1}]}
-    before = worker_clock.now - DELAY * 2
+    before = clock.now - DELAY * 2
     send(receiver, site,
          message("identify", before, email=email, properties={"FIRSTNAME": HOSTILE_NAME}),
          message("track", before, name=HOSTILE_EVENT, properties={"email": email, "note": HOSTILE_PROPERTY}),
          cart_updated(before, data=cart, email=email))
-    worker_clock.now += DELAY * 2
+    clock.now += DELAY * 2
     worker.run_pass()
     contact = store.contact(site, email)
     assert contact is not None

@@ -3,12 +3,7 @@ the SQL behind the pages, and `flask users create`."""
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,11 +18,11 @@ from server.dashboard.queries import contacts_page, events_per_hour, events_per_
 from server.dashboard.users import authenticate, create_user
 from server.ingest.pipeline import IncomingEvent, ingest
 from server.models import Contact, Event, Site
-from server.sites import create_site
 
-from .conftest import BROWSER_HEADERS, ROOT
-
-PASSWORD = "correct horse battery"
+from .support.browser import BROWSER_HEADERS
+from .support.cli import cli
+from .support.dashboard import PASSWORD, csrf_token
+from .support.sites import new_site
 
 
 @pytest.fixture(scope="module")
@@ -37,32 +32,7 @@ def app(database_url: str) -> Flask:
 
 @pytest.fixture
 def site(app: Flask) -> Site:
-    with db.new_session(app) as session:
-        return create_site(session, f"http-{uuid.uuid4().hex[:8]}", [], 7200)
-
-
-@pytest.fixture
-def email(app: Flask) -> str:
-    address = f"owner-{uuid.uuid4().hex[:8]}@example.com"
-    with db.new_session(app) as session:
-        create_user(session, address, PASSWORD)
-    return address
-
-
-def csrf_token(client: FlaskClient, path: str = "/login") -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True))
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-@pytest.fixture
-def client(app: Flask, email: str) -> Iterator[FlaskClient]:
-    """A signed-in client."""
-    with app.test_client() as signed_in:
-        answer = signed_in.post("/login",
-                                data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(signed_in)})
-        assert answer.status_code == 302
-        yield signed_in
+    return new_site(app, "http")
 
 
 def store(app: Flask, site: Site, *events: IncomingEvent) -> None:
@@ -74,61 +44,61 @@ def event(kind: str, name: str, moment: datetime, **fields: Any) -> IncomingEven
     return IncomingEvent(uuid.uuid4().hex, kind, name, moment, cuid=uuid.uuid4().hex, **fields)
 
 
-def test_dashboard_forms_need_the_csrf_token_and_the_apis_do_not(app: Flask, client: FlaskClient, site: Site) -> None:
-    refused = client.post("/sites", data={"name": "no token"})
+def test_dashboard_forms_need_the_csrf_token_and_the_apis_do_not(app: Flask, owner: FlaskClient, site: Site) -> None:
+    refused = owner.post("/sites", data={"name": "no token"})
     assert refused.status_code == 400 and "This form has expired" in refused.get_data(as_text=True)
-    token = csrf_token(client, "/sites")
-    created = client.post("/sites", data={"name": f"with token {uuid.uuid4().hex[:6]}", "csrf_token": token})
+    token = csrf_token(owner, "/sites")
+    created = owner.post("/sites", data={"name": f"with token {uuid.uuid4().hex[:6]}", "csrf_token": token})
     assert created.status_code == 302 and created.headers["Location"].startswith("/sites/")
     # The tracker's and Brevo's doors stay token-free, even for a browser holding a dashboard session.
     batch = {"key": site.client_key, "cuid": "c1", "messages": [{"id": uuid.uuid4().hex, "type": "page", "url": "https://a.example/"}]}
-    collected = client.post("/collect", data=json.dumps(batch), content_type="text/plain", headers=BROWSER_HEADERS)
+    collected = owner.post("/collect", data=json.dumps(batch), content_type="text/plain", headers=BROWSER_HEADERS)
     assert collected.status_code == 200
-    identify = client.post("/api/v2/identify", json={"email": "a@example.com"}, headers={"ma-key": site.client_key})
+    identify = owner.post("/api/v2/identify", json={"email": "a@example.com"}, headers={"ma-key": site.client_key})
     assert identify.status_code == 204
-    v3 = client.post("/v3/events", json={"event_name": "viewed", "identifiers": {"email_id": "a@example.com"}},
+    v3 = owner.post("/v3/events", json={"event_name": "viewed", "identifiers": {"email_id": "a@example.com"}},
                      headers={"api-key": site.api_key})
     assert v3.status_code == 204
 
 
-def test_the_session_cookie_is_httponly_lax_and_secure_over_https(app: Flask, email: str) -> None:
+def test_the_session_cookie_is_httponly_lax_and_secure_over_https(app: Flask, owner_email: str) -> None:
     for base, secure in (("http://localhost", False), ("https://localhost", True)):
         with app.test_client() as client:
             token = csrf_token(client)
             answer = client.post("/login", base_url=base,
-                                 data={"email": email, "password": PASSWORD, "csrf_token": token},
+                                 data={"email": owner_email, "password": PASSWORD, "csrf_token": token},
                                  headers={"Referer": f"{base}/login"})
             cookie = answer.headers["Set-Cookie"]
             assert cookie.startswith("sibyl_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
             assert ("Secure" in cookie) is secure
 
 
-def test_pages_carry_a_strict_policy_and_are_not_cached(client: FlaskClient) -> None:
-    answer = client.get("/")
+def test_pages_carry_a_strict_policy_and_are_not_cached(owner: FlaskClient) -> None:
+    answer = owner.get("/")
     policy = answer.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
     assert answer.headers["Cache-Control"] == "no-store"
     assert answer.headers["X-Frame-Options"] == "DENY"
 
 
-def test_sign_in_goes_only_to_paths_on_this_server(app: Flask, email: str) -> None:
+def test_sign_in_goes_only_to_paths_on_this_server(app: Flask, owner_email: str) -> None:
     with app.test_client() as client:
         token = csrf_token(client)
         cases = (("//evil.example/", "/"), ("https://evil.example/", "/"), ("/\t/evil.example/", "/"),
                  ("/\\evil.example/", "/"), ("/outbox?status=failed", "/outbox?status=failed"))
         for target, landing in cases:
             answer = client.post("/login",
-                                 data={"email": email, "password": PASSWORD, "csrf_token": token, "next": target})
+                                 data={"email": owner_email, "password": PASSWORD, "csrf_token": token, "next": target})
             assert answer.headers["Location"] == landing
             client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
             token = csrf_token(client)
 
 
-def test_failed_sign_ins_are_limited_per_address_and_email(app: Flask, email: str) -> None:
+def test_failed_sign_ins_are_limited_per_address_and_email(app: Flask, owner_email: str) -> None:
     with app.test_client() as client:
         token = csrf_token(client)
         statuses = [
-            client.post("/login", data={"email": email, "password": "wrong", "csrf_token": token}).status_code
+            client.post("/login", data={"email": owner_email, "password": "wrong", "csrf_token": token}).status_code
             for _ in range(6)
         ]
         assert statuses == [401] * 5 + [429]
@@ -136,15 +106,15 @@ def test_failed_sign_ins_are_limited_per_address_and_email(app: Flask, email: st
         assert other.status_code == 401
 
 
-def test_passwords_are_hashed_and_checked(app: Flask, email: str) -> None:
+def test_passwords_are_hashed_and_checked(app: Flask, owner_email: str) -> None:
     with db.new_session(app) as session:
-        user = authenticate(session, email.upper(), PASSWORD)
+        user = authenticate(session, owner_email.upper(), PASSWORD)
         assert user is not None and PASSWORD not in user.password_hash and user.password_hash.startswith("scrypt:")
-        assert authenticate(session, email, PASSWORD + "!") is None
+        assert authenticate(session, owner_email, PASSWORD + "!") is None
         with pytest.raises(ValueError, match="already exists"):
-            create_user(session, email, PASSWORD)
+            create_user(session, owner_email, PASSWORD)
         with pytest.raises(ValueError, match="at least 8"):
-            create_user(session, f"new-{email}", "short")
+            create_user(session, f"new-{owner_email}", "short")
 
 
 def test_events_are_counted_per_hour_and_day_in_sql(app: Flask, site: Site) -> None:
@@ -195,24 +165,24 @@ def test_contact_search_matches_emails_and_attribute_values_not_keys(app: Flask,
     assert found("") == ["ann@example.com", "jose@example.com"]
 
 
-def test_the_live_feed_returns_events_after_a_cursor(client: FlaskClient, app: Flask, site: Site) -> None:
+def test_the_live_feed_returns_events_after_a_cursor(owner: FlaskClient, app: Flask, site: Site) -> None:
     now = datetime.now(UTC)
     store(app, site, event("page", "First", now))
-    first = client.get(f"/live/events.json?site={site.id}").get_json()["events"]
+    first = owner.get(f"/live/events.json?site={site.id}").get_json()["events"]
     assert [row["name"] for row in first] == ["First"]
     store(app, site, event("track", "Second", now))
-    later = client.get(f"/live/events.json?site={site.id}&after={first[0]['id']}").get_json()["events"]
+    later = owner.get(f"/live/events.json?site={site.id}&after={first[0]['id']}").get_json()["events"]
     assert [row["name"] for row in later] == ["Second"]
 
 
-def test_unknown_records_are_404_pages(client: FlaskClient) -> None:
+def test_unknown_records_are_404_pages(owner: FlaskClient) -> None:
     for path in ("/contacts/999999999", "/contacts/99999999999999999999999", "/outbox/999999999", "/sites/999999999"):
-        answer = client.get(path)
+        answer = owner.get(path)
         assert answer.status_code == 404 and answer.mimetype == "text/html", path
 
 
-def test_the_openapi_document_lists_no_dashboard_page(client: FlaskClient) -> None:
-    paths = client.get("/openapi.json").get_json()["paths"]
+def test_the_openapi_document_lists_no_dashboard_page(owner: FlaskClient) -> None:
+    paths = owner.get("/openapi.json").get_json()["paths"]
     assert not [path for path in paths if path in ("/", "/login") or path.startswith(("/sites", "/contacts", "/live"))]
 
 
@@ -221,35 +191,27 @@ def test_chart_axes_end_on_round_numbers(peak: int, top: int, step: int) -> None
     assert axis(peak) == (top, step)
 
 
-def flask_cli(database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SIBYL_DATABASE_URL": database_url}
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "server", *args], cwd=ROOT, env=env, input=stdin,
-        capture_output=True, text=True, start_new_session=True,  # no terminal: the prompt reads stdin
-    )
-
-
-def test_users_create_takes_the_password_from_the_option_or_a_prompt(app: Flask, database_url: str) -> None:
+def test_users_create_takes_the_password_from_the_option_or_a_prompt(app: Flask) -> None:
     by_option = f"cli-{uuid.uuid4().hex[:6]}@example.com"
-    created = flask_cli(database_url, "users", "create", by_option, "--password", PASSWORD)
-    assert created.returncode == 0 and f"Created dashboard user {by_option}" in created.stdout
-    again = flask_cli(database_url, "users", "create", by_option, "--password", PASSWORD)
-    assert again.returncode != 0 and "already exists" in again.stderr
+    created = cli(app, "users", "create", by_option, "--password", PASSWORD)
+    assert created.exit_code == 0 and f"Created dashboard user {by_option}" in created.stdout
+    again = cli(app, "users", "create", by_option, "--password", PASSWORD)
+    assert again.exit_code != 0 and "already exists" in again.stderr
     by_prompt = f"cli-{uuid.uuid4().hex[:6]}@example.com"
-    prompted = flask_cli(database_url, "users", "create", by_prompt, stdin=f"{PASSWORD}\n{PASSWORD}\n")
-    assert prompted.returncode == 0, prompted.stderr
-    assert PASSWORD not in prompted.stdout  # hidden input is not echoed
+    prompted = cli(app, "users", "create", by_prompt, stdin=f"{PASSWORD}\n{PASSWORD}\n")
+    assert prompted.exit_code == 0, prompted.output
+    assert "Password" in prompted.stdout and PASSWORD not in prompted.stdout  # hidden input is not echoed
     with db.new_session(app) as session:
         assert authenticate(session, by_prompt, PASSWORD) is not None
 
 
-def test_a_contact_is_exported_as_json_and_deleted_from_its_page(client: FlaskClient, app: Flask, site: Site) -> None:
+def test_a_contact_is_exported_as_json_and_deleted_from_its_page(owner: FlaskClient, app: Flask, site: Site) -> None:
     now = datetime.now(UTC)
     store(app, site, event("identify", "identify", now, email="erase.me@example.com", attributes={"FIRSTNAME": "Ada"}),
           event("page", "Home", now, email="erase.me@example.com", url="https://shop.example/"))
     with db.new_session(app) as session:
         contact_id = session.scalar(select(Contact.id).where(Contact.site_id == site.id))
-    download = client.get(f"/contacts/{contact_id}/export.json")
+    download = owner.get(f"/contacts/{contact_id}/export.json")
     assert download.status_code == 200
     assert download.headers["Content-Disposition"] == f'attachment; filename="contact-{contact_id}.json"'
     document = download.get_json()
@@ -257,9 +219,9 @@ def test_a_contact_is_exported_as_json_and_deleted_from_its_page(client: FlaskCl
     assert sorted(event["name"] for event in document["events"]) == ["Home", "identify"]
 
     page = f"/contacts/{contact_id}"
-    assert client.post(f"{page}/delete").status_code == 400  # no CSRF token, nothing deleted
-    deleted = client.post(f"{page}/delete", data={"csrf_token": csrf_token(client, page)})
+    assert owner.post(f"{page}/delete").status_code == 400  # no CSRF token, nothing deleted
+    deleted = owner.post(f"{page}/delete", data={"csrf_token": csrf_token(owner, page)})
     assert deleted.status_code == 302 and deleted.headers["Location"] == "/contacts"
-    assert client.get(page).status_code == 404
+    assert owner.get(page).status_code == 404
     with db.new_session(app) as session:
         assert session.scalar(select(func.count()).select_from(Event).where(Event.site_id == site.id)) == 0

@@ -1,13 +1,17 @@
 """Brevo's abandoned-cart guide, end to end: the demo shop in Chromium, the real tracker and receiver."""
 from __future__ import annotations
 
+import pytest
 import requests
 from playwright.sync_api import Page, expect
 
 from server.models import Site
 
-from .conftest import Process, Store, start_shop
-from .smtp_sink import SmtpSink
+from .support.servers import Process, start_shop
+from .support.smtp_sink import SmtpSink
+from .support.store import Store
+
+pytestmark = pytest.mark.browser
 
 EMAIL = "thomas.bianchi@example.com"
 

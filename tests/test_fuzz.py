@@ -19,7 +19,9 @@ from server import create_app, db
 from server.models import Contact, Event, Site
 from server.sites import create_site
 
-from .databases import fresh_database_url
+from .support.databases import fresh_database_url
+
+pytestmark = pytest.mark.slow
 
 
 def fuzzed_app() -> tuple[Flask, Site]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
@@ -14,13 +14,12 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from server import create_app, db
-from server.dashboard.users import create_user
 from server.models import Contact, Event, Site
-from server.sites import create_site
 
-from .conftest import BROWSER_HEADERS
+from .support.browser import BROWSER_HEADERS
+from .support.dashboard import csrf_token
+from .support.sites import new_site
 
-PASSWORD = "correct horse battery"
 DEEP = "[" * 100_000 + "]" * 100_000
 
 
@@ -33,13 +32,7 @@ def app(database_url: str) -> Flask:
 
 @pytest.fixture
 def site(app: Flask) -> Site:
-    with db.new_session(app) as session:
-        return create_site(session, f"hostile-{uuid.uuid4().hex[:8]}", [], 7200)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    return new_site(app, "hostile")
 
 
 def stored(app: Flask, site: Site) -> tuple[int, int]:
@@ -250,33 +243,16 @@ def test_a_nul_in_a_key_header_is_refused(client: FlaskClient, site: Site) -> No
     assert answer.json == {"code": "invalid_parameter", "message": "api-key header: contains a NUL character"}
 
 
-@pytest.fixture
-def signed_in(app: Flask, client: FlaskClient) -> Iterator[FlaskClient]:
-    email = f"owner-{uuid.uuid4().hex[:8]}@example.com"
-    with db.new_session(app) as session:
-        create_user(session, email, PASSWORD)
-    answer = client.post("/login",
-                         data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(client, "/login")})
-    assert answer.status_code == 302
-    yield client
-
-
-def csrf_token(client: FlaskClient, path: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True))
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
 @pytest.mark.parametrize("query", ["q=%00", "q=a%00b&page=2", "site=1%00"])
-def test_the_dashboards_search_refuses_a_nul(signed_in: FlaskClient, site: Site, query: str) -> None:
-    answer = signed_in.get(f"/contacts?{query}")
+def test_the_dashboards_search_refuses_a_nul(owner: FlaskClient, site: Site, query: str) -> None:
+    answer = owner.get(f"/contacts?{query}")
     assert answer.status_code == 400
     assert "NUL" in answer.get_data(as_text=True)
 
 
-def test_a_dashboard_form_with_a_nul_is_refused_and_creates_nothing(app: Flask, signed_in: FlaskClient) -> None:
+def test_a_dashboard_form_with_a_nul_is_refused_and_creates_nothing(app: Flask, owner: FlaskClient) -> None:
     suffix = uuid.uuid4().hex[:6]
-    answer = signed_in.post("/sites", data={"name": f"shop\x00{suffix}", "csrf_token": csrf_token(signed_in, "/sites")})
+    answer = owner.post("/sites", data={"name": f"shop\x00{suffix}", "csrf_token": csrf_token(owner, "/sites")})
     assert answer.status_code == 400
     assert "NUL" in answer.get_data(as_text=True)
     with db.new_session(app) as session:
@@ -284,12 +260,12 @@ def test_a_dashboard_form_with_a_nul_is_refused_and_creates_nothing(app: Flask, 
 
 
 def test_a_dashboard_number_too_big_to_store_is_refused_with_a_message(
-    app: Flask, signed_in: FlaskClient, site: Site
+    app: Flask, owner: FlaskClient, site: Site
 ) -> None:
     form = {"site": str(site.id), "enabled": "on", "delay": "2h", "max_resets": "99999999999999999999",
             "subject": "Your cart", "contact_period": "1d",
-            "csrf_token": csrf_token(signed_in, f"/automation?site={site.id}")}
-    answer = signed_in.post("/automation", data=form)
+            "csrf_token": csrf_token(owner, f"/automation?site={site.id}")}
+    answer = owner.post("/automation", data=form)
     assert answer.status_code == 400
     assert "A whole number from 0 to 1,000,000." in answer.get_data(as_text=True)
 

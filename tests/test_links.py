@@ -26,13 +26,13 @@ from server.ingest.pipeline import IncomingEvent, ingest
 from server.mail.confirmation import confirmation_url
 from server.mail.unsubscribe import unsubscribe_url
 from server.models import Cart, Contact, Event, OutboxEmail, Site, Visitor
-from server.sites import create_site
 
-from .guide import GUIDE_CART
+from .support.dashboard import PASSWORD
+from .support.guide import GUIDE_CART
+from .support.sites import new_site
 
 PUBLIC_URL = "https://track.example.com"
 ATTACKER = "attacker.example"
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
@@ -41,18 +41,8 @@ def app(database_url: str) -> Flask:
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
 def site(app: Flask) -> Site:
-    return new_site(app, f"links-{uuid.uuid4().hex[:8]}")
-
-
-def new_site(app: Flask, name: str) -> Site:
-    with db.new_session(app) as session:
-        return create_site(session, name, [], 7200)
+    return new_site(app, "links")
 
 
 def new_contact(app: Flask, site: Site, email: str | None = None, **fields: Any) -> Contact:
@@ -121,7 +111,7 @@ def test_a_request_host_never_decides_the_links_of_the_inline_worker(
     assert inline.test_client().get("/healthz", headers={"Host": ATTACKER}).status_code == 200
     [worker] = workers
 
-    shop = new_site(inline, f"links-{uuid.uuid4().hex[:8]}")
+    shop = new_site(inline, "links")
     abandoned_cart(inline, shop, "ada@example.com")
     assert worker.queue_due_carts() == 1
     with db.new_session(inline) as session:
@@ -233,7 +223,7 @@ def test_a_confirmation_link_cannot_undo_an_unsubscribe(app: Flask, client: Flas
 
 
 def test_link_pages_escape_the_shop_name(app: Flask, client: FlaskClient) -> None:
-    shop = new_site(app, f'<script>alert(1)</script> & "Co" {uuid.uuid4().hex[:4]}')
+    shop = new_site(app, '<script>alert(1)</script> & "Co"')
     contact = new_contact(app, shop)
     path = path_of(unsubscribe_link(app, contact))
     for answer in (client.get(path), client.post(path)):

@@ -21,17 +21,9 @@ from server.mail.smtp import (
     parse_smtp_url,
 )
 
-from .smtp_sink import SmtpSink
+from .support.guide import GUIDE_CART
+from .support.smtp_sink import SmtpSink
 
-GUIDE_CART: dict[str, Any] = {
-    "total": 280,
-    "currency": "USD",
-    "url": "https://shop.example/cart",
-    "items": [
-        {"name": "Black shoes", "price": 90, "quantity": 2, "url": "https://shop.example/p/black-shoes", "image": "https://shop.example/img/black-shoes.jpg"},
-        {"name": "White shirt", "price": 100, "quantity": 1, "url": "https://shop.example/p/white-shirt", "image": "https://shop.example/img/white-shirt.jpg"},
-    ],
-}
 UNSUBSCRIBE_URL = "https://sibyl.example/unsubscribe/token"
 SHOP_HOSTS = frozenset({"shop.example"})
 HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>"]
@@ -76,7 +68,7 @@ def test_the_guide_cart_renders_lines_totals_button_and_greeting() -> None:
         assert "https://shop.example/cart" in part
         assert "Demo Shop" in part
     assert 'href="https://shop.example/cart"' in html and "Return to your cart" in html
-    assert 'src="https://shop.example/img/black-shoes.jpg"' in html
+    assert 'src="https://shop.example/img/black-shoes.png"' in html
     assert 'href="https://shop.example/p/white-shirt"' in html
     assert "<script" not in html.lower()
     assert "<html" not in text and "<td" not in text

@@ -17,8 +17,10 @@ from server.mail.confirmation import confirmation_url
 from server.mail.unsubscribe import unsubscribe_url
 from server.models import Contact
 
-from .conftest import ROOT, SA_JS, Process, free_port
-from .databases import fresh_database_url
+from .support.databases import fresh_database_url
+from .support.servers import ROOT, SA_JS, Process, free_port
+
+pytestmark = pytest.mark.slow
 
 PACKAGED = ROOT / "server" / "tracker_dist"
 SECRET_KEY = "package-test-secret-key"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from flask import Flask
 from sqlalchemy import ColumnElement, func, or_, select
 
 from server import create_app, db
@@ -15,9 +16,12 @@ from server.automation.worker import Worker
 from server.ingest.ip_addresses import stored_ip
 from server.models import Base, Cart, Contact, Event, OutboxEmail, Site, Visitor
 
-from .conftest import Clock, Process, Store, send, start_receiver
-from .test_automation import DELAY, cart_updated
-from .test_cli import flask
+from .support.carts import DELAY, cart_updated
+from .support.cli import cli
+from .support.clock import Clock
+from .support.collect import send
+from .support.servers import Process, start_receiver
+from .support.store import Store
 
 ANNA = "anna@example.com"
 
@@ -82,12 +86,12 @@ def test_deleting_a_contact_through_v3_leaves_no_row_behind(
 
 
 def test_the_cli_exports_everything_about_a_contact_then_erases_it(
-    receiver: Process, site: Site, store: Store, queued: Worker, database_url: str
+    receiver: Process, site: Site, store: Store, queued: Worker, app: Flask
 ) -> None:
     anna = shopper(receiver, site, ANNA, Clock(), store)
     queued.run_pass()
-    exported = flask(database_url, "contacts", "export", site.name, ANNA)
-    assert exported.returncode == 0, exported.stderr
+    exported = cli(app, "contacts", "export", site.name, ANNA)
+    assert exported.exit_code == 0, exported.output
     document = json.loads(exported.stdout)
     assert document["contact"]["email"] == ANNA and document["contact"]["attributes"] == {"FIRSTNAME": "Anna"}
     assert [browser["cookie"] for browser in document["browsers"]] == [anna]
@@ -96,10 +100,10 @@ def test_the_cli_exports_everything_about_a_contact_then_erases_it(
     assert document["carts"][0]["snapshot"]["items"] and document["carts"][0]["state"] == "emailed"
     assert [email["recipient"] for email in document["emails"]] == [ANNA]
 
-    refused = flask(database_url, "contacts", "delete", site.name, ANNA, stdin="n\n")
-    assert refused.returncode != 0 and rows_of(store, site, ANNA, anna)["contacts"] == 1
-    deleted = flask(database_url, "contacts", "delete", site.name, ANNA, "--yes")
-    assert deleted.returncode == 0, deleted.stderr
+    refused = cli(app, "contacts", "delete", site.name, ANNA, stdin="n\n")
+    assert refused.exit_code != 0 and rows_of(store, site, ANNA, anna)["contacts"] == 1
+    deleted = cli(app, "contacts", "delete", site.name, ANNA, "--yes")
+    assert deleted.exit_code == 0, deleted.output
     assert set(rows_of(store, site, ANNA, anna).values()) == {0}
 
 
@@ -134,7 +138,7 @@ def test_stored_ip(address: str, mode: str, kept: str | None) -> None:
 
 
 def test_a_shared_browser_never_mixes_two_contacts_data_in_export_or_erasure(
-    receiver: Process, site: Site, store: Store, queued: Worker, database_url: str
+    receiver: Process, site: Site, store: Store, queued: Worker, app: Flask
 ) -> None:
     clock = Clock()
     computer = shopper(receiver, site, ANNA, clock, store)  # Anna's visit, identification and cart
@@ -150,16 +154,16 @@ def test_a_shared_browser_never_mixes_two_contacts_data_in_export_or_erasure(
         anna_events = sorted((e.message_id, e.visitor_id) for e in session.scalars(select(Event).join(Contact).where(
             Contact.site_id == site.id, Contact.email == ANNA)))
 
-    exported = flask(database_url, "contacts", "export", site.name, bob)
-    assert exported.returncode == 0, exported.stderr
+    exported = cli(app, "contacts", "export", site.name, bob)
+    assert exported.exit_code == 0, exported.output
     document = json.loads(exported.stdout)
     assert [browser["cookie"] for browser in document["browsers"]] == [computer]
     assert sorted(event["kind"] for event in document["events"]) == ["identify", "page", "track"]
     assert "https://shop.example/bob" in [event["url"] for event in document["events"]]
     assert [cart["cart_id"] for cart in document["carts"]] == ["cart:bob"]
 
-    deleted = flask(database_url, "contacts", "delete", site.name, bob, "--yes")
-    assert deleted.returncode == 0, deleted.stderr
+    deleted = cli(app, "contacts", "delete", site.name, bob, "--yes")
+    assert deleted.exit_code == 0, deleted.output
     assert rows_of(store, site, bob, "no such browser") == dict.fromkeys(anna_before, 0)
     assert rows_of(store, site, ANNA, "no such browser") == anna_before  # Anna's rows, all of them
     with db.new_session(store.app) as session:

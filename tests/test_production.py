@@ -20,8 +20,13 @@ from server import db
 from server.contacts.retention import prune_events
 from server.models import Event, Site
 
-from .conftest import BROWSER_HEADERS, Process, Store, wait_until
-from .databases import on_postgres
+from .support.browser import BROWSER_HEADERS
+from .support.databases import on_postgres
+from .support.servers import Process
+from .support.store import Store
+from .support.waiting import wait_until
+
+pytestmark = pytest.mark.slow
 
 
 def send_with_retries(server: Process, site: Site, ids: list[str], during: Callable[[], None]) -> set[str]:
@@ -82,6 +87,7 @@ def test_retention_deletes_old_events_in_batches(store: Store, site: Site) -> No
     assert {event.name for event in store.events(site)} == {"new"}
 
 
+@pytest.mark.postgres
 @pytest.mark.skipif(not on_postgres(), reason="restarts PostgreSQL: runs in the PostgreSQL run only")
 @pytest.mark.skipif(not shutil.which("pg_ctlcluster"),
                     reason="needs pg_ctlcluster to restart this machine's PostgreSQL")

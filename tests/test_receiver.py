@@ -9,7 +9,8 @@ import requests
 
 from server.models import Site
 
-from .conftest import SA_JS, Process, send
+from .support.collect import send
+from .support.servers import SA_JS, Process
 
 
 def test_healthz(receiver: Process) -> None:

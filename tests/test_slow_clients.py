@@ -10,7 +10,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from .conftest import Process, free_port
+from .support.servers import Process, free_port
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

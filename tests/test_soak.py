@@ -12,13 +12,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
+import pytest
 import requests
 from sqlalchemy import func, select
 
 from server import db
 from server.models import Event, Site
 
-from .conftest import BROWSER_HEADERS, Process, Store, wait_until
+from .support.browser import BROWSER_HEADERS
+from .support.servers import Process
+from .support.store import Store
+from .support.waiting import wait_until
+
+pytestmark = pytest.mark.slow
 
 SOAK_SECONDS = float(os.environ.get("SIBYL_SOAK_SECONDS", "180"))
 CLIENTS = 4

@@ -10,16 +10,13 @@ from playwright.sync_api import ConsoleMessage, Page, Request, Route
 
 from server.models import Site
 
-from .conftest import PageHost, Process, Store, start_receiver, wait_until
+from .support.browser import PageHost
+from .support.servers import Process, start_receiver
+from .support.store import Store
+from .support.tracked_pages import BREVO_LOADED, open_brevo, open_tracked
+from .support.waiting import wait_until
 
-LOADED = "() => window.sib && typeof window.sib.track === 'function'"
-
-
-def open_tracked(page: Page, host: PageHost, code: str, path: str, script: str = "", body: str = "") -> None:
-    """Serve a page with the tracking code pasted before </head> (plus `script` after it) and open it."""
-    extra = f"<script>{script}</script>" if script else ""
-    page.goto(host.add(path, head=code + extra, body=body))
-    page.wait_for_function(LOADED)
+pytestmark = pytest.mark.browser
 
 
 def stored_names(store: Store, site: Site, kind: str | None = None) -> list[str]:
@@ -256,34 +253,6 @@ def test_opted_out_pages_send_nothing_and_set_no_cookie(
     assert requests_seen == []
     assert "sib_cuid" not in {cookie["name"] for cookie in page.context.cookies(page_host.url)}
     assert store.events(site) == []
-
-
-# Brevo's newer API: `window.Brevo` is an array of commands until the SDK loads (developers.brevo.com,
-# "JavaScript implementation"); its snippet loads the SDK first, async, and passes the key by "init"
-BREVO_LOADED = "() => window.Brevo && typeof window.Brevo.identify === 'function'"
-
-
-@pytest.fixture
-def brevo_code(site: Site, receiver: Process) -> str:
-    """Brevo's current loader snippet with only its script URL changed to the receiver's sa.js."""
-    return f"""<script src="{receiver.url}/sa.js" async></script>
-<script>
-    // Version: 2.0
-    window.Brevo = window.Brevo || [];
-    Brevo.push([
-        "init",
-        {{
-            client_key: {json.dumps(site.client_key)},
-        }}
-    ]);
-</script>"""
-
-
-def open_brevo(page: Page, host: PageHost, code: str, path: str, script: str = "", body: str = "") -> None:
-    """Like open_tracked, for a page with Brevo's newer snippet."""
-    extra = f"<script>{script}</script>" if script else ""
-    page.goto(host.add(path, head=code + extra, body=body))
-    page.wait_for_function(BREVO_LOADED)
 
 
 def test_brevo_commands_pushed_before_load_are_sent_once_each_in_order(

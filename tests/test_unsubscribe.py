@@ -8,14 +8,19 @@ from typing import Any
 
 import pytest
 import requests
+from flask import Flask
 
 from server import create_app
 from server.automation.worker import Worker
 from server.models import Site
 
-from .conftest import Clock, Process, Store, send
-from .smtp_sink import SmtpSink
-from .test_automation import DELAY, THOMAS, body, cart_updated, carts, clock, outbox, workflows  # noqa: F401 (clock: a fixture)
+from .support.carts import DELAY, THOMAS, cart_updated, carts, outbox
+from .support.cli import set_workflow
+from .support.clock import Clock
+from .support.collect import send
+from .support.servers import Process
+from .support.smtp_sink import SmtpSink, body
+from .support.store import Store
 
 
 @pytest.fixture
@@ -102,9 +107,9 @@ def test_blacklisting_through_v3_cancels_the_waiting_cart(
 
 
 def test_one_recovery_email_per_contact_per_period(
-    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, database_url: str
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, app: Flask
 ) -> None:
-    assert workflows(database_url, site, "--contact-period", "1d").returncode == 0
+    set_workflow(app, site, "--contact-period", "1d")
     send(receiver, site, cart_updated(clock.now), cart_updated(clock.now, cart="cart:43"))
     clock.advance(DELAY * 2)
     worker.run_pass()
@@ -122,9 +127,9 @@ def test_one_recovery_email_per_contact_per_period(
 
 
 def test_confirmed_only_emails_vouched_contacts_and_asks_the_others_once(
-    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, database_url: str
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, app: Flask
 ) -> None:
-    assert workflows(database_url, site, "--confirmed-only", "--contact-period", "0").returncode == 0
+    set_workflow(app, site, "--confirmed-only", "--contact-period", "0")
     send(receiver, site, cart_updated(clock.now))  # Thomas, identified from a browser only
     vouched = "anna@example.com"
     created = requests.post(f"{receiver.url}/v3/contacts", json={"email": vouched}, headers=api(site), timeout=5)
@@ -161,9 +166,9 @@ def test_confirmed_only_emails_vouched_contacts_and_asks_the_others_once(
 
 
 def test_mail_scanners_following_every_link_of_an_email_change_nothing(
-    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, database_url: str
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, app: Flask
 ) -> None:
-    assert workflows(database_url, site, "--confirmed-only").returncode == 0
+    set_workflow(app, site, "--confirmed-only")
     send(receiver, site, cart_updated(clock.now))
     clock.advance(DELAY * 2)
     worker.run_pass()

@@ -4,7 +4,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -131,9 +130,9 @@ class SmtpSink:
         return "250 OK: queued"
 
 
-@pytest.fixture
-def smtp_sink() -> Iterator[SmtpSink]:
-    sink = SmtpSink()
-    sink.start()
-    yield sink
-    sink.stop()
+def body(message: EmailMessage, subtype: str) -> str:
+    """The text of a received message's plain or html part."""
+    part = message.get_body(preferencelist=(subtype,))
+    assert part is not None
+    content: str = part.get_content()
+    return content

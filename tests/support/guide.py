@@ -1,6 +1,9 @@
 """Brevo's abandoned-cart guide, the data many tests share: Thomas's cart of 2 Black shoes and 1 White shirt."""
+from __future__ import annotations
 
-GUIDE_CART = {
+from typing import Any
+
+GUIDE_CART: dict[str, Any] = {
     "total": 280,
     "currency": "USD",
     "url": "https://shop.example/cart",
