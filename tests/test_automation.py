@@ -7,13 +7,15 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from flask import Flask
+from sqlalchemy import text
 
-from server import create_app
+from server import create_app, db
 from server.automation.worker import Worker
 from server.models import Site
 
@@ -373,3 +375,43 @@ def test_kill_9_mid_pass_then_a_restart_emails_every_cart_once(
     # The one window no SMTP client can close: accepted by SMTP, killed before the outbox row was
     # marked. At most one email per connection can be in it, and a re-send keeps its Message-ID.
     assert len(smtp_sink.messages) - 300 <= SMTP_CONNECTIONS
+
+
+# Revision 0011: the carts the worker withheld at their deadline (closed with a reason) were never emailed.
+ROWS_AT_0010 = (
+    ("INSERT INTO sites (id, name, client_key, api_key, origins, created_at, require_consent, respect_dnt) "
+     "VALUES (1, 'shop', 'ck', 'ak', '[]', :now, 0, 0)"),
+    ("INSERT INTO contacts (id, site_id, email, attributes, created_at, modified_at) "
+     "VALUES (7, 1, 'ada@example.com', '{}', :now, :now)"),
+)
+CLOSED_AT_0010 = {
+    "emailed": ("emailed", None),
+    "recovered": ("closed", "ordered"),
+    "unsubscribed": ("closed", "unsubscribed"),
+    "no_email": ("closed", "no_email"),
+    "unconfirmed": ("closed", "unconfirmed"),
+    "recently_emailed": ("closed", "recently_emailed"),
+}
+
+
+def test_the_migration_clears_the_email_time_of_carts_closed_instead_of_emailed(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    db.upgrade(engine, "0010")
+    with engine.begin() as connection:
+        for statement in ROWS_AT_0010:
+            connection.execute(text(statement), {"now": "2026-11-01 10:00:00"})
+        for key, (state, reason) in CLOSED_AT_0010.items():
+            connection.execute(text(
+                "INSERT INTO carts (site_id, owner, cart_key, contact_id, state, snapshot, version, cycle, resets, "
+                "updated_at, received_at, emailed_at, closed_reason) VALUES (1, 'contact:7', :key, 7, :state, '{}', "
+                "1, 1, 0, :now, :now, :now, :reason)"
+            ), {"key": key, "state": state, "reason": reason, "now": "2026-11-01 10:00:00"})
+
+    db.upgrade(engine)
+
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT cart_key, emailed_at IS NOT NULL FROM carts"))
+        emailed = {key: bool(has_time) for key, has_time in rows}
+    engine.dispose()
+    assert emailed == {"emailed": True, "recovered": True, "unsubscribed": False, "no_email": False,
+                       "unconfirmed": False, "recently_emailed": False}

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from server.mail.recovery import render_recovery_email
+from server.mail.recovery import recovery_context
+from server.mail.render import RenderedEmail
+from server.mail.render import render as render_email
 from server.mail.smtp import (
     Email,
     Mailer,
@@ -29,8 +31,12 @@ SHOP_HOSTS = frozenset({"shop.example"})
 HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>"]
 
 
+def recovery_email(**context: Any) -> RenderedEmail:
+    return render_email("recovery", recovery_context(**context))
+
+
 def render(cart: Any, firstname: str | None = "Thomas", hosts: frozenset[str] = SHOP_HOSTS) -> tuple[str, str]:
-    email = render_recovery_email(
+    email = recovery_email(
         shop_name="Demo Shop", subject="Your cart", firstname=firstname, cart=cart, unsubscribe_url=UNSUBSCRIBE_URL,
         hosts=hosts,
     )
@@ -216,7 +222,7 @@ def test_the_message_puts_plain_text_first_then_html() -> None:
 
 
 def test_a_sent_email_arrives_with_both_parts_its_message_id_and_headers(smtp_sink: SmtpSink) -> None:
-    rendered = render_recovery_email(
+    rendered = recovery_email(
         shop_name="Demo Shop", subject="Your cart is waiting", firstname="Thomas", cart=GUIDE_CART,
         unsubscribe_url=UNSUBSCRIBE_URL, hosts=SHOP_HOSTS,
     )

@@ -106,6 +106,23 @@ def test_blacklisting_through_v3_cancels_the_waiting_cart(
     assert outbox(store, site) == [] and smtp_sink.messages == []
 
 
+def test_a_cart_withheld_at_its_deadline_closes_with_its_reason_and_no_email_time(
+    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store
+) -> None:
+    send(receiver, site, cart_updated(clock.now))
+    answer = requests.put(f"{receiver.url}/v3/contacts/{THOMAS}", json={"emailBlacklisted": True},
+                          headers=api(site), timeout=5)
+    assert answer.status_code == 204
+    send(receiver, site, cart_updated(clock.now, cart="cart:43"))  # a blacklisted contact's new cart waits
+    [_, waiting] = carts(store, site)
+    assert waiting.state == "open" and waiting.due_at is not None
+    clock.advance(DELAY * 2)
+    worker.run_pass()
+    closed = [(cart.cart_key, cart.state, cart.closed_reason, cart.emailed_at) for cart in carts(store, site)]
+    assert closed == [("cart:42", "closed", "unsubscribed", None), ("cart:43", "closed", "unsubscribed", None)]
+    assert outbox(store, site) == [] and smtp_sink.messages == []
+
+
 def test_one_recovery_email_per_contact_per_period(
     receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store, app: Flask
 ) -> None:
@@ -115,6 +132,7 @@ def test_one_recovery_email_per_contact_per_period(
     worker.run_pass()
     smtp_sink.wait_for(1)
     assert sorted(cart.closed_reason or cart.state for cart in carts(store, site)) == ["emailed", "recently_emailed"]
+    assert sorted(cart.emailed_at is None for cart in carts(store, site)) == [False, True]  # only the email's cart
 
     clock.advance(timedelta(hours=12))  # re-entry within the day: still no second email
     send(receiver, site, cart_updated(clock.now, data={"items": [{"name": "Hat", "price": 5}]}))

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from ..contacts.identity import SeenVisitor
 from ..models import Cart, Contact, Workflow
+from .states import CartState, CloseReason, closed
 
 CART_UPDATED = "cart_updated"
-CLOSING_EVENTS = {"order_completed": "ordered", "cart_deleted": "deleted"}
+CLOSING_EVENTS = {"order_completed": CloseReason.ORDERED, "cart_deleted": CloseReason.DELETED}
 DEFAULT_CART = "default"
 MAX_RESETS = 1_000_000  # a cap on a cart's timer resets; beyond it the deadline stops moving anyway
 MAX_DELAY = 30 * 86400  # the longest inactivity before a recovery email
@@ -56,7 +57,7 @@ class CartRow:
     site_id: int
     owner: str
     cart_key: str
-    state: str
+    state: CartState
     version: int
     cycle: int
     resets: int
@@ -71,7 +72,7 @@ class CartRow:
     due_at: datetime | None = None
     lease_until: datetime | None = None
     emailed_at: datetime | None = None
-    closed_reason: str | None = None
+    closed_reason: CloseReason | None = None
 
 
 _CARTS = Cart.__table__
@@ -199,7 +200,10 @@ class CartBook:
                 self._read[cart.id] = now
 
     def _remember(self, columns: Mapping[Any, Any]) -> CartRow:
-        cart = CartRow(**columns)
+        reason = columns["closed_reason"]
+        cart = CartRow(**{
+            **columns, "state": CartState(columns["state"]), "closed_reason": CloseReason(reason) if reason else None
+        })
         self._read[columns["id"]] = _values(cart)
         return cart
 
@@ -251,23 +255,23 @@ def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_
         if not has_items(data):
             return
         cart = CartRow(
-            site_id=event["site_id"], owner=cart_owner, cart_key=key, state="open", version=0, cycle=1, resets=0
+            site_id=event["site_id"], owner=cart_owner, cart_key=key, state=CartState.OPEN, version=0, cycle=1, resets=0
         )
         book.add(cart)
     elif arrived_late(sent_at, cart):
         return  # an older update arriving late changes nothing
-    elif cart.state == "emailed" and not workflow.reentry:
+    elif cart.state == CartState.EMAILED and not workflow.reentry:
         _record_update(cart, event, sent_at, data)
         return
-    elif cart.state != "open":
-        cart.state, cart.cycle, cart.resets, cart.closed_reason, cart.emailed_at = "open", cart.cycle + 1, 0, None, None
-        cart.deadline_at = None
+    elif cart.state != CartState.OPEN:
+        cart.state, cart.cycle, cart.resets, cart.closed_reason = CartState.OPEN, cart.cycle + 1, 0, None
+        cart.emailed_at, cart.deadline_at = None, None
     else:
         cart.resets += 1
     cart.contact_id, cart.visitor_id, cart.lease_until = event["contact_id"], event["visitor_id"], None
     _record_update(cart, event, sent_at, data)
     if not has_items(data):
-        _close(cart, "empty")
+        close(cart, CloseReason.EMPTY)
         return
     if cart.deadline_at is None or cart.resets <= workflow.max_resets:
         cart.deadline_at = received_at + timedelta(seconds=workflow.delay_seconds)
@@ -280,26 +284,25 @@ def _record_update(cart: CartRow, event: Mapping[str, Any], sent_at: datetime | 
 
 
 def close_carts(
-    book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_at: datetime | None, reason: str
+    book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_at: datetime | None, reason: CloseReason
 ) -> None:
     """Close the named cart, or with no id every open cart of the owner (unless it was sent before their last
     update and arrived late): no email."""
     key = cart_key(event["eventdata"])
     for cart in [book.find(cart_owner, key)] if key is not None else book.carts_of(cart_owner):
-        if cart is not None and cart.state != "closed" and not arrived_late(sent_at, cart):
-            cart.version += 1
-            _close(cart, reason)
+        if cart is not None and cart.state != CartState.CLOSED and not arrived_late(sent_at, cart):
+            close(cart, reason)
 
 
 def schedule(cart: Cart | CartRow, workflow: Workflow | WorkflowSettings) -> None:
     """Due at the deadline while open, owned by a contact and the workflow is on; else not due."""
-    waiting = cart.state == "open" and cart.contact_id is not None and workflow.enabled
+    waiting = cart.state == CartState.OPEN and cart.contact_id is not None and workflow.enabled
     cart.due_at = cart.deadline_at if waiting else None
 
 
 def reconfigure(session: Session, workflow: Workflow) -> None:
     """After a change of delay or on/off, put every open cart of the site on its new timer (from its last receipt)."""
-    for cart in session.scalars(select(Cart).where(Cart.site_id == workflow.site_id, Cart.state == "open")):
+    for cart in session.scalars(select(Cart).where(Cart.site_id == workflow.site_id, Cart.state == CartState.OPEN)):
         cart.deadline_at = cart.received_at + timedelta(seconds=workflow.delay_seconds)
         schedule(cart, workflow)
 
@@ -319,5 +322,7 @@ def adopt_visitor_carts(book: CartBook, visitor: SeenVisitor, contact: Contact) 
         schedule(cart, book.workflow)
 
 
-def _close(cart: CartRow, reason: str) -> None:
-    cart.state, cart.closed_reason, cart.due_at = "closed", reason, None
+def close(cart: CartRow, reason: CloseReason) -> None:
+    """Close the cart for `reason`, by the one rule every closing follows."""
+    for name, value in closed(reason, cart.version).items():
+        setattr(cart, name, value)

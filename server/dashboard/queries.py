@@ -7,7 +7,6 @@ from math import ceil
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
-    ColumnElement,
     ScalarSelect,
     Select,
     and_,
@@ -23,13 +22,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ..api.schemas import MAX_ID
+from ..automation.states import CartState, CloseReason
 from ..contacts.addresses import normalise_email
+from ..mail.outbox import OutboxStatus
 from ..models import Base, Cart, Contact, Event, OutboxEmail, Visitor
 from ..sqlfunctions import day_of, json_values
 
 T = TypeVar("T")
-# Closed by the worker at the deadline instead of emailed.
-NOT_EMAILED = ("unsubscribed", "no_email", "unconfirmed", "recently_emailed")
 M = TypeVar("M", bound=Base)
 PAGE_SIZE = 50
 
@@ -167,22 +166,17 @@ class CartCounts:
 
 def cart_counts(session: Session, site_id: int) -> CartCounts:
     """Open carts; carts emailed; of those, ordered afterwards (recovered); closed before any email (cancelled)."""
-    emailed = email_written()
-    recovered = and_(Cart.state == "closed", Cart.closed_reason == "ordered", emailed)
-    cancelled = and_(Cart.state == "closed", not_(emailed))
+    emailed = Cart.emailed_at.is_not(None)
+    recovered = and_(Cart.state == CartState.CLOSED, Cart.closed_reason == CloseReason.ORDERED, emailed)
+    cancelled = and_(Cart.state == CartState.CLOSED, not_(emailed))
     query = select(
-        func.count(case((Cart.state == "open", 1))),
+        func.count(case((Cart.state == CartState.OPEN, 1))),
         func.count(case((emailed, 1))),
         func.count(case((recovered, 1))),
         func.count(case((cancelled, 1))),
     ).where(Cart.site_id == site_id)
     row = session.execute(query).one()
     return CartCounts(*row)
-
-
-def email_written() -> ColumnElement[bool]:
-    """The cart's current cycle got its email (the worker closes a cart it cannot email, with a reason)."""
-    return and_(Cart.emailed_at.is_not(None), or_(Cart.closed_reason.is_(None), Cart.closed_reason.not_in(NOT_EMAILED)))
 
 
 # Contacts
@@ -253,13 +247,16 @@ def runs_page(session: Session, site_id: int, status: str, number: int) -> Page[
         .where(Cart.site_id == site_id)
         .order_by(Cart.updated_at.desc(), Cart.id.desc())
     )
-    failed = select(OutboxEmail.cart_id).where(OutboxEmail.site_id == site_id, OutboxEmail.status == "failed")
+    failed = select(OutboxEmail.cart_id).where(
+        OutboxEmail.site_id == site_id, OutboxEmail.status == OutboxStatus.FAILED
+    )
+    emailed = Cart.emailed_at.is_not(None)  # the cart's current cycle got its email
     conditions = {
-        "waiting": Cart.state == "open",
-        "emailed": email_written(),
+        "waiting": Cart.state == CartState.OPEN,
+        "emailed": emailed,
         "failed": Cart.id.in_(failed),
-        "recovered": and_(Cart.state == "closed", Cart.closed_reason == "ordered", email_written()),
-        "cancelled": and_(Cart.state == "closed", not_(email_written())),
+        "recovered": and_(Cart.state == CartState.CLOSED, Cart.closed_reason == CloseReason.ORDERED, emailed),
+        "cancelled": and_(Cart.state == CartState.CLOSED, not_(emailed)),
     }
     if status in conditions:
         query = query.where(conditions[status])
@@ -280,14 +277,14 @@ def latest_emails(session: Session, cart_ids: list[int]) -> dict[int, OutboxEmai
 
 def failed_count(session: Session, site_id: int) -> int:
     query = select(func.count()).select_from(OutboxEmail).where(
-        OutboxEmail.site_id == site_id, OutboxEmail.status == "failed"
+        OutboxEmail.site_id == site_id, OutboxEmail.status == OutboxStatus.FAILED
     )
     return session.scalar(query) or 0
 
 
 # Outbox
 
-OUTBOX_FILTERS = ("all", "held", "pending", "sent", "failed")
+OUTBOX_FILTERS = ("all", OutboxStatus.HELD, OutboxStatus.PENDING, OutboxStatus.SENT, OutboxStatus.FAILED)
 
 
 def outbox_page(session: Session, site_id: int, status: str, number: int) -> Page[OutboxEmail]:

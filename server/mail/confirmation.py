@@ -2,11 +2,13 @@
 page's button does (a GET never changes anything: mail scanners follow links)."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response
 from sqlalchemy.orm import Session
 
 from ..models import Contact, utcnow
-from .recovery import RenderedEmail, environment, one_line
+from ..values import one_line
 from .signed_links import LinkAction, LinkState, contact_link, follow_link, show_link
 
 bp = Blueprint("confirmation", __name__)
@@ -21,20 +23,16 @@ def confirmation_key(contact_id: int) -> str:
     return f"confirm-contact-{contact_id}"
 
 
-def render_confirmation_email(
+def confirmation_context(
     *, shop_name: str, firstname: str | None, confirm_url: str, unsubscribe_url: str
-) -> RenderedEmail:
-    context = {
+) -> dict[str, Any]:
+    """What the `confirmation` templates show: the shop, whom they greet, the link that confirms."""
+    return {
         "shop_name": one_line(shop_name) or "our shop",
         "firstname": one_line(firstname, 100),
         "confirm_url": confirm_url,
         "unsubscribe_url": unsubscribe_url,
     }
-    return RenderedEmail(
-        subject=f"Please confirm: cart reminders from {context['shop_name']}",
-        html=environment.get_template("email/confirm.html").render(context),
-        text=environment.get_template("email/confirm.txt").render(context),
-    )
 
 
 def _state(contact: Contact) -> LinkState:

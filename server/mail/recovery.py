@@ -1,40 +1,18 @@
-"""The abandoned-cart recovery email, rendered from an untrusted cart snapshot."""
+"""The abandoned-cart recovery email's context, built from an untrusted cart snapshot."""
 from __future__ import annotations
 
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from ..values import one_line, plain_number
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MAX_ITEMS = 50
-MAX_TEXT = 200
 MAX_URL = 2048
-MAX_AMOUNT = Decimal(10) ** 15  # prices and quantities beyond this are no prices: shown as sent, never as 300 digits
-_NUMBER = re.compile(r"^\s*-?\d{1,15}(\.\d{1,10})?\s*$")
 _UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f]")
-
-environment = Environment(
-    loader=FileSystemLoader(TEMPLATES),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-    auto_reload=False,  # compiled once per process: no check of the template files on every email
-)
-
-
-@dataclass(frozen=True)
-class RenderedEmail:
-    subject: str
-    html: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -45,24 +23,6 @@ class _Line:
     quantity: str | None
     price: str | None
     total: str | None
-
-
-def one_line(value: Any, limit: int = MAX_TEXT) -> str | None:
-    """A string or number as one line of at most `limit` characters; None for anything else."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return None
-    line = " ".join(str(value).split())
-    return line[:limit] or None
-
-
-def _number(value: Any) -> Decimal | None:
-    """A finite number, or a string that is plainly one ("90", "19.99"); None otherwise."""
-    if isinstance(value, bool):
-        return None
-    if not isinstance(value, (int, float)) and not (isinstance(value, str) and _NUMBER.match(value)):
-        return None
-    amount = Decimal(str(value).strip())
-    return amount if amount.is_finite() and abs(amount) < MAX_AMOUNT else None
 
 
 def _web_url(value: Any, hosts: Collection[str]) -> str | None:
@@ -85,7 +45,7 @@ def _money(amount: Decimal, currency: str | None) -> str:
 
 
 def _quantity_text(value: Any) -> str | None:
-    amount = _number(value)
+    amount = plain_number(value)
     if amount is None:
         return one_line(value, 20)
     return f"{amount.normalize():f}" if amount == amount.to_integral_value() else f"{amount:f}"
@@ -98,7 +58,7 @@ def _cart_lines(items: Any, currency: str | None, hosts: Collection[str]) -> tup
     for item in items[:MAX_ITEMS] if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
-        price, quantity = _number(item.get("price")), _number(item.get("quantity"))
+        price, quantity = plain_number(item.get("price")), plain_number(item.get("quantity"))
         total = price * quantity if price is not None and quantity is not None else None
         if total is not None:
             totals.append(total)
@@ -115,7 +75,7 @@ def _cart_lines(items: Any, currency: str | None, hosts: Collection[str]) -> tup
     return lines, totals
 
 
-def render_recovery_email(
+def recovery_context(
     *,
     shop_name: str,
     subject: str,
@@ -123,16 +83,17 @@ def render_recovery_email(
     cart: dict[str, Any],
     unsubscribe_url: str,
     hosts: Collection[str],
-) -> RenderedEmail:
-    """Subject, HTML and plain text for a cart snapshot (`eventdata.data` of `cart_updated`); links and
-    images only on the shop's `hosts`."""
+) -> dict[str, Any]:
+    """What the `recovery` templates show of a cart snapshot (`eventdata.data` of `cart_updated`): its lines and
+    money as text, links and images only on the shop's `hosts`."""
     cart = cart if isinstance(cart, dict) else {}
     currency = one_line(cart.get("currency"), 12)
     lines, totals = _cart_lines(cart.get("items"), currency, hosts)
-    total = _number(cart.get("total"))
+    total = plain_number(cart.get("total"))
     if total is None and totals:
         total = sum(totals, Decimal(0))
-    context = {
+    return {
+        "subject": subject,
         "shop_name": one_line(shop_name) or "our shop",
         "firstname": one_line(firstname, 100),
         "lines": lines,
@@ -140,8 +101,3 @@ def render_recovery_email(
         "cart_url": _web_url(cart.get("url"), hosts),
         "unsubscribe_url": unsubscribe_url,
     }
-    return RenderedEmail(
-        subject=" ".join(subject.split()),
-        html=environment.get_template("email/recovery.html").render(context),
-        text=environment.get_template("email/recovery.txt").render(context),
-    )

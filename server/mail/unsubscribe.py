@@ -6,12 +6,12 @@ from flask import Blueprint, Response
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from ..models import Cart, Contact, OutboxEmail, utcnow
+from ..automation.states import CartState, CloseReason, closed
+from ..models import Cart, Contact, utcnow
+from .outbox import cancel_unsent
 from .signed_links import LinkAction, LinkState, contact_link, follow_link, show_link
 
 bp = Blueprint("unsubscribe", __name__)
-
-REASON = "unsubscribed"
 
 
 def unsubscribe_url(base_url: str, secret_key: str, site_id: int, contact_id: int, nonce: str | None) -> str:
@@ -29,16 +29,11 @@ def unsubscribe(session: Session, contact: Contact) -> None:
     contact.modified_at = utcnow()
     session.execute(
         update(Cart)
-        .where(Cart.contact_id == contact.id, Cart.state == "open")
-        .values(state="closed", closed_reason=REASON, due_at=None, version=Cart.version + 1)
+        .where(Cart.contact_id == contact.id, Cart.state == CartState.OPEN)
+        .values(**closed(CloseReason.UNSUBSCRIBED, Cart.version))
         .execution_options(synchronize_session=False)
     )
-    session.execute(
-        update(OutboxEmail)
-        .where(OutboxEmail.contact_id == contact.id, OutboxEmail.status.in_(("pending", "held")))
-        .values(status="cancelled", last_error=REASON, next_attempt_at=None)
-        .execution_options(synchronize_session=False)
-    )
+    cancel_unsent(session, contact.id, CloseReason.UNSUBSCRIBED)
 
 
 def _state(contact: Contact) -> LinkState:
