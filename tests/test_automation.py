@@ -23,6 +23,7 @@ from .support.carts import DELAY, THOMAS, cart_updated, carts, outbox, track
 from .support.cli import set_workflow
 from .support.clock import Clock
 from .support.collect import send
+from .support.databases import sqlite_at
 from .support.guide import GUIDE_CART
 from .support.servers import ROOT, Process
 from .support.smtp_sink import SmtpSink, body
@@ -395,11 +396,8 @@ CLOSED_AT_0010 = {
 
 
 def test_the_migration_clears_the_email_time_of_carts_closed_instead_of_emailed(tmp_path: Path) -> None:
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    db.upgrade(engine, "0010")
+    engine = sqlite_at(tmp_path / "old.db", "0010", ROWS_AT_0010)
     with engine.begin() as connection:
-        for statement in ROWS_AT_0010:
-            connection.execute(text(statement), {"now": "2026-11-01 10:00:00"})
         for key, (state, reason) in CLOSED_AT_0010.items():
             connection.execute(text(
                 "INSERT INTO carts (site_id, owner, cart_key, contact_id, state, snapshot, version, cycle, resets, "

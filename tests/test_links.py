@@ -28,6 +28,7 @@ from server.mail.unsubscribe import unsubscribe_url
 from server.models import Cart, Contact, Event, OutboxEmail, Site, Visitor
 
 from .support.dashboard import PASSWORD
+from .support.databases import sqlite_at
 from .support.guide import GUIDE_CART
 from .support.sites import new_site
 
@@ -326,11 +327,7 @@ COUNTS = (
 
 
 def test_migrating_a_sqlite_database_keeps_every_contacts_events_carts_and_emails(tmp_path: Path) -> None:
-    engine = db.make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    db.upgrade(engine, "0006")
-    with engine.begin() as connection:
-        for statement in ROWS_AT_0006:
-            connection.execute(text(statement), {"now": "2026-11-01 10:00:00"})
+    engine = sqlite_at(tmp_path / "old.db", "0006", ROWS_AT_0006)
 
     db.upgrade(engine)
 

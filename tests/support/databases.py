@@ -10,7 +10,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, make_url, text
+
+from server import db
 
 _created: list[str] = []
 
@@ -46,3 +48,14 @@ def drop_created() -> None:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
     _created.clear()
+
+
+def sqlite_at(path: Path, revision: str, statements: tuple[str, ...], now: str = "2026-11-01 10:00:00") -> Engine:
+    """A SQLite database migrated up to `revision` only, holding the rows `statements` insert (`:now` their time):
+    what an older Sibyl left behind, for a migration test to upgrade."""
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine, revision)
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(text(statement), {"now": now})
+    return engine
