@@ -162,15 +162,15 @@ def delete_contact(identifier: str) -> Response:
 @bp.get("/contacts")
 def list_contacts() -> Response:
     site = site_from_api_key()
-    limit = _int_arg("limit", 50, 1, MAX_CONTACTS_PAGE)
-    offset = _int_arg("offset", 0, 0, None)
+    limit = int_arg("limit", 50, 1, MAX_CONTACTS_PAGE)
+    offset = int_arg("offset", 0, 0, None)
     sort = request.args.get("sort", "desc")
     if sort not in ("asc", "desc"):
         raise ApiError(400, "sort: use asc or desc")
     query = select(Contact).where(Contact.site_id == site.id)
     for name, column in (("modifiedSince", Contact.modified_at), ("createdSince", Contact.created_at)):
         if request.args.get(name):
-            query = query.where(column >= _parse_date(name, request.args[name], time.min))
+            query = query.where(column >= parse_date(name, request.args[name], time.min))
     session = db.session()
     count = session.scalar(select(func.count()).select_from(query.subquery()))
     order = (Contact.created_at, Contact.id) if sort == "asc" else (Contact.created_at.desc(), Contact.id.desc())
@@ -400,8 +400,8 @@ def event_json(event: Event) -> dict[str, Any]:
 @bp.get("/events")
 def get_events() -> Response:
     site = site_from_api_key()
-    limit = _int_arg("limit", 100, 1, MAX_EVENTS_PAGE)
-    offset = _int_arg("offset", 0, 0, None)
+    limit = int_arg("limit", 100, 1, MAX_EVENTS_PAGE)
+    offset = int_arg("offset", 0, 0, None)
     query = select(Event).where(Event.site_id == site.id, Event.kind == "track")
     contact_ids = request.args.getlist("contact_id")
     if contact_ids:
@@ -426,7 +426,7 @@ def get_tracking_status() -> Response:
     return jsonify(tracking_status(site_from_api_key()))
 
 
-def _int_arg(name: str, default: int, low: int, high: int | None) -> int:
+def int_arg(name: str, default: int, low: int, high: int | None) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -442,13 +442,13 @@ def _date_range() -> tuple[datetime | None, datetime | None]:
         return None, None
     if start_text is None or end_text is None:
         raise ApiError(400, "startDate and endDate: give both or neither")
-    start, end = _parse_date("startDate", start_text, time.min), _parse_date("endDate", end_text, time.max)
+    start, end = parse_date("startDate", start_text, time.min), parse_date("endDate", end_text, time.max)
     if start > end:
         raise ApiError(400, "startDate: must not be after endDate")
     return start, end
 
 
-def _parse_date(name: str, text: str, day_edge: time) -> datetime:
+def parse_date(name: str, text: str, day_edge: time) -> datetime:
     """A query's date or time, in UTC; 400 when it is not one, or is out of range once in UTC."""
     try:
         if len(text) == 10:
