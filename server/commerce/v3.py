@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import operator
 import secrets
 from collections.abc import Callable
 from datetime import time
@@ -29,7 +30,8 @@ MAX_PRODUCTS_PAGE = 1000
 MAX_ORDERS_PAGE = 1000
 PRODUCT_SORT_FIELDS = {"created_at": Product.created_at, "name": Product.name, "price": Product.price,
                        "id": Product.id}
-PRICE_FILTERS = ("lte", "gte", "lt", "gt", "eq", "ne")
+PRICE_FILTERS = {"lte": operator.le, "gte": operator.ge, "lt": operator.lt, "gt": operator.gt, "eq": operator.eq,
+                 "ne": operator.ne}
 _ATTEMPTS = 3
 
 
@@ -250,19 +252,19 @@ def _since_filters(query: Select[Any], model: type[Category] | type[Product] | t
 
 def _price_filters(query: Select[Any]) -> Select[Any]:
     """`price[lte]=10` and the like; Sibyl does not filter on `alternativePrice`."""
-    for operator in PRICE_FILTERS:
-        if f"alternativePrice[{operator}]" in request.args:
-            raise ApiError(400, f"alternativePrice[{operator}]: filtering on alternativePrice is not supported")
-        text = request.args.get(f"price[{operator}]")
+    for name, compare in PRICE_FILTERS.items():
+        if f"alternativePrice[{name}]" in request.args:
+            raise ApiError(400, f"alternativePrice[{name}]: filtering on alternativePrice is not supported")
+        text = request.args.get(f"price[{name}]")
         if text is None:
             continue
         try:
             bound = float(text)
         except ValueError:
-            raise ApiError(400, f"price[{operator}]: must be a number") from None
+            raise ApiError(400, f"price[{name}]: must be a number") from None
         if not math.isfinite(bound):
-            raise ApiError(400, f"price[{operator}]: must be a finite number")
-        query = query.where(getattr(Product.price, f"__{operator}__")(bound))
+            raise ApiError(400, f"price[{name}]: must be a finite number")
+        query = query.where(compare(Product.price, bound))
     return query
 
 
