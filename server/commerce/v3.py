@@ -196,12 +196,16 @@ def create_order() -> Response:
 
 @bp.post("/orders/status/batch")
 def create_orders() -> tuple[Response, int]:
-    """202 `{batchId, count}`; historical by default (stored only); the whole batch refused when one order is."""
+    """202 `{batchId, count}`; historical by default (stored only); the whole batch refused when one order is.
+
+    The id is given as `batch_id` too: Brevo documents `batchId`, and its current SDKs read `batch_id`.
+    """
     site = site_from_api_key()
     raw = json_body()
     batch = schemas.parse_item(schemas.OrderBatch, raw)
     record_orders(db.session(), site, list(zip(batch.orders, raw["orders"], strict=True)), live=not batch.historical)
-    return jsonify(batchId=secrets.randbelow(MAX_ID) + 1, count=len(batch.orders)), 202
+    batch_id = secrets.randbelow(MAX_ID) + 1
+    return jsonify(batchId=batch_id, batch_id=batch_id, count=len(batch.orders)), 202
 
 
 @bp.get("/orders")
