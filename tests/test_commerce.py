@@ -214,6 +214,7 @@ def test_an_order_is_refused_naming_its_field(app: Flask, shop: Shop, site: Site
         "amount": ({key: value for key, value in order().items() if key != "amount"}, "missing_parameter"),
         "createdAt": (order(createdAt="yesterday"), "invalid_parameter"),
         "identifiers": (order(identifiers={}), "invalid_parameter"),
+        "body": ({key: value for key, value in order().items() if key != "identifiers"}, "invalid_parameter"),
         "products[0]": (order(products=[{"productId": "P1", "price": 1, "quantity": 1, "quantityFloat": 1.5}]),
                         "invalid_parameter"),
         "identifiers.email_id": (order(email="not an address"), "invalid_parameter"),
@@ -266,6 +267,17 @@ def test_a_historical_batch_is_only_stored_and_a_live_one_closes_carts(app: Flas
     listed = shop.get("orders?sort=asc").json
     assert listed["count"] == 3 and [item["id"] for item in listed["orders"]] == ["H-1", "H-2", "L-1"]
     assert listed["orders"][0]["identifiers"] == {"email_id": "ann@example.com"}
+
+
+def test_an_order_as_thelias_module_sends_it_closes_carts_too(app: Flask, shop: Shop, site: Site) -> None:
+    open_cart(shop, "ann@example.com", "cart:1")
+    thelia = {key: value for key, value in order("ORD000123").items() if key != "identifiers"}
+    thelia |= {"email": "ann@example.com", "coupon": "WELCOME",
+               "products": [{"productId": "REF-1", "quantity": 1.0, "price": 12.5}]}
+    assert shop.client.post("/v3/orders/status", json=thelia,
+                            headers={**shop.headers, "ma-key": "the site's public key"}).status_code == 204
+    assert cart_states(app, site) == {"cart:1": ("closed", "ordered")}
+    assert shop.get("orders").json["orders"][0]["coupon"] == "WELCOME"  # kept as sent
 
 
 def test_an_order_for_an_unknown_contact_is_stored_without_creating_one(app: Flask, shop: Shop, site: Site) -> None:

@@ -68,8 +68,7 @@ def record_orders(
 
 
 def _contact_id(session: Session, site: Site, order: schemas.Order) -> int | None:
-    ids = order.identifiers
-    for column, value in ((Contact.email, ids.email_id), (Contact.ext_id, ids.ext_id)):
+    for column, value in ((Contact.email, order.contact_email), (Contact.ext_id, order.contact_ext_id)):
         if value is not None:
             found = session.scalar(select(Contact.id).where(Contact.site_id == site.id, column == value))
             if found is not None:
@@ -90,7 +89,7 @@ def _save(
             session.add(row)
         rows[order.id] = row
         row.status, row.amount, row.contact_id = order.status, order.amount, contacts[order.id]
-        row.email, row.ext_id = order.identifiers.email_id, order.identifiers.ext_id
+        row.email, row.ext_id = order.contact_email, order.contact_ext_id
         row.ordered_at, row.status_at, row.document, row.modified_at = order.createdAt, order.updatedAt, raw, now
     session.flush()
 

@@ -12,7 +12,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     StrictStr,
     ValidationError,
     model_validator,
@@ -131,7 +130,7 @@ class OrderProduct(_Document):
     productId: ShopId
     price: Amount
     variantId: ShopId | None = None
-    quantity: Annotated[StrictInt, Field(ge=0, le=10**9)] | None = None
+    quantity: Annotated[int, Field(ge=0, le=10**9)] | None = None  # 2.0 taken too, as PHP shops send it
     quantityFloat: Annotated[float, Field(allow_inf_nan=False, ge=0, le=1e9)] | None = None
 
     @model_validator(mode="after")
@@ -148,11 +147,27 @@ class Order(_Document):
     status: Annotated[str, Field(min_length=1, max_length=sizes.NAME_CHARS)]
     amount: Amount
     products: list[OrderProduct] = Field(max_length=sizes.ORDER_PRODUCTS)
-    identifiers: OrderIdentifiers
+    identifiers: OrderIdentifiers | None = None
+    email: Email | None = None  # the contact as Brevo's first order documents (and Thelia's module) name it
     storeId: Text | None = None
     billing: JsonObject | None = None
     coupons: list[Text] | None = Field(default=None, max_length=sizes.CATALOGUE_BATCH)
     metaInfo: JsonObject | None = None
+
+
+    @model_validator(mode="after")
+    def _names_a_contact(self) -> Order:
+        if self.identifiers is None and self.email is None:
+            raise ValueError("give identifiers (email_id, ext_id, ...) to link the order to a contact")
+        return self
+
+    @property
+    def contact_email(self) -> str | None:
+        return (self.identifiers.email_id if self.identifiers else None) or self.email
+
+    @property
+    def contact_ext_id(self) -> str | None:
+        return self.identifiers.ext_id if self.identifiers else None
 
 
 class OrderBatch(BaseModel):
