@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 NODE_MODULES := tracker_js/node_modules/.package-lock.json
+NODE_SDK := tests/node_sdk/node_modules/.package-lock.json
 
 .PHONY: demo test check lint build install chromium serve worker clean screenshots bench
 
@@ -18,6 +19,10 @@ $(VENV)/.installed: pyproject.toml
 $(NODE_MODULES): tracker_js/package.json tracker_js/package-lock.json
 	cd tracker_js && npm ci --no-audit --no-fund
 
+# Brevo's official Node SDK, pinned, for the tests that call the server with it (tests/test_node_sdk.py).
+$(NODE_SDK): tests/node_sdk/package.json tests/node_sdk/package-lock.json
+	npm ci --prefix tests/node_sdk --no-audit --no-fund
+
 build: install
 	$(PY) -m build_tracker
 
@@ -31,7 +36,7 @@ demo: build
 	$(PY) -m demo_site.launch
 
 # The suite on SQLite, then on PostgreSQL when SIBYL_TEST_POSTGRES_URL names a server (.ci/run sets it).
-test: build chromium
+test: build chromium $(NODE_SDK)
 	$(PY) -m pytest
 	@if [ -n "$$SIBYL_TEST_POSTGRES_URL" ]; then \
 	  SIBYL_TEST_DATABASE=postgres $(PY) -m pytest; \
@@ -73,4 +78,4 @@ screenshots: build chromium
 	$(PY) -m scripts.screenshots
 
 clean:
-	rm -rf $(VENV) tracker_js/node_modules tracker_js/dist server/tracker_dist build
+	rm -rf $(VENV) tracker_js/node_modules tests/node_sdk/node_modules tracker_js/dist server/tracker_dist build

@@ -1,4 +1,4 @@
-"""The store: sites, visitors, contacts and their attributes, events."""
+"""The store: sites, visitors, contacts, events, carts and emails, the shop's catalogue and orders."""
 from __future__ import annotations
 
 import secrets
@@ -251,6 +251,71 @@ class UserSite(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Category(Base):
+    """A category of a site's catalogue, by the shop's own id; `document` keeps every field as the shop sent it."""
+
+    __tablename__ = "categories"
+    __table_args__ = (Index("ix_categories_site_created", "site_id", "created_at"),)
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str | None] = mapped_column(Text)
+    is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Product(Base):
+    """A product of a site's catalogue, by the shop's own id; `document` keeps every field as the shop sent it."""
+
+    __tablename__ = "products"
+    __table_args__ = (Index("ix_products_site_created", "site_id", "created_at"),)
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    price: Mapped[float | None] = mapped_column(Float)
+    url: Mapped[str | None] = mapped_column(Text)
+    image_url: Mapped[str | None] = mapped_column(Text)
+    sku: Mapped[str | None] = mapped_column(String(255))
+    categories: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Order(Base):
+    """A shop's order by its own id, with its latest status and amount and the contact it names, when known.
+
+    `ordered_at` and `status_at` are the shop's `createdAt` and `updatedAt`; `created_at` and `modified_at` when
+    Sibyl first and last received it. `document` keeps every field as the shop sent it.
+    """
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("ix_orders_site_created", "site_id", "created_at"),
+        Index("ix_orders_contact", "contact_id"),
+    )
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    status: Mapped[str] = mapped_column(String(255))
+    amount: Mapped[float] = mapped_column(Float)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    email: Mapped[str | None] = mapped_column(String(255))
+    ext_id: Mapped[str | None] = mapped_column(String(255))
+    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # The reads of the dashboard and the API: newest events, events of a kind by time (GET /v3/events), the month's

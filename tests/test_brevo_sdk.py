@@ -12,10 +12,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from brevo import BadRequestError, Brevo, NotFoundError, UnauthorizedError
+from brevo import (
+    BadRequestError,
+    Brevo,
+    CreateUpdateBatchCategoryRequestCategoriesItem,
+    CreateUpdateBatchProductsRequestProductsItem,
+    NotFoundError,
+    Order,
+    OrderIdentifiers,
+    OrderProductsItem,
+    UnauthorizedError,
+)
 from brevo.core.api_error import ApiError
+from sqlalchemy import select
 
-from server.models import Site
+from server import db
+from server.models import Cart, Site
 
 from .support.servers import Process
 from .support.store import Store
@@ -414,3 +426,80 @@ def test_sdk_explicit_none_arguments_are_sent_as_null_and_accepted(brevo: Brevo)
     contact = brevo.contacts.get_contact_info(email)
     assert (contact.id, attributes(contact)) == (created.id, {})
     assert brevo.event.get_events(contact_id=created.id).count == 1
+
+
+# E-commerce (`brevo.ecommerce`): the catalogue and orders
+
+
+def test_sdk_creates_updates_and_reads_categories_and_products(brevo: Brevo) -> None:
+    brevo.ecommerce.activate_the_e_commerce_app()
+    category = brevo.ecommerce.with_raw_response.create_update_category(id="watches", name="Watches")
+    assert category.status_code == 201 and category.data is not None and category.data.id == "watches"
+    batch = brevo.ecommerce.create_update_batch_category(categories=[
+        CreateUpdateBatchCategoryRequestCategoriesItem(id="watches", name="All watches"),
+        CreateUpdateBatchCategoryRequestCategoriesItem(id="straps", name="Straps", url="https://shop.example/straps"),
+    ], update_enabled=True)
+    assert (batch.created_count, batch.updated_count) == (1, 1)
+    assert brevo.ecommerce.get_category_info("watches").name == "All watches"
+    categories = brevo.ecommerce.get_categories(sort="asc")
+    assert categories.count == 2 and [item.id for item in categories.categories] == ["watches", "straps"]
+
+    created = brevo.ecommerce.with_raw_response.create_update_product(
+        id="P1", name="Wrist watch", price=50.0, image_url="https://shop.example/w.png", categories=["watches"],
+        meta_info={"colour": "red"},
+    )
+    assert created.status_code == 201 and created.data is not None and created.data.id == "P1"
+    with pytest.raises(BadRequestError) as duplicate:
+        brevo.ecommerce.create_update_product(id="P1", name="Wrist watch")
+    assert duplicate.value.body["code"] == "duplicate_parameter"
+    updated = brevo.ecommerce.with_raw_response.create_update_product(id="P1", name="Watch", update_enabled=True)
+    assert (updated.status_code, updated.data) == (204, None)
+    products = brevo.ecommerce.create_update_batch_products(products=[
+        CreateUpdateBatchProductsRequestProductsItem(id="P2", name="Leather strap", price=15.0, categories=["straps"]),
+        CreateUpdateBatchProductsRequestProductsItem(id="P3", name="Steel strap", price=25.0, categories=["straps"]),
+    ])
+    assert (products.created_count, products.updated_count) == (2, 0)
+
+    one = brevo.ecommerce.get_product_info("P1")
+    assert (one.name, one.price, one.image_url, one.categories, one.meta_info) == (
+        "Watch", 50.0, "https://shop.example/w.png", ["watches"], {"colour": "red"}
+    )
+    straps = brevo.ecommerce.get_products(ids=["P1", "P2", "P3"], categories=["straps"], sort_by_field="price",
+                                          sort="asc")
+    assert straps.count == 2 and [item.id for item in straps.products] == ["P2", "P3"]
+    with pytest.raises(NotFoundError):
+        brevo.ecommerce.get_product_info("P9")
+
+
+def order_fields(order_id: str, email: str, status: str = "paid") -> dict[str, Any]:
+    """An order as the SDK's `create_order` takes it, keyword by keyword."""
+    return {
+        "id": order_id, "created_at": "2024-05-01T10:00:00Z", "updated_at": "2024-05-01T10:05:00Z", "status": status,
+        "amount": 65.0, "identifiers": OrderIdentifiers(email_id=email),
+        "products": [OrderProductsItem(product_id="P1", price=50.0, quantity=1),
+                     OrderProductsItem(product_id="P2", price=15.0, quantity=1)],
+    }
+
+
+def test_sdk_orders_a_paid_one_closes_the_contacts_carts(brevo: Brevo, site: Site, store: Store) -> None:
+    email = new_email()
+    brevo.event.create_event(event_name="cart_updated", identifiers={"email_id": email},
+                             event_properties={"id": "cart-1", "data": {"items": [{"productId": "P1"}]}})
+    with store.app.app_context(), db.new_session(store.app) as session:
+        assert session.scalar(select(Cart.state).where(Cart.site_id == site.id)) == "open"
+
+    historical = brevo.ecommerce.create_batch_order(orders=[Order(**order_fields("H-1", email))])
+    assert historical.count == 1 and historical.batch_id is not None
+    with store.app.app_context(), db.new_session(store.app) as session:
+        assert session.scalar(select(Cart.state).where(Cart.site_id == site.id)) == "open"  # an import: no effect
+
+    sent = brevo.ecommerce.with_raw_response.create_order(**order_fields("O-1", email))
+    assert sent.status_code == 204
+    with store.app.app_context(), db.new_session(store.app) as session:
+        cart = session.scalars(select(Cart).where(Cart.site_id == site.id)).one()
+        assert (cart.state, cart.closed_reason) == ("closed", "ordered")
+    listed = brevo.ecommerce.get_orders(sort="asc")
+    assert listed["count"] == 2 and [item["id"] for item in listed["orders"]] == ["H-1", "O-1"]
+    with pytest.raises(BadRequestError) as refused:
+        brevo.ecommerce.create_order(**{**order_fields("O-2", email), "amount": -1e16})
+    assert refused.value.body["message"].startswith("amount")

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from ..commerce import schemas as commerce
 from . import schemas
 
 bp = Blueprint("openapi", __name__)
@@ -23,6 +24,12 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     schemas.V3UpdateContact,
     schemas.V3CreateAttribute,
     schemas.V3UpdateAttribute,
+    commerce.CreateUpdateCategory,
+    commerce.CategoryBatch,
+    commerce.CreateUpdateProduct,
+    commerce.ProductBatch,
+    commerce.Order,
+    commerce.OrderBatch,
 ]
 ERROR = {"$ref": "#/components/schemas/Error"}
 IDENTIFIER = {"name": "identifier", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
@@ -62,6 +69,74 @@ def _operation(
         responses[str(status)] = {"description": "error", "content": {"application/json": {"schema": ERROR}}}
     operation["responses"] = responses
     return operation
+
+
+def _commerce_paths(limit_offset: list[dict[str, Any]]) -> dict[str, Any]:
+    """Brevo's e-commerce endpoints: the catalogue and orders."""
+    since = [_query("modifiedSince", {"type": "string"}), _query("createdSince", {"type": "string"}),
+             _query("sort", {"type": "string", "enum": ["asc", "desc"]})]
+    catalogue_filters = [
+        *limit_offset, *since,
+        _query("ids", {"type": "array", "items": {"type": "string"}}),
+        _query("isDeleted", {"type": "string", "enum": ["true", "false"]}),
+    ]
+    one = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+    return {
+        "/v3/ecommerce/activate": {"post": _operation("Activate the e-commerce app (always on)", "api-key")},
+        "/v3/categories": {
+            "post": _operation(
+                "Create a category (201), or update it with updateEnabled (204)", "api-key",
+                commerce.CreateUpdateCategory, (201, "created"),
+            ),
+            "get": _operation("List categories, newest first", "api-key", parameters=catalogue_filters),
+        },
+        "/v3/categories/batch": {
+            "post": _operation(
+                "Create or update categories in a batch", "api-key", commerce.CategoryBatch, (201, "saved")
+            ),
+        },
+        "/v3/categories/{id}": {
+            "get": _operation("A category", "api-key", parameters=[one], errors=(401, 404, 429)),
+        },
+        "/v3/products": {
+            "post": _operation(
+                "Create a product (201), or update it with updateEnabled (204)", "api-key",
+                commerce.CreateUpdateProduct, (201, "created"),
+            ),
+            "get": _operation(
+                "List products, newest first", "api-key",
+                parameters=[
+                    *catalogue_filters,
+                    _query("name", {"type": "string", "minLength": 3}),
+                    _query("search", {"type": "string"}),
+                    _query("categories", {"type": "array", "items": {"type": "string"}}),
+                    _query("sortByField", {"type": "string", "enum": ["created_at", "name", "price", "id"]}),
+                    *[_query(f"price[{operator}]", {"type": "number"}) for operator in ("lte", "gte", "lt", "gt")],
+                ],
+            ),
+        },
+        "/v3/products/batch": {
+            "post": _operation(
+                "Create or update products in a batch", "api-key", commerce.ProductBatch, (201, "saved")
+            ),
+        },
+        "/v3/products/{id}": {
+            "get": _operation("A product", "api-key", parameters=[one], errors=(401, 404, 429)),
+        },
+        "/v3/orders/status": {
+            "post": _operation(
+                "Create or update an order; a paid one closes its contact's open carts", "api-key", commerce.Order,
+                (204, "stored"),
+            ),
+        },
+        "/v3/orders/status/batch": {
+            "post": _operation(
+                "Create or update orders in a batch (historical by default: stored only)", "api-key",
+                commerce.OrderBatch, (202, "stored"),
+            ),
+        },
+        "/v3/orders": {"get": _operation("List orders, newest first", "api-key", parameters=[*limit_offset, *since])},
+    }
 
 
 def document(server_url: str) -> dict[str, Any]:
@@ -152,6 +227,7 @@ def document(server_url: str) -> dict[str, Any]:
                 [IDENTIFIER, IDENTIFIER_TYPE], (400, 401, 404, 429),
             ),
         },
+        **_commerce_paths(limit_offset),
         "/v3/tracking/status": {"get": _operation("Whether the site received traffic in the last 24 hours", "api-key")},
         "/healthz": {"get": _operation("200 while the database answers", None, errors=())},
     }

@@ -44,7 +44,7 @@ def _identifying_email(properties: dict[str, Any]) -> dict[str, Any]:
     return properties
 
 
-def _bounded(value: Any, depth: int = 0) -> Any:
+def bounded(value: Any, depth: int = 0) -> Any:
     """JSON no deeper than NESTING_DEPTH and with at most PROPERTY_KEYS keys in any object."""
     if depth > sizes.NESTING_DEPTH:
         raise ValueError(f"nested deeper than {sizes.NESTING_DEPTH} levels")
@@ -52,10 +52,10 @@ def _bounded(value: Any, depth: int = 0) -> Any:
         if len(value) > sizes.PROPERTY_KEYS:
             raise ValueError(f"{len(value)} keys; the limit is {sizes.PROPERTY_KEYS}")
         for item in value.values():
-            _bounded(item, depth + 1)
+            bounded(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
-            _bounded(item, depth + 1)
+            bounded(item, depth + 1)
     return value
 
 
@@ -77,7 +77,7 @@ LATEST_MS = int(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC).timestamp
 Moment = Annotated[datetime, AfterValidator(_moment)]
 RowId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
-Properties = Annotated[dict[str, Any], AfterValidator(_bounded), AfterValidator(_identifying_email)]
+Properties = Annotated[dict[str, Any], AfterValidator(bounded), AfterValidator(_identifying_email)]
 Identifier = Annotated[str, Field(pattern=r"^[\w.\-]+$", min_length=1, max_length=sizes.ID_CHARS)]
 Name = Annotated[str, Field(min_length=1, max_length=sizes.NAME_CHARS)]
 EventName = Annotated[str, Field(min_length=1, max_length=sizes.NAME_CHARS, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -111,12 +111,12 @@ class EventData(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: StrictStr | StrictInt | None = None
-    data: Annotated[Any, AfterValidator(_bounded)] = None
+    data: Annotated[Any, AfterValidator(bounded)] = None
 
     @model_validator(mode="after")
     def _bounded_extras(self) -> EventData:
         """Other keys are kept too, so they are held to the same limits as `data`."""
-        _bounded(self.model_extra or {})
+        bounded(self.model_extra or {})
         return self
 
 

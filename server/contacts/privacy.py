@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Cart, Contact, Event, OutboxEmail, Visitor
+from ..models import Cart, Contact, Event, Order, OutboxEmail, Visitor
 
 
 def _stamp(moment: datetime | None) -> str | None:
@@ -31,6 +31,14 @@ def _carts(contact: Contact) -> Any:
     return or_(
         Cart.contact_id == contact.id, and_(Cart.contact_id.is_(None), Cart.visitor_id.in_(_visitor_ids(contact)))
     )
+
+
+def _orders(contact: Contact) -> Any:
+    """The contact's orders: linked to it, or naming its email or ext_id (an order stored before the contact was)."""
+    named = [Order.contact_id == contact.id]
+    named += [Order.email == contact.email] if contact.email is not None else []
+    named += [Order.ext_id == contact.ext_id] if contact.ext_id is not None else []
+    return and_(Order.site_id == contact.site_id, or_(*named))
 
 
 def export_contact(session: Session, contact: Contact) -> dict[str, Any]:
@@ -96,7 +104,7 @@ def export_contact(session: Session, contact: Contact) -> dict[str, Any]:
 
 
 def erase_contact(session: Session, contact: Contact) -> None:
-    """Delete the contact with its emails, carts, events and browsers, and commit: all of it or none.
+    """Delete the contact with its emails, carts, events, orders and browsers, and commit: all of it or none.
 
     A browser that another contact's events or carts still name (a shared computer) is kept for them, unlinked.
     """
@@ -107,6 +115,7 @@ def erase_contact(session: Session, contact: Contact) -> None:
         delete(OutboxEmail).where(or_(OutboxEmail.contact_id == contact.id, OutboxEmail.cart_id.in_(cart_ids))),
         delete(Cart).where(_carts(contact)),
         delete(Event).where(_events(contact)),
+        delete(Order).where(_orders(contact)),
         delete(Visitor).where(ours, ~named_by_others),
         update(Visitor).where(ours).values(contact_id=None),
         delete(Contact).where(Contact.id == contact.id),

@@ -1,6 +1,7 @@
 """The one ingest path: every entry point hands normalised events here to be stored once."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,10 +66,17 @@ def client_time(ms: int | None, now: datetime) -> datetime | None:
     return sent if sent <= now else None
 
 
-def ingest(session: Session, site: Site, events: list[IncomingEvent]) -> IngestResult:
-    """Store each event not stored before, in one transaction; a concurrent writer means a retry."""
+def ingest(
+    session: Session, site: Site, events: list[IncomingEvent], also: Callable[[Session], None] | None = None
+) -> IngestResult:
+    """Store each event not stored before, in one transaction; a concurrent writer means a retry.
+
+    `also` writes what belongs in the same transaction (the order an event reports), again on each retry.
+    """
     for attempt in range(_ATTEMPTS):
         try:
+            if also is not None:
+                also(session)
             result = _store(session, site, events)
             session.commit()
             return result
