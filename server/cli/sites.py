@@ -11,7 +11,17 @@ from sqlalchemy.orm import Session
 from .. import db
 from ..ingest.trusted_servers import normalise_networks
 from ..models import Site
-from ..sites import SiteKey, by_name, create_site, email_hosts, normalise_host, rotate_key, snippet, tracking_status
+from ..sites import (
+    SiteKey,
+    by_name,
+    client_keys,
+    create_site,
+    email_hosts,
+    normalise_host,
+    rotate_key,
+    snippet,
+    tracking_status,
+)
 
 sites_cli = AppGroup("sites", help="Create sites and print their tracking code.")
 
@@ -85,6 +95,7 @@ def sites_set_command(
             except ValueError as error:
                 raise click.BadParameter(str(error), param_hint="--servers") from None
         session.commit()
+        client_keys.forget(site.client_key)
         click.echo(
             f"{name}: consent {'required' if site.require_consent else 'not required'}, "
             f"Do-Not-Track {'honoured' if site.respect_dnt else 'ignored'}, "

@@ -24,6 +24,7 @@ from ..models import Site
 from ..sites import (
     SiteKey,
     by_name,
+    client_keys,
     create_site,
     email_hosts,
     normalise_host,
@@ -170,6 +171,7 @@ def save_servers(site_id: int) -> Response:
         return redirect(url_for("dashboard.site", site_id=found.id))
     found.servers = servers
     session.commit()
+    client_keys.forget(found.client_key)  # this process's copy of the site; others refresh within seconds
     flash("Saved: tracker calls from these servers are trusted like the secret key.", "success")
     return redirect(url_for("dashboard.site", site_id=found.id))
 
