@@ -54,6 +54,7 @@ class Site(Base):
     require_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     respect_dnt: Mapped[bool] = mapped_column(Boolean, default=False)
     email_hosts: Mapped[list[str]] = mapped_column(JSONType, default=list)  # beside its origins' hosts
+    servers: Mapped[list[str]] = mapped_column(JSONType, default=list)  # the shop's servers: addresses and ranges
 
 
 class Attribute(Base):

@@ -7,7 +7,8 @@ from typing import Any
 
 MAX_AMOUNT = Decimal(10) ** 15  # prices and quantities beyond this are no prices: shown as sent, never as 300 digits
 MAX_TEXT = 200
-_PLAIN_NUMBER = re.compile(r"^\s*-?\d{1,15}(\.\d{1,10})?\s*$")
+# Digits, or digits grouped by thousands with commas as PrestaShop's module formats amounts ("1,448.40").
+_PLAIN_NUMBER = re.compile(r"^\s*-?(\d{1,15}|\d{1,3}(,\d{3}){1,4})(\.\d{1,10})?\s*$")
 
 
 def is_scalar(value: Any) -> bool:
@@ -21,13 +22,13 @@ def is_text_or_number(value: Any) -> bool:
 
 
 def plain_number(value: Any) -> Decimal | None:
-    """A finite number below 10¹⁵, or a string that is plainly one ("90", "19.99"); None otherwise.
+    """A finite number below 10¹⁵, or a string that is plainly one ("90", "19.99", "1,448.40"); None otherwise.
 
     A string such as '1e999999' or 'NaN' is no number here, so it is never formatted as one.
     """
     if not is_text_or_number(value) or (isinstance(value, str) and not _PLAIN_NUMBER.match(value)):
         return None
-    amount = Decimal(str(value).strip())
+    amount = Decimal(str(value).strip().replace(",", ""))
     return amount if amount.is_finite() and abs(amount) < MAX_AMOUNT else None
 
 

@@ -8,6 +8,7 @@ from flask import request
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
@@ -155,28 +156,54 @@ class Batch(BaseModel):
 # Brevo's tracker REST API (POST /api/v2/*, header ma-key)
 
 
+def _none_as_empty(value: Any) -> Any:
+    return {} if value is None else value
+
+
+# Brevo's tracker REST bodies as the plugins send them: nopCommerce's `null` properties and attributes, Stape's
+# `eventData`, a PrestaShop tracker's `link` for a page.
+MaybeProperties = Annotated[Properties, BeforeValidator(_none_as_empty)]
+
+
+def _spelled(raw: Any, name: str, other: str) -> Any:
+    """The body with `other` read as `name` when only `other` is there."""
+    if isinstance(raw, dict) and name not in raw and other in raw:
+        return {**raw, name: raw[other]}
+    return raw
+
+
 class V2Identify(BaseModel):
     email: Email
-    attributes: Properties = Field(default_factory=dict)
+    attributes: MaybeProperties = Field(default_factory=dict)
 
 
 class V2TrackEvent(BaseModel):
     email: Email
     event: Name
-    properties: Properties = Field(default_factory=dict)
+    properties: MaybeProperties = Field(default_factory=dict)
     eventdata: EventData | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stape_spelling(cls, raw: Any) -> Any:
+        return _spelled(raw, "eventdata", "eventData")
 
 
 class V2TrackLink(BaseModel):
     email: Email
     link: str = Field(min_length=1, max_length=sizes.URL_CHARS)
-    properties: Properties = Field(default_factory=dict)
+    properties: MaybeProperties = Field(default_factory=dict)
 
 
 class V2TrackPage(BaseModel):
     email: Email
     page: Name
-    properties: Properties = Field(default_factory=dict)
+    properties: MaybeProperties = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _link_for_page(cls, raw: Any) -> Any:
+        return _spelled(raw, "page", "link")
 
 
 # Brevo's v3 API (header api-key)

@@ -9,8 +9,19 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
 from .. import db
+from ..ingest.trusted_servers import normalise_networks
 from ..models import Site
-from ..sites import SiteKey, by_name, create_site, email_hosts, normalise_host, rotate_key, snippet, tracking_status
+from ..sites import (
+    SiteKey,
+    by_name,
+    client_keys,
+    create_site,
+    email_hosts,
+    normalise_host,
+    rotate_key,
+    snippet,
+    tracking_status,
+)
 
 sites_cli = AppGroup("sites", help="Create sites and print their tracking code.")
 
@@ -59,8 +70,14 @@ def snippet_command(name: str, url: str | None) -> None:
 @click.option("--email-hosts", "hosts",
               help="Hosts besides the origins' that emails may link to and show images from, comma-separated "
                    "('' for none).")
-def sites_set_command(name: str, require_consent: bool | None, respect_dnt: bool | None, hosts: str | None) -> None:
-    """Change a site's consent settings (its tracking code must then be pasted again) or its emails' hosts."""
+@click.option("--servers", help="The shop's own servers, whose tracker REST calls with the client key are trusted "
+                                "like the secret key: addresses or CIDR ranges, comma-separated ('' for none; the "
+                                "addresses of the site's origins count anyway).")
+def sites_set_command(
+    name: str, require_consent: bool | None, respect_dnt: bool | None, hosts: str | None, servers: str | None
+) -> None:
+    """Change a site's consent settings (its tracking code must then be pasted again), its emails' hosts or its
+    servers."""
     with db.new_session(current_app) as session:
         site = site_named(session, name)
         if require_consent is not None:
@@ -72,11 +89,18 @@ def sites_set_command(name: str, require_consent: bool | None, respect_dnt: bool
                 site.email_hosts = sorted({normalise_host(host) for host in hosts.split(",") if host.strip()})
             except ValueError as error:
                 raise click.BadParameter(str(error), param_hint="--email-hosts") from None
+        if servers is not None:
+            try:
+                site.servers = normalise_networks(servers.split(","))
+            except ValueError as error:
+                raise click.BadParameter(str(error), param_hint="--servers") from None
         session.commit()
+        client_keys.forget(site.client_key)
         click.echo(
             f"{name}: consent {'required' if site.require_consent else 'not required'}, "
             f"Do-Not-Track {'honoured' if site.respect_dnt else 'ignored'}, "
-            f"emails link to {', '.join(sorted(email_hosts(site))) or 'no host (name an origin or --email-hosts)'}."
+            f"emails link to {', '.join(sorted(email_hosts(site))) or 'no host (name an origin or --email-hosts)'}, "
+            f"trusted servers: {', '.join(site.servers) or 'none listed'} (and the origins' addresses)."
         )
         if require_consent is not None or respect_dnt is not None:
             click.echo(f"Paste `flask --app server sites snippet {name}` again.")

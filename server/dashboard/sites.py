@@ -19,10 +19,12 @@ from ..contacts.attributes import (
     site_attributes,
 )
 from ..ingest.refused_counters import totals
+from ..ingest.trusted_servers import normalise_networks
 from ..models import Site
 from ..sites import (
     SiteKey,
     by_name,
+    client_keys,
     create_site,
     email_hosts,
     normalise_host,
@@ -154,6 +156,23 @@ def save_email_hosts(site_id: int) -> Response:
     found.email_hosts = hosts
     session.commit()
     flash("Saved: emails link only to the hosts listed.", "success")
+    return redirect(url_for("dashboard.site", site_id=found.id))
+
+
+@bp.post("/sites/<int:site_id>/servers")
+def save_servers(site_id: int) -> Response:
+    """The shop's own servers, whose tracker REST calls with the client key are trusted like the secret key."""
+    session = db.session()
+    found = visible_site(site_id)
+    try:
+        servers = normalise_networks(_ORIGIN_SEPARATORS.split(request.form.get("servers", "")))
+    except ValueError as error:
+        flash(f"Not saved: {error}. Write addresses such as 203.0.113.7 or ranges such as 10.0.0.0/24.", "error")
+        return redirect(url_for("dashboard.site", site_id=found.id))
+    found.servers = servers
+    session.commit()
+    client_keys.forget(found.client_key)  # this process's copy of the site; others refresh within seconds
+    flash("Saved: tracker calls from these servers are trusted like the secret key.", "success")
     return redirect(url_for("dashboard.site", site_id=found.id))
 
 
