@@ -191,6 +191,7 @@ class Cart(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_reason: Mapped[str | None] = mapped_column(String(40))
+    order_total: Mapped[float | None] = mapped_column(Float)  # the revenue of the order that closed it, if it said
 
 
 class OutboxEmail(Base):

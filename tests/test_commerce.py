@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,10 +11,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from server import create_app, db
+from server.automation.worker import Worker
 from server.commerce.catalogue import enrich_items
+from server.dashboard.queries import cart_counts
 from server.ingest import sizes
-from server.models import Cart, Category, Contact, Event, Order, Site
+from server.models import Cart, Category, Contact, Event, Order, OutboxEmail, Site, utcnow
 from server.sites import create_site
+
+from .support.store import Store
 
 ITEMS = [{"name": "Wrist watch", "price": 50, "quantity": 1}]
 
@@ -306,3 +311,71 @@ def test_the_catalogue_and_orders_belong_to_their_site(app: Flask, client: Flask
     assert other.post("products", {"id": "P1", "name": "Theirs"}).status_code == 201
     assert (shop.get("products/P1").json["name"], other.get("products/P1").json["name"]) == ("Mine", "Theirs")
     assert client.get("/v3/products", headers={"api-key": "wrong"}).status_code == 401
+
+
+# What the catalogue and orders do for the recovery email and the dashboard
+
+
+def emails_after_the_deadline(app: Flask, store: Store, site: Site) -> list[OutboxEmail]:
+    """Run the worker as if the delay had passed, and read the site's outbox (held: no SMTP server is set)."""
+    store.leave_only_carts_of(site)
+    Worker(app, clock=lambda: utcnow() + timedelta(hours=3)).run_pass()
+    return rows(app, OutboxEmail, site)
+
+
+def test_a_cart_of_segment_products_stays_open_and_its_email_lists_them(
+    app: Flask, client: FlaskClient, store: Store, site: Site
+) -> None:
+    """RudderStack forwards Segment's e-commerce properties: lines under `products`, their image as `image_url`."""
+    with db.new_session(app) as session:
+        session.get_one(Site, site.id).email_hosts = ["shop.example"]
+        session.commit()
+    products = [{"product_id": "P1", "name": "Track Pants", "price": 22, "quantity": 2,
+                 "image_url": "https://shop.example/track-pants.png", "url": "https://shop.example/p/track-pants"}]
+    body = {"email": "rudder@example.com", "event": "cart_updated",
+            "eventdata": {"id": "cart-7", "data": {"products": products, "currency": "EUR"}}}
+    assert client.post("/api/v2/trackEvent", json=body, headers={"ma-key": site.client_key}).status_code == 204
+    assert cart_states(app, site) == {"cart-7": ("open", None)}
+    [email] = emails_after_the_deadline(app, store, site)
+    assert "Track Pants" in email.html and "https://shop.example/track-pants.png" in email.html
+    assert "44.00 EUR" in email.text
+
+
+def test_a_line_naming_only_its_product_is_shown_from_the_catalogue(
+    app: Flask, shop: Shop, store: Store, site: Site
+) -> None:
+    with db.new_session(app) as session:
+        session.get_one(Site, site.id).email_hosts = ["shop.example"]
+        session.commit()
+    product = {"id": "W-1", "name": "Wrist watch", "price": 50, "url": "https://shop.example/p/watch",
+               "imageUrl": "https://shop.example/img/watch.png"}
+    assert shop.post("products", product).status_code == 201
+    event = {"event_name": "cart_updated", "identifiers": {"email_id": "ann@example.com"},
+             "event_properties": {"id": "cart-1", "data": {"items": [{"id": "W-1", "quantity": 2}]}}}
+    assert shop.post("events", event).status_code == 204
+    [email] = emails_after_the_deadline(app, store, site)
+    assert "Wrist watch" in email.html
+    assert 'href="https://shop.example/p/watch"' in email.html and "https://shop.example/img/watch.png" in email.html
+    assert "100.00" in email.text
+
+
+def test_the_order_that_closes_an_emailed_cart_is_recovered_revenue(
+    app: Flask, shop: Shop, store: Store, site: Site, owner: FlaskClient
+) -> None:
+    open_cart(shop, "ann@example.com", "cart-1")
+    assert len(emails_after_the_deadline(app, store, site)) == 1
+    assert shop.post("orders/status", order(status="completed")).status_code == 204
+    assert cart_states(app, site) == {"cart-1": ("closed", "ordered")}
+    with db.new_session(app) as session:
+        counts = cart_counts(session, site.id)
+    assert (counts.recovered, counts.recovered_revenue) == (1, 308.42)
+    page = owner.get(f"/?site={site.id}")
+    assert '<span id="recovered-revenue">308.42</span> in orders' in page.get_data(as_text=True)
+
+
+def test_an_order_before_the_email_is_no_recovered_revenue(app: Flask, shop: Shop, site: Site) -> None:
+    open_cart(shop, "ann@example.com", "cart-1")
+    assert shop.post("orders/status", order(status="paid")).status_code == 204
+    with db.new_session(app) as session:
+        counts = cart_counts(session, site.id)
+    assert (counts.recovered, counts.cancelled, counts.recovered_revenue) == (0, 1, 0)

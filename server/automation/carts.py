@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from ..commerce.cart_items import has_lines
 from ..contacts.identity import SeenVisitor
 from ..models import Cart, Contact, Workflow
+from ..values import plain_number
 from .states import CartState, CloseReason, closed
 
 CART_UPDATED = "cart_updated"
@@ -46,10 +48,6 @@ def cart_key(eventdata: dict[str, Any] | None) -> str | None:
     return str(key)[:255] if key not in (None, "") else None
 
 
-def has_items(data: Any) -> bool:
-    return isinstance(data, dict) and isinstance(data.get("items"), list) and len(data["items"]) > 0
-
-
 @dataclass(slots=True)
 class CartRow:
     """A cart as one ingest reads and writes it (plain columns: no unit of work on the hot path)."""
@@ -73,6 +71,7 @@ class CartRow:
     lease_until: datetime | None = None
     emailed_at: datetime | None = None
     closed_reason: CloseReason | None = None
+    order_total: float | None = None
 
 
 _CARTS = Cart.__table__
@@ -252,7 +251,7 @@ def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_
     cart = book.find(cart_owner, key)
     workflow = book.workflow
     if cart is None:
-        if not has_items(data):
+        if not has_lines(data):
             return
         cart = CartRow(
             site_id=event["site_id"], owner=cart_owner, cart_key=key, state=CartState.OPEN, version=0, cycle=1, resets=0
@@ -265,12 +264,12 @@ def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_
         return
     elif cart.state != CartState.OPEN:
         cart.state, cart.cycle, cart.resets, cart.closed_reason = CartState.OPEN, cart.cycle + 1, 0, None
-        cart.emailed_at, cart.deadline_at = None, None
+        cart.emailed_at, cart.deadline_at, cart.order_total = None, None, None
     else:
         cart.resets += 1
     cart.contact_id, cart.visitor_id, cart.lease_until = event["contact_id"], event["visitor_id"], None
     _record_update(cart, event, sent_at, data)
-    if not has_items(data):
+    if not has_lines(data):
         close(cart, CloseReason.EMPTY)
         return
     if cart.deadline_at is None or cart.resets <= workflow.max_resets:
@@ -287,11 +286,24 @@ def close_carts(
     book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_at: datetime | None, reason: CloseReason
 ) -> None:
     """Close the named cart, or with no id every open cart of the owner (unless it was sent before their last
-    update and arrived late): no email."""
+    update and arrived late): no email. An order's revenue stays with the carts it closed."""
     key = cart_key(event["eventdata"])
     for cart in [book.find(cart_owner, key)] if key is not None else book.carts_of(cart_owner):
         if cart is not None and cart.state != CartState.CLOSED and not arrived_late(sent_at, cart):
             close(cart, reason)
+            if reason is CloseReason.ORDERED:
+                cart.order_total = order_revenue((event["eventdata"] or {}).get("data"))
+
+
+def order_revenue(data: Any) -> float | None:
+    """What an order brought in: its `revenue` (Brevo's plugins) or else its `total`, when either is a number."""
+    if not isinstance(data, dict):
+        return None
+    for key in ("revenue", "total"):
+        amount = plain_number(data.get(key))
+        if amount is not None:
+            return float(amount)
+    return None
 
 
 def schedule(cart: Cart | CartRow, workflow: Workflow | WorkflowSettings) -> None:

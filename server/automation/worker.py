@@ -13,6 +13,7 @@ from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from .. import db
+from ..commerce.cart_items import readable_cart
 from ..contacts.retention import prune_events
 from ..mail.confirmation import confirmation_context, confirmation_key, confirmation_url
 from ..mail.delivery import Delivery
@@ -108,7 +109,7 @@ class Worker:
             unconfirmed = {confirmation_key(cart.contact_id): cart for cart, reason in decisions
                            if reason is CloseReason.UNCONFIRMED}
             asked = already_queued(session, unconfirmed)
-            emails = [self._recovery_email(cart, sites.site(cart.site_id), sites.workflow(cart.site_id), now)
+            emails = [self._recovery_email(session, cart, sites.site(cart.site_id), sites.workflow(cart.site_id), now)
                       for cart in emailed]
             emails += [self._confirmation_email(key, cart, sites.site(cart.site_id), now)
                        for key, cart in unconfirmed.items() if key not in asked]
@@ -119,14 +120,17 @@ class Worker:
             session.commit()
             return len(emails)
 
-    def _recovery_email(self, cart: Row[Any], site: Site, workflow: Workflow, now: datetime) -> dict[str, Any]:
-        """The outbox row for this cart cycle (a row of `_OWNED`): rendered now, keyed by cart and cycle."""
+    def _recovery_email(
+        self, session: Session, cart: Row[Any], site: Site, workflow: Workflow, now: datetime
+    ) -> dict[str, Any]:
+        """The outbox row for this cart cycle (a row of `_OWNED`): rendered now, its lines completed from the
+        site's catalogue, keyed by cart and cycle."""
         link = unsubscribe_url(self.public_url, self.secret_key, site.id, cart.contact_id, cart.link_nonce)
         rendered = render("recovery", recovery_context(
             shop_name=site.name,
             subject=workflow.subject,
             firstname=_firstname(cart),
-            cart=cart.snapshot,
+            cart=readable_cart(session, site.id, cart.snapshot),
             unsubscribe_url=link,
             hosts=email_hosts(site),
         ))

@@ -148,6 +148,6 @@ def _enriched(item: Any, product: Row[Any] | None) -> Any:
     filled = dict(item)
     for key, column in _FILLED:
         value = getattr(product, column)
-        if value is not None and filled.get(key) in (None, ""):
+        if value is not None and filled.get(key) in (None, "", False):
             filled[key] = value
     return filled

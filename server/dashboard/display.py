@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, request, url_for
 
+from ..commerce.cart_items import LINE_KEYS, cart_lines, in_brevo_names
 from ..models import utcnow
 from ..values import is_scalar, plain_number
 
@@ -86,18 +87,18 @@ class CartView:
 
 
 def cart_view(data: Any) -> CartView | None:
-    """`{items: [{name, quantity, price}, …], total, currency, …}` as a table and fields; None for other data."""
-    if not isinstance(data, dict) or not isinstance(data.get("items"), list) or not data["items"]:
-        return None
-    if not all(isinstance(item, dict) for item in data["items"]):
+    """`{items: [{name, quantity, price}, …], total, currency, …}` (or Segment's `products`) as a table and fields;
+    None for other data."""
+    lines = cart_lines(data)
+    if not lines or not all(isinstance(item, dict) for item in lines):
         return None
     rows = []
-    for item in data["items"]:
+    for item in map(in_brevo_names, lines):
         quantity, price = plain_number(item.get("quantity")), plain_number(item.get("price"))
         line = f"{quantity * price:,.2f}" if quantity is not None and price is not None else ""
         name = item.get("name", item.get("id", ""))
         rows.append(ItemRow(_text(name), _text(item.get("quantity", "")), _text(item.get("price", "")), line))
-    return CartView(rows, {key: value for key, value in data.items() if key != "items"})
+    return CartView(rows, {key: value for key, value in data.items() if key not in LINE_KEYS})
 
 
 def _text(value: Any) -> str:

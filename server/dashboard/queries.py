@@ -162,6 +162,7 @@ class CartCounts:
     emailed: int
     recovered: int
     cancelled: int
+    recovered_revenue: float  # what the orders that closed recovered carts said they brought in
 
 
 def cart_counts(session: Session, site_id: int) -> CartCounts:
@@ -174,6 +175,7 @@ def cart_counts(session: Session, site_id: int) -> CartCounts:
         func.count(case((emailed, 1))),
         func.count(case((recovered, 1))),
         func.count(case((cancelled, 1))),
+        func.coalesce(func.sum(case((recovered, Cart.order_total))), 0.0),
     ).where(Cart.site_id == site_id)
     row = session.execute(query).one()
     return CartCounts(*row)
