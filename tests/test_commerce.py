@@ -323,13 +323,18 @@ def emails_after_the_deadline(app: Flask, store: Store, site: Site) -> list[Outb
     return rows(app, OutboxEmail, site)
 
 
+def links_to_the_shop(app: Flask, site: Site) -> None:
+    """Emails of the site may link to and show images from shop.example, where these tests' products are."""
+    with db.new_session(app) as session:
+        session.get_one(Site, site.id).email_hosts = ["shop.example"]
+        session.commit()
+
+
 def test_a_cart_of_segment_products_stays_open_and_its_email_lists_them(
     app: Flask, client: FlaskClient, store: Store, site: Site
 ) -> None:
     """RudderStack forwards Segment's e-commerce properties: lines under `products`, their image as `image_url`."""
-    with db.new_session(app) as session:
-        session.get_one(Site, site.id).email_hosts = ["shop.example"]
-        session.commit()
+    links_to_the_shop(app, site)
     products = [{"product_id": "P1", "name": "Track Pants", "price": 22, "quantity": 2,
                  "image_url": "https://shop.example/track-pants.png", "url": "https://shop.example/p/track-pants"}]
     body = {"email": "rudder@example.com", "event": "cart_updated",
@@ -344,9 +349,7 @@ def test_a_cart_of_segment_products_stays_open_and_its_email_lists_them(
 def test_a_line_naming_only_its_product_is_shown_from_the_catalogue(
     app: Flask, shop: Shop, store: Store, site: Site
 ) -> None:
-    with db.new_session(app) as session:
-        session.get_one(Site, site.id).email_hosts = ["shop.example"]
-        session.commit()
+    links_to_the_shop(app, site)
     product = {"id": "W-1", "name": "Wrist watch", "price": 50, "url": "https://shop.example/p/watch",
                "imageUrl": "https://shop.example/img/watch.png"}
     assert shop.post("products", product).status_code == 201
