@@ -10,14 +10,18 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from server import db
 from server.models import Cart, Contact, Event, Site
-from tests.support.raw_http import Answer, send_lines
-from tests.support.servers import Process, start_receiver
-from tests.support.store import Store
-from tests.support.waiting import wait_until
+
+from .support.cli import cli
+from .support.dashboard import csrf_token
+from .support.raw_http import Answer, send_lines
+from .support.servers import Process, start_receiver
+from .support.store import Store
+from .support.waiting import wait_until
 
 
 def _email() -> str:
@@ -305,3 +309,33 @@ def test_a_shop_server_elsewhere_is_told_how_to_be_trusted(strict_receiver: Proc
 def _wait_for_204(receiver: Process, site: Site) -> bool:
     """The receiver keeps a site's settings for a few seconds: the next call after that is served."""
     return bool(wait_until(lambda: _customers(receiver, site, 1) == [204], timeout=15))
+
+
+def _servers(store: Store, site: Site) -> list[str]:
+    with db.new_session(store.app) as session:
+        return list(session.get_one(Site, site.id).servers)
+
+
+def test_the_shop_names_its_servers_on_the_command_line(store: Store, site: Site) -> None:
+    result = cli(store.app, "sites", "set", site.name, "--servers", "203.0.113.7, 10.0.0.9/24,2001:db8::1")
+    assert result.exit_code == 0, result.output
+    assert f"{site.name}: trusted servers 10.0.0.0/24, 2001:db8::1/128, 203.0.113.7/32" in result.output
+    assert _servers(store, site) == ["10.0.0.0/24", "2001:db8::1/128", "203.0.113.7/32"]
+
+    refused = cli(store.app, "sites", "set", site.name, "--servers", "203.0.113.7,shop.example")
+    assert refused.exit_code != 0 and "not an IP address or CIDR range: 'shop.example'" in refused.output
+    assert _servers(store, site) == ["10.0.0.0/24", "2001:db8::1/128", "203.0.113.7/32"]
+
+    assert cli(store.app, "sites", "set", site.name, "--servers", "").exit_code == 0
+    assert _servers(store, site) == []
+
+
+def test_the_shop_names_its_servers_on_the_site_page(owner: FlaskClient, store: Store, site: Site) -> None:
+    page = f"/sites/{site.id}"
+    saved = owner.post(f"{page}/servers", data={"servers": "203.0.113.7 10.1.0.0/16",
+                                                 "csrf_token": csrf_token(owner, page)})
+    assert saved.status_code == 302
+    assert 'value="10.1.0.0/16 203.0.113.7/32"' in owner.get(page).get_data(as_text=True)
+    bad = owner.post(f"{page}/servers", data={"servers": "999.1.1.1", "csrf_token": csrf_token(owner, page)})
+    assert "Not saved: not an IP address or CIDR range" in owner.get(bad.headers["Location"]).get_data(as_text=True)
+    assert _servers(store, site) == ["10.1.0.0/16", "203.0.113.7/32"]

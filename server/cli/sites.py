@@ -99,9 +99,9 @@ def sites_set_command(
         click.echo(
             f"{name}: consent {'required' if site.require_consent else 'not required'}, "
             f"Do-Not-Track {'honoured' if site.respect_dnt else 'ignored'}, "
-            f"emails link to {', '.join(sorted(email_hosts(site))) or 'no host (name an origin or --email-hosts)'}, "
-            f"trusted servers: {', '.join(site.servers) or 'none listed'} (and the origins' addresses)."
+            f"emails link to {', '.join(sorted(email_hosts(site))) or 'no host (name an origin or --email-hosts)'}."
         )
+        click.echo(f"{name}: trusted servers {', '.join(site.servers) or 'none listed'} (and the origins' addresses).")
         if require_consent is not None or respect_dnt is not None:
             click.echo(f"Paste `flask --app server sites snippet {name}` again.")
 
