@@ -13,6 +13,7 @@ _CODES = {
     404: "document_not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    422: "unprocessable_entity",
     429: "too_many_requests",
 }
 

@@ -55,6 +55,7 @@ class Site(Base):
     respect_dnt: Mapped[bool] = mapped_column(Boolean, default=False)
     email_hosts: Mapped[list[str]] = mapped_column(JSONType, default=list)  # beside its origins' hosts
     servers: Mapped[list[str]] = mapped_column(JSONType, default=list)  # the shop's servers: addresses and ranges
+    display_currency: Mapped[str | None] = mapped_column(String(3))  # ISO 4217; None: the default, EUR
 
 
 class Attribute(Base):

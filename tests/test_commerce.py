@@ -89,6 +89,29 @@ def cart_states(app: Flask, site: Site) -> dict[str, tuple[str, str | None]]:
 # The catalogue
 
 
+def test_the_display_currency_is_eur_until_the_shop_sets_another(client: FlaskClient, shop: Shop) -> None:
+    assert shop.get("ecommerce/config/displayCurrency").json == {"code": "EUR"}
+
+    chosen = shop.post("ecommerce/config/displayCurrency", {"code": "usd"})
+    assert (chosen.status_code, chosen.json) == (200, {"code": "USD"})
+    assert shop.get("ecommerce/config/displayCurrency").json == {"code": "USD"}
+
+    for code in ("EURO", "E1R", "€UR", "aß", "\u0131so", " EUR"):  # "aß", "\u0131so": upper-cased, they are ASCII
+        refused = shop.post("ecommerce/config/displayCurrency", {"code": code})
+        assert (refused.status_code, refused.json["code"]) == (422, "unprocessable_entity"), code
+        assert "ISO 4217" in refused.json["message"]
+    for body, problem in (({}, "missing_parameter"), ({"code": 978}, "invalid_parameter")):
+        refused = shop.post("ecommerce/config/displayCurrency", body)
+        assert (refused.status_code, refused.json["code"]) == (400, problem)
+        assert refused.json["message"].startswith("code")
+    assert shop.get("ecommerce/config/displayCurrency").json == {"code": "USD"}
+
+    with db.new_session(shop.client.application) as session:
+        other = Shop(client, create_site(session, f"other-{uuid.uuid4().hex[:8]}", [], 3600))
+    assert other.get("ecommerce/config/displayCurrency").json == {"code": "EUR"}
+    assert client.get("/v3/ecommerce/config/displayCurrency").status_code == 401
+
+
 def test_a_category_is_created_refused_twice_then_updated_with_update_enabled(shop: Shop) -> None:
     created = shop.post("categories", {"id": "shoes", "name": "Shoes", "url": "https://shop.example/shoes",
                                        "position": 3})

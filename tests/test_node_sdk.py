@@ -41,6 +41,10 @@ def test_the_node_sdk_drives_contacts_events_and_ecommerce(receiver: Process, si
     assert (results["contact"]["email"], results["contact"]["attributes"]) == (email, {"FIRSTNAME": "Ada"})
     assert results["event"] is None  # 204
 
+    assert (results["displayCurrency"], results["setDisplayCurrency"]) == ({"code": "EUR"}, {"code": "GBP"})
+    assert results["badDisplayCurrency"]["status"] == 422
+    assert results["badDisplayCurrency"]["body"]["code"] == "unprocessable_entity"
+
     assert results["category"] == {"id": "watches"}
     assert results["categoryBatch"] == {"createdCount": 1, "updatedCount": 1}
     assert [item["id"] for item in results["categories"]["categories"]] == ["watches", "straps"]

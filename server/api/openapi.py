@@ -30,6 +30,7 @@ REQUEST_MODELS: list[type[BaseModel]] = [
     commerce.ProductBatch,
     commerce.Order,
     commerce.OrderBatch,
+    commerce.DisplayCurrency,
 ]
 ERROR = {"$ref": "#/components/schemas/Error"}
 IDENTIFIER = {"name": "identifier", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
@@ -72,7 +73,7 @@ def _operation(
 
 
 def _commerce_paths(limit_offset: list[dict[str, Any]]) -> dict[str, Any]:
-    """Brevo's e-commerce endpoints: the catalogue and orders."""
+    """Brevo's e-commerce endpoints: the catalogue, orders and the display currency."""
     since = [_query("modifiedSince", {"type": "string"}), _query("createdSince", {"type": "string"}),
              _query("sort", {"type": "string", "enum": ["asc", "desc"]})]
     catalogue_filters = [
@@ -83,6 +84,13 @@ def _commerce_paths(limit_offset: list[dict[str, Any]]) -> dict[str, Any]:
     one = {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
     return {
         "/v3/ecommerce/activate": {"post": _operation("Activate the e-commerce app (always on)", "api-key")},
+        "/v3/ecommerce/config/displayCurrency": {
+            "get": _operation("The shop's display currency (EUR unless set)", "api-key", errors=(401, 429)),
+            "post": _operation(
+                "Set the shop's display currency: an ISO 4217 code", "api-key", commerce.DisplayCurrency,
+                errors=(400, 401, 413, 422, 429),
+            ),
+        },
         "/v3/categories": {
             "post": _operation(
                 "Create a category (201), or update it with updateEnabled (204)", "api-key",

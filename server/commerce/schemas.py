@@ -178,6 +178,12 @@ class OrderBatch(BaseModel):
     notifyUrl: Url | None = None
 
 
+class DisplayCurrency(BaseModel):
+    """The currency the shop shows its amounts in, as an ISO 4217 code (`EUR`)."""
+
+    code: Annotated[StrictStr, Field(min_length=1, max_length=sizes.NAME_CHARS)]
+
+
 def parse_item(model: type[Model], raw: Any, prefix: str = "") -> Model:
     """`raw` as `model`, or a 400 naming the first field that is wrong (`missing_parameter` when it is absent)."""
     try:

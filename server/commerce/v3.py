@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 import secrets
 from collections.abc import Callable
 from datetime import time
@@ -33,6 +34,8 @@ PRODUCT_SORT_FIELDS = {"created_at": Product.created_at, "name": Product.name, "
 PRICE_FILTERS = {"lte": operator.le, "gte": operator.ge, "lt": operator.lt, "gt": operator.gt, "eq": operator.eq,
                  "ne": operator.ne}
 _ATTEMPTS = 3
+DEFAULT_DISPLAY_CURRENCY = "EUR"
+CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")  # the shape of an ISO 4217 code, in ASCII letters of either case
 
 
 @bp.post("/ecommerce/activate")
@@ -40,6 +43,25 @@ def activate() -> Response:
     """The e-commerce app is always on in Sibyl: 200, as Brevo answers once it is activated."""
     site_from_api_key()
     return Response(status=200)
+
+
+@bp.get("/ecommerce/config/displayCurrency")
+def display_currency() -> Response:
+    """The currency the shop shows its amounts in: the one it set, else EUR."""
+    site = site_from_api_key()
+    return jsonify(code=site.display_currency or DEFAULT_DISPLAY_CURRENCY)
+
+
+@bp.post("/ecommerce/config/displayCurrency")
+def set_display_currency() -> Response:
+    """Set the display currency; upper-cased, and 422 when it is not three letters, as Brevo refuses an invalid code."""
+    site = site_from_api_key()
+    code = schemas.parse_item(schemas.DisplayCurrency, json_body()).code
+    if not CURRENCY_CODE.fullmatch(code):  # before upper-casing: "ß".upper() is "SS"
+        raise ApiError(422, "code: give an ISO 4217 currency code, three letters such as EUR")
+    site.display_currency = code.upper()
+    db.session().commit()
+    return jsonify(code=site.display_currency)
 
 
 # Categories

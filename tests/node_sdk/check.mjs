@@ -31,6 +31,9 @@ results.event = (await brevo.event.createEvent({
 })) ?? null;
 
 await brevo.ecommerce.activateTheECommerceApp();
+results.displayCurrency = await brevo.ecommerce.getTheIso4217CompliantDisplayCurrencyCodeForYourBrevoAccount();
+results.setDisplayCurrency = await brevo.ecommerce.setConfigDisplayCurrency({ code: "GBP" });
+results.badDisplayCurrency = await refused(() => brevo.ecommerce.setConfigDisplayCurrency({ code: "POUND" }));
 results.category = await brevo.ecommerce.createUpdateCategory({ id: "watches", name: "Watches" });
 results.categoryBatch = await brevo.ecommerce.createUpdateBatchCategory({
   categories: [{ id: "watches", name: "All watches" }, { id: "straps", name: "Straps" }],
