@@ -52,8 +52,16 @@ class SiteKey(StrEnum):
     API = "api"
 
 
+SECRET_KEY_PREFIX = "xkeysib-"  # Brevo's prefix for an API v3 key, so that shops' key checks accept ours
+
+
 def new_key(which: SiteKey) -> str:
-    return secrets.token_hex(12) if which is SiteKey.CLIENT else f"xkeysib-{secrets.token_hex(32)}"
+    return secrets.token_hex(12) if which is SiteKey.CLIENT else f"{SECRET_KEY_PREFIX}{secrets.token_hex(32)}"
+
+
+def is_secret_key_form(key: str) -> bool:
+    """Whether `key` is shaped like a secret api key (not whether a site has it): never a public client key."""
+    return key.startswith(SECRET_KEY_PREFIX)
 
 
 def rotate_key(session: Session, site: Site, which: SiteKey) -> str:

@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from server import db
+from server import create_app, db
 from server.models import Cart, Contact, Event, Site
 
 from .support.cli import cli
@@ -339,3 +339,20 @@ def test_the_shop_names_its_servers_on_the_site_page(owner: FlaskClient, store: 
     bad = owner.post(f"{page}/servers", data={"servers": "999.1.1.1", "csrf_token": csrf_token(owner, page)})
     assert "Not saved: not an IP address or CIDR range" in owner.get(bad.headers["Location"]).get_data(as_text=True)
     assert _servers(store, site) == ["10.1.0.0/16", "203.0.113.7/32"]
+
+
+def test_a_client_key_in_api_key_is_rate_limited_per_address_not_for_the_whole_shop(
+    database_url: str, store: Store, site: Site
+) -> None:
+    """PrestaShop's and Magento's modules put the public key in `api-key` too: a stranger sending it must not spend
+    the shop's own quota, as one sending the secret key (which only the shop has) would."""
+    app = create_app({"DATABASE_URL": database_url, "WORKER": "external", "RATE_LIMIT": "3/minute"})
+    headers = {"ma-key": site.client_key, "api-key": site.client_key}
+
+    def identify(address: str) -> int:
+        answer = app.test_client().post("/api/v2/identify", json={"email": _email()}, headers=headers,
+                                        environ_base={"REMOTE_ADDR": address})
+        return answer.status_code
+
+    assert [identify("198.51.100.1") for _ in range(4)] == [204, 204, 204, 429]
+    assert identify("198.51.100.2") == 204

@@ -9,13 +9,17 @@ from flask import Blueprint, Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from ..sites import is_secret_key_form
+
 
 def _api_key() -> str:
-    """Whom a REST call is counted against: the secret `api-key` alone, which only the shop holds; the
-    public `ma-key` with the caller's address, so that no stranger can spend a shop's quota; else the address."""
-    if key := request.headers.get("api-key"):
+    """Whom a REST call is counted against: a secret `api-key` alone, which only the shop holds; a public key
+    (in `ma-key`, or in `api-key` as Brevo's PrestaShop and Magento modules send it) with the caller's address,
+    so that no stranger can spend a shop's quota; else the address."""
+    key = request.headers.get("api-key", "")
+    if is_secret_key_form(key):
         return f"key:{key}"
-    if key := request.headers.get("ma-key"):
+    if key := key or request.headers.get("ma-key", ""):
         return f"public:{key}:{get_remote_address()}"
     return f"address:{get_remote_address()}"
 
