@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NODE_MODULES := tracker_js/node_modules/.package-lock.json
 NODE_SDK := tests/node_sdk/node_modules/.package-lock.json
 
-.PHONY: demo test check lint build install chromium serve worker clean screenshots bench
+.PHONY: demo test check lint format build install chromium serve worker clean screenshots bench
 
 install: $(VENV)/.installed $(NODE_MODULES)
 
@@ -48,11 +48,17 @@ test: build chromium $(NODE_SDK)
 check: build
 	$(PY) -m pytest -m "not browser and not slow"
 
-# ruff (lint and import order) and mypy (strict types) over all the Python, as pyproject.toml configures them.
+# ruff (lint, import order and layout) and mypy (strict types) over all the Python, as pyproject.toml configures them.
 LINT_PATHS := server build_tracker demo_site bench tests scripts
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 	$(VENV)/bin/mypy $(LINT_PATHS)
+
+# Lay the Python out as `make lint` expects it (ruff format), and apply ruff's safe fixes (import order).
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format $(LINT_PATHS)
+	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
 
 # The benchmarks side by side, one table (PostgreSQL rows too when SIBYL_BENCH_POSTGRES_URL names a server).
 # BENCH_ARGS="--quick" for a smoke run, "--only tracker,ingest" for some areas.

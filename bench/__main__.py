@@ -5,6 +5,7 @@
 PostgreSQL rows too when SIBYL_BENCH_POSTGRES_URL names a server (a database is created per measurement
 and dropped after). `--quick` runs every area at small sizes: a smoke run, not figures to quote.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,9 +49,11 @@ def main() -> None:
     suite = QUICK if args.quick else FULL
     started, load = time.monotonic(), os.getloadavg()[0]
     rows = [row for area in areas(args.only) for row in suite[area]()]
-    print(f"{date.today()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{' and '.join(kinds())}{', quick sizes' if args.quick else ''}; load average {load:.1f} at the start; "
-          f"{time.monotonic() - started:.0f} s\n")
+    print(
+        f"{date.today()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{' and '.join(kinds())}{', quick sizes' if args.quick else ''}; load average {load:.1f} at the start; "
+        f"{time.monotonic() - started:.0f} s\n"
+    )
     print(render(rows))
 
 

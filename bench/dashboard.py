@@ -8,6 +8,7 @@ state and their emails: SQLAlchemy Core executemany in large chunks on SQLite, C
 signs in with Flask's test client and times, per page, the median and slowest of `--runs` requests after
 one warm-up request. `--pages` times only the pages whose label or path contains one of its words.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,16 +56,23 @@ def copy_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> Non
     """PostgreSQL's COPY, as an INSERT would write the rows: the columns' Python-side defaults filled in, each
     value made by the column's own SQLAlchemy type (naive UTC times, JSON text)."""
     dialect = session.get_bind().dialect
-    defaults = {column.name: python_default(column) for column in table.c
-                if column.default is not None and column.name not in rows[0]}
+    defaults = {
+        column.name: python_default(column)
+        for column in table.c
+        if column.default is not None and column.name not in rows[0]
+    }
     columns = [*rows[0], *defaults]
     processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]  # checked out: set
     with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             values = row | defaults
-            copy.write_row([process(values[name]) if process else values[name]
-                            for name, process in zip(columns, processors, strict=True)])
+            copy.write_row(
+                [
+                    process(values[name]) if process else values[name]
+                    for name, process in zip(columns, processors, strict=True)
+                ]
+            )
 
 
 def bulk(app: Flask, model: Any, chunks: Iterable[list[dict[str, Any]]]) -> list[int]:
@@ -104,14 +112,26 @@ def seed(app: Flask, contacts: int, events: int, now: datetime) -> dict[str, int
     for n in range(contacts):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         created = moment()
-        contact_rows.append({"site_id": site.id, "email": f"{first}.{last}.{n}@example.com".lower(),
-                             "attributes": {"FIRSTNAME": first, "LASTNAME": last}, "created_at": created,
-                             "modified_at": created + (now - created) * rng.random()})
+        contact_rows.append(
+            {
+                "site_id": site.id,
+                "email": f"{first}.{last}.{n}@example.com".lower(),
+                "attributes": {"FIRSTNAME": first, "LASTNAME": last},
+                "created_at": created,
+                "modified_at": created + (now - created) * rng.random(),
+            }
+        )
     contact_ids = bulk(app, Contact, chunked(contact_rows))
-    visitor_rows = [{"site_id": site.id, "cuid": f"{rng.getrandbits(128):032x}",
-                     "contact_id": contact_ids[n] if n < contacts else None,
-                     "first_seen_at": now - timedelta(days=30), "last_seen_at": now}
-                    for n in range(contacts + contacts // 2)]
+    visitor_rows = [
+        {
+            "site_id": site.id,
+            "cuid": f"{rng.getrandbits(128):032x}",
+            "contact_id": contact_ids[n] if n < contacts else None,
+            "first_seen_at": now - timedelta(days=30),
+            "last_seen_at": now,
+        }
+        for n in range(contacts + contacts // 2)
+    ]
     visitor_ids = bulk(app, Visitor, chunked(visitor_rows))
     times = sorted(moment() for _ in range(events))  # stored in the order they arrive
 
@@ -119,26 +139,40 @@ def seed(app: Flask, contacts: int, events: int, now: datetime) -> dict[str, int
         visitor = 0 if n % 200 == 0 else rng.randrange(len(visitor_ids))  # contact 0 is the busiest: 1 event in 200
         contact = contact_ids[visitor] if visitor < contacts else None
         kind = rng.choices(["page", "track", "identify"], [75, 20, 5])[0]
-        row: dict[str, Any] = {"site_id": site.id, "message_id": f"{rng.getrandbits(128):032x}", "kind": kind,
-                               "visitor_id": visitor_ids[visitor], "contact_id": contact, "occurred_at": times[n],
-                               "received_at": times[n], "eventdata": None}
+        row: dict[str, Any] = {
+            "site_id": site.id,
+            "message_id": f"{rng.getrandbits(128):032x}",
+            "kind": kind,
+            "visitor_id": visitor_ids[visitor],
+            "contact_id": contact,
+            "occurred_at": times[n],
+            "received_at": times[n],
+            "eventdata": None,
+        }
         if kind == "page":
             page = rng.choice(PAGES)
-            row |= {"name": page, "url": f"https://shop.example/{page.lower().replace(' ', '-')}",
-                    "properties": {"ma_title": page, "ma_path": "/" + page.lower().replace(" ", "-"),
-                                   "ma_referrer": ""}}
+            row |= {
+                "name": page,
+                "url": f"https://shop.example/{page.lower().replace(' ', '-')}",
+                "properties": {"ma_title": page, "ma_path": "/" + page.lower().replace(" ", "-"), "ma_referrer": ""},
+            }
         elif kind == "track":
-            name = rng.choices(["cart_updated", "order_completed", "cart_deleted", "newsletter_signup"],
-                               [6, 2, 1, 1])[0]
-            row |= {"name": name, "url": None,
-                    "properties": {"email": contact_rows[visitor]["email"] if contact else None},
-                    "eventdata": {"id": f"cart:{rng.randint(1, 99999)}", "data": cart_data(rng)}}
+            name = rng.choices(["cart_updated", "order_completed", "cart_deleted", "newsletter_signup"], [6, 2, 1, 1])[
+                0
+            ]
+            row |= {
+                "name": name,
+                "url": None,
+                "properties": {"email": contact_rows[visitor]["email"] if contact else None},
+                "eventdata": {"id": f"cart:{rng.randint(1, 99999)}", "data": cart_data(rng)},
+            }
         else:
             row |= {"name": "identify", "url": None, "properties": {"FIRSTNAME": rng.choice(FIRST_NAMES)}}
         return row
 
-    bulk(app, Event,
-         ([event(n) for n in range(start, min(start + CHUNK, events))] for start in range(0, events, CHUNK)))
+    bulk(
+        app, Event, ([event(n) for n in range(start, min(start + CHUNK, events))] for start in range(0, events, CHUNK))
+    )
 
     cart_rows = []
     for n in range(contacts // 3):
@@ -147,29 +181,57 @@ def seed(app: Flask, contacts: int, events: int, now: datetime) -> dict[str, int
         emailed_too = state == "emailed" or (state == "closed" and rng.random() < 0.4)
         emailed = updated + timedelta(hours=2) if emailed_too else None
         reason = rng.choice(["ordered", "deleted", "empty"]) if state == "closed" else None
-        cart_rows.append({"site_id": site.id, "owner": f"contact:{contact_ids[n]}", "cart_key": "cart:1",
-                          "contact_id": contact_ids[n], "state": state, "snapshot": cart_data(rng), "version": 1,
-                          "cycle": 1, "resets": 0, "updated_at": updated, "received_at": updated,
-                          "deadline_at": updated + timedelta(hours=2),
-                          "due_at": updated + timedelta(hours=2) if state == "open" else None,
-                          "emailed_at": emailed, "closed_reason": reason})
+        cart_rows.append(
+            {
+                "site_id": site.id,
+                "owner": f"contact:{contact_ids[n]}",
+                "cart_key": "cart:1",
+                "contact_id": contact_ids[n],
+                "state": state,
+                "snapshot": cart_data(rng),
+                "version": 1,
+                "cycle": 1,
+                "resets": 0,
+                "updated_at": updated,
+                "received_at": updated,
+                "deadline_at": updated + timedelta(hours=2),
+                "due_at": updated + timedelta(hours=2) if state == "open" else None,
+                "emailed_at": emailed,
+                "closed_reason": reason,
+            }
+        )
     cart_ids = bulk(app, Cart, chunked(cart_rows))
     email_rows = [
-        {"site_id": site.id, "cart_id": cart_id, "contact_id": row["contact_id"],
-         "dedupe_key": f"cart-{cart_id}-cycle-1", "message_id": f"<{cart_id}@bench>", "sender": "shop@localhost",
-         "recipient": f"{row['contact_id']}@example.com",
-         "subject": "You left something in your cart", "html": "<p>Your cart</p>" * 50, "text": "Your cart",
-         "status": rng.choices(["sent", "failed", "held"], [90, 3, 7])[0], "attempts": 1,
-         "created_at": row["emailed_at"]}
-        for cart_id, row in zip(cart_ids, cart_rows, strict=True) if row["emailed_at"] is not None
+        {
+            "site_id": site.id,
+            "cart_id": cart_id,
+            "contact_id": row["contact_id"],
+            "dedupe_key": f"cart-{cart_id}-cycle-1",
+            "message_id": f"<{cart_id}@bench>",
+            "sender": "shop@localhost",
+            "recipient": f"{row['contact_id']}@example.com",
+            "subject": "You left something in your cart",
+            "html": "<p>Your cart</p>" * 50,
+            "text": "Your cart",
+            "status": rng.choices(["sent", "failed", "held"], [90, 3, 7])[0],
+            "attempts": 1,
+            "created_at": row["emailed_at"],
+        }
+        for cart_id, row in zip(cart_ids, cart_rows, strict=True)
+        if row["emailed_at"] is not None
     ]
     email_ids = bulk(app, OutboxEmail, chunked(email_rows))
     with db.new_session(app) as session:
         create_user(session, "bench@example.com", PASSWORD)
         session.execute(text("ANALYZE"))  # as autovacuum (or SQLite's optimize) would after a bulk load: statistics
         session.commit()
-    return {"site": site.id, "contact": contact_ids[0], "email": email_ids[0], "carts": len(cart_ids),
-            "emails": len(email_ids)}
+    return {
+        "site": site.id,
+        "contact": contact_ids[0],
+        "email": email_ids[0],
+        "carts": len(cart_ids),
+        "emails": len(email_ids),
+    }
 
 
 def signed_in_client(app: Flask) -> Any:
@@ -177,8 +239,9 @@ def signed_in_client(app: Flask) -> Any:
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token
-    answer = client.post("/login",
-                         data={"email": "bench@example.com", "password": PASSWORD, "csrf_token": token.group(1)})
+    answer = client.post(
+        "/login", data={"email": "bench@example.com", "password": PASSWORD, "csrf_token": token.group(1)}
+    )
     assert answer.status_code == 302, answer.status_code
     return client
 
@@ -215,8 +278,13 @@ def measure(kind: str, events: int, contacts: int, runs: int, words: list[str] |
         app = create_app({"DATABASE_URL": url, "WORKER": "external"})
         started = time.perf_counter()
         ids = seed(app, contacts, events, datetime.now(UTC))
-        result = [Row(area, f"seed {events:,} events, {contacts:,} contacts, {ids['carts']:,} carts, "
-                            f"{ids['emails']:,} emails", f"{time.perf_counter() - started:.0f} s")]
+        result = [
+            Row(
+                area,
+                f"seed {events:,} events, {contacts:,} contacts, {ids['carts']:,} carts, {ids['emails']:,} emails",
+                f"{time.perf_counter() - started:.0f} s",
+            )
+        ]
         client = signed_in_client(app)
         for path, label in (page for page in pages(ids, contacts, events) if chosen(page, words)):
             assert client.get(path).status_code == 200, path
@@ -227,8 +295,15 @@ def measure(kind: str, events: int, contacts: int, runs: int, words: list[str] |
                 timings.append((time.perf_counter() - begun) * 1000)
                 assert answer.status_code == 200, path
             median = statistics.median(timings)
-            result.append(Row(area, f"{label} `{path}`", f"{median:,.0f} ms (slowest {max(timings):,.0f})",
-                              f"≤ {PAGE_GOAL_MS:,} ms", median <= PAGE_GOAL_MS))
+            result.append(
+                Row(
+                    area,
+                    f"{label} `{path}`",
+                    f"{median:,.0f} ms (slowest {max(timings):,.0f})",
+                    f"≤ {PAGE_GOAL_MS:,} ms",
+                    median <= PAGE_GOAL_MS,
+                )
+            )
         app.extensions["sibyl.engine"].dispose()  # before the database is dropped
     return result
 

@@ -1,5 +1,6 @@
 """Fresh, empty databases for one measurement: a SQLite file, or a PostgreSQL database created on the server
 that SIBYL_BENCH_POSTGRES_URL names and dropped afterwards."""
+
 from __future__ import annotations
 
 import os

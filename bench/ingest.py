@@ -6,6 +6,7 @@ SIBYL_BENCH_POSTGRES_URL names a server) PostgreSQL.
 
 Needs `wrk` (apt-get install wrk) and gunicorn.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,10 +78,26 @@ def free_port() -> int:
 
 def start_gunicorn(database_url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_WORKER": "external", "SIBYL_AUTO_MIGRATE": "0",
-           "SIBYL_COLLECT_RATE_LIMIT": "100000000/minute", "SIBYL_RATE_LIMIT": "100000000/minute"}
-    command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
-               "--log-level", "warning", "server:create_app()"]
+    env = {
+        **os.environ,
+        "SIBYL_DATABASE_URL": database_url,
+        "SIBYL_WORKER": "external",
+        "SIBYL_AUTO_MIGRATE": "0",
+        "SIBYL_COLLECT_RATE_LIMIT": "100000000/minute",
+        "SIBYL_RATE_LIMIT": "100000000/minute",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "server:create_app()",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -100,7 +117,9 @@ def wrk(url: str, script: str, seconds: int, connections: int) -> float:
         file.write(script)
     result = subprocess.run(
         ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", file.name, url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
     if errors:
@@ -121,18 +140,29 @@ def measure(label: str, database_url: str, seconds: int, workers: int, connectio
             session.commit()
         empty = wrk(url + "/collect", OPTIONS_SCRIPT, seconds, connections)
         single = wrk(url, WRK_SCRIPT % {"batch": 1, "key": site.client_key, "run": run + "s"}, seconds, connections)
-        batched = 100 * wrk(url, WRK_SCRIPT % {"batch": 100, "key": site.client_key, "run": run + "b"},
-                            seconds, connections)
+        batched = 100 * wrk(
+            url, WRK_SCRIPT % {"batch": 100, "key": site.client_key, "run": run + "b"}, seconds, connections
+        )
     finally:
         server.terminate()
         server.wait()
     area = f"ingest ({label})"
     return [
         Row(area, "empty 204 route (the /collect preflight)", f"{empty:,.0f} req/s"),
-        Row(area, "one event per request", f"{single:,.0f} events/s = {single / empty:.0%} of empty", "≥ 50 % of empty",
-            single / empty >= 0.5),
-        Row(area, "100 events per request", f"{batched:,.0f} events/s = {batched / single:.1f}× single", "≥ 10× single",
-            batched / single >= 10),
+        Row(
+            area,
+            "one event per request",
+            f"{single:,.0f} events/s = {single / empty:.0%} of empty",
+            "≥ 50 % of empty",
+            single / empty >= 0.5,
+        ),
+        Row(
+            area,
+            "100 events per request",
+            f"{batched:,.0f} events/s = {batched / single:.1f}× single",
+            "≥ 10× single",
+            batched / single >= 10,
+        ),
     ]
 
 

@@ -1,4 +1,5 @@
 """One benchmark result (area, measure, value, goal, met) and the Markdown table that prints many."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -16,6 +16,7 @@ Chromium's performance.now() resolves 5 µs instead of 100 µs. The page then ca
 in bursts of 50 with a macrotask between bursts, so the tracker's deferred localStorage write and its
 batched sends to /collect run during the measurement as they would on a shop's page.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -134,8 +135,9 @@ def call_timings(script: bytes, calls: int) -> tuple[list[float], int]:
     shop = ShopPage(script)
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium_path(playwright.chromium.executable_path),
-                                                 args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(
+                executable_path=chromium_path(playwright.chromium.executable_path), args=CHROMIUM_ARGS
+            )
             page = browser.new_page()
             page.goto(shop.url)
             page.wait_for_function("window.sib && typeof window.sib.track === 'function'")
@@ -166,9 +168,13 @@ def rows(calls: int = 10_000) -> list[Row]:
         result.append(Row("tracker", f"for reference: {name} ({keeps})", f"{anchor:,} B (ours: {size / anchor:.0%})"))
     timings, posts = call_timings(script, calls)
     result += [
-        Row("tracker", f"track('cart_updated'), median of {calls:,} calls ({posts} sends meanwhile)",
-            f"{statistics.median(timings):.3f} ms", f"≤ {CALL_BUDGET_MS} ms",
-            statistics.median(timings) <= CALL_BUDGET_MS),
+        Row(
+            "tracker",
+            f"track('cart_updated'), median of {calls:,} calls ({posts} sends meanwhile)",
+            f"{statistics.median(timings):.3f} ms",
+            f"≤ {CALL_BUDGET_MS} ms",
+            statistics.median(timings) <= CALL_BUDGET_MS,
+        ),
         Row("tracker", "track('cart_updated'), p95", f"{percentile(timings, 0.95):.3f} ms"),
     ]
     return result

@@ -6,6 +6,7 @@ pass that finds nothing due with 1,000,000 waiting carts against an empty table.
 On SQLite, and on PostgreSQL too when SIBYL_BENCH_POSTGRES_URL names a server; each measurement on a
 fresh database.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,6 +33,7 @@ from tests.support.guide import GUIDE_CART
 # "Grows with due carts, not with all carts": a pass over 1,000,000 parked carts may cost this much more than
 # over none (an index lookup's extra depth and timing noise; a scan of the carts would be hundreds of times more)
 IDLE_RATIO = 1.5
+
 
 def sink_command(port: int) -> tuple[list[str], str]:
     """Postfix's `smtp-sink` (C, built to take mail fast) where installed, else aiosmtpd's Sink."""
@@ -70,18 +72,43 @@ def add_carts(app: Any, site_id: int, count: int, due: bool) -> None:
     with db.new_session(app) as session:
         for start in range(0, count, 10_000):
             size = min(10_000, count - start)
-            contacts = session.execute(
-                insert(Contact).returning(Contact.id),
-                [{"site_id": site_id, "email": f"shopper{start + i}-{'due' if due else 'parked'}@example.com",
-                  "attributes": {"FIRSTNAME": "Sam"}, "created_at": now, "modified_at": now} for i in range(size)],
-            ).scalars().all()
+            contacts = (
+                session.execute(
+                    insert(Contact).returning(Contact.id),
+                    [
+                        {
+                            "site_id": site_id,
+                            "email": f"shopper{start + i}-{'due' if due else 'parked'}@example.com",
+                            "attributes": {"FIRSTNAME": "Sam"},
+                            "created_at": now,
+                            "modified_at": now,
+                        }
+                        for i in range(size)
+                    ],
+                )
+                .scalars()
+                .all()
+            )
             session.execute(
                 insert(Cart),
-                [{"site_id": site_id, "owner": f"contact:{contact_id}", "cart_key": "cart:1", "contact_id": contact_id,
-                  "state": "open", "snapshot": GUIDE_CART, "version": 1, "cycle": 1, "resets": 0,
-                  "updated_at": now - timedelta(hours=3), "received_at": now - timedelta(hours=3),
-                  "deadline_at": now - timedelta(hours=1) if due else now + timedelta(days=30),
-                  "due_at": now - timedelta(hours=1) if due else None} for contact_id in contacts],
+                [
+                    {
+                        "site_id": site_id,
+                        "owner": f"contact:{contact_id}",
+                        "cart_key": "cart:1",
+                        "contact_id": contact_id,
+                        "state": "open",
+                        "snapshot": GUIDE_CART,
+                        "version": 1,
+                        "cycle": 1,
+                        "resets": 0,
+                        "updated_at": now - timedelta(hours=3),
+                        "received_at": now - timedelta(hours=3),
+                        "deadline_at": now - timedelta(hours=1) if due else now + timedelta(days=30),
+                        "due_at": now - timedelta(hours=1) if due else None,
+                    }
+                    for contact_id in contacts
+                ],
             )
         session.commit()
 
@@ -126,11 +153,21 @@ def measure(kind: str, carts: int, waiting: int, smtp_url: str, sink_name: str) 
         full = idle_pass_ms(url, waiting, smtp_url)
     area = f"worker ({kind})"
     return [
-        Row(area, f"{sent:,} due carts emailed into {sink_name}", f"{rate:,.0f} emails/s", "≥ 1,000 emails/s",
-            rate >= 1000),
+        Row(
+            area,
+            f"{sent:,} due carts emailed into {sink_name}",
+            f"{rate:,.0f} emails/s",
+            "≥ 1,000 emails/s",
+            rate >= 1000,
+        ),
         Row(area, "idle pass, 0 waiting carts", f"{empty:.2f} ms"),
-        Row(area, f"idle pass, {waiting:,} waiting carts", f"{full:.2f} ms = {full / empty:.2f}× empty",
-            f"≈ 1× (≤ {IDLE_RATIO}×)", full / empty <= IDLE_RATIO),
+        Row(
+            area,
+            f"idle pass, {waiting:,} waiting carts",
+            f"{full:.2f} ms = {full / empty:.2f}× empty",
+            f"≈ 1× (≤ {IDLE_RATIO}×)",
+            full / empty <= IDLE_RATIO,
+        ),
     ]
 
 

@@ -29,8 +29,9 @@ def _raw() -> dict[str, Any]:
 def _save(lines: list[list[Any]]) -> None:
     """Store new lines, dropping unknown products and non-positive quantities."""
     cart = _raw()
-    clean = [[slug, min(int(qty), MAX_QUANTITY)] for slug, qty in lines
-             if get_product(slug) is not None and int(qty) > 0]
+    clean = [
+        [slug, min(int(qty), MAX_QUANTITY)] for slug, qty in lines if get_product(slug) is not None and int(qty) > 0
+    ]
     session["cart"] = {"id": cart["id"], "lines": clean}
 
 
@@ -86,15 +87,17 @@ def snapshot() -> dict[str, Any]:
     """The cart as JSON-ready data with absolute URLs, as the tracking calls need it."""
     items = []
     for product, qty in lines():
-        items.append({
-            "slug": product.slug,
-            "name": product.name,
-            "price": product.price,
-            "quantity": qty,
-            "line_total": money(product.price * qty),
-            "url": url_for("shop.product", slug=product.slug, _external=True),
-            "image": url_for("static", filename=product.image, _external=True),
-        })
+        items.append(
+            {
+                "slug": product.slug,
+                "name": product.name,
+                "price": product.price,
+                "quantity": qty,
+                "line_total": money(product.price * qty),
+                "url": url_for("shop.product", slug=product.slug, _external=True),
+                "image": url_for("static", filename=product.image, _external=True),
+            }
+        )
     return {
         "id": cart_id(),
         "items": items,

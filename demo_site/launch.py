@@ -1,4 +1,5 @@
 """`make demo`: the receiver on :8000 (with the automation) and the demo shop on :5001, until Ctrl-C."""
+
 from __future__ import annotations
 
 import os

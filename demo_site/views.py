@@ -77,8 +77,7 @@ def add_to_cart(slug: str) -> BaseResponse:
 def cart_page() -> str:
     """The cart, with the data shop.js needs for tracking."""
     data = {"cart": cart.snapshot(), "properties": tracking_properties()}
-    return render_template("cart.html", lines=cart.lines(), data=data,
-                           total=data["cart"]["total"])
+    return render_template("cart.html", lines=cart.lines(), data=data, total=data["cart"]["total"])
 
 
 @bp.post("/cart/update")
@@ -142,8 +141,9 @@ def signin() -> BaseResponse | tuple[str, int]:
     error = None
     next_url = local_path(request.values.get("next")) or url_for("shop.index")
     if request.method == "POST":
-        error = sign_in(request.form.get("email", ""), request.form.get("firstname", ""),
-                        request.form.get("lastname", ""))
+        error = sign_in(
+            request.form.get("email", ""), request.form.get("firstname", ""), request.form.get("lastname", "")
+        )
         if error is None:
             return redirect(next_url)
     page = render_template("signin.html", error=error, form=request.form, next_url=next_url)

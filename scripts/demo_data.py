@@ -1,4 +1,5 @@
 """A month of realistic shop traffic, stored through the real ingest path and worker: visits, sign-ins, carts, mail."""
+
 from __future__ import annotations
 
 import random
@@ -27,10 +28,52 @@ PRODUCTS = [
     ("sun-hat", "Sun hat", 28),
     ("striped-socks", "Striped socks", 12),
 ]
-FIRST_NAMES = ["Emma", "Lucas", "Chloé", "Noah", "Léa", "Hugo", "Sofia", "Jonas", "Alice", "Mateo", "Inès",
-               "Louis", "Mila", "Arthur", "Zoé", "Elena", "Paul", "Nina", "Oscar", "Julia", "Sami", "Yara"]
-LAST_NAMES = ["Martin", "Rossi", "Schmidt", "Dubois", "Costa", "Nowak", "García", "Moreau", "Jansen", "Ferrari",
-              "Lambert", "Novak", "Fischer", "Silva", "Laurent", "Conti", "Berg", "Petit", "Meyer", "Roux"]
+FIRST_NAMES = [
+    "Emma",
+    "Lucas",
+    "Chloé",
+    "Noah",
+    "Léa",
+    "Hugo",
+    "Sofia",
+    "Jonas",
+    "Alice",
+    "Mateo",
+    "Inès",
+    "Louis",
+    "Mila",
+    "Arthur",
+    "Zoé",
+    "Elena",
+    "Paul",
+    "Nina",
+    "Oscar",
+    "Julia",
+    "Sami",
+    "Yara",
+]
+LAST_NAMES = [
+    "Martin",
+    "Rossi",
+    "Schmidt",
+    "Dubois",
+    "Costa",
+    "Nowak",
+    "García",
+    "Moreau",
+    "Jansen",
+    "Ferrari",
+    "Lambert",
+    "Novak",
+    "Fischer",
+    "Silva",
+    "Laurent",
+    "Conti",
+    "Berg",
+    "Petit",
+    "Meyer",
+    "Roux",
+]
 THOMAS = "thomas.bianchi@example.com"
 CART_DELAY = 2 * 3600
 
@@ -50,8 +93,9 @@ def _page(moment: datetime, path: str, title: str, email: str | None = None) -> 
 
 
 def _identify(moment: datetime, email: str, attributes: dict[str, str]) -> IncomingEvent:
-    return IncomingEvent(uuid.uuid4().hex, "identify", "identify", moment, email=email, properties=attributes,
-                         attributes=attributes)
+    return IncomingEvent(
+        uuid.uuid4().hex, "identify", "identify", moment, email=email, properties=attributes, attributes=attributes
+    )
 
 
 def _track(moment: datetime, name: str, email: str, person: dict[str, str], eventdata: dict[str, Any]) -> IncomingEvent:
@@ -61,8 +105,13 @@ def _track(moment: datetime, name: str, email: str, person: dict[str, str], even
 
 def cart_data(lines: list[tuple[str, str, int, int]]) -> dict[str, Any]:
     items = [
-        {"name": name, "price": price, "quantity": quantity, "url": f"{SHOP}/products/{slug}",
-         "image": f"{SHOP}/static/{slug}.svg"}
+        {
+            "name": name,
+            "price": price,
+            "quantity": quantity,
+            "url": f"{SHOP}/products/{slug}",
+            "image": f"{SHOP}/static/{slug}.svg",
+        }
         for slug, name, price, quantity in lines
     ]
     total = sum(price * quantity for _, _, price, quantity in lines)
@@ -110,8 +159,13 @@ def _comeback(rng: random.Random, after: datetime, person: tuple[str, str, str],
     events = [
         _page(moment, "/cart", "Your cart — Maison Verte", email),
         _page(moment + timedelta(seconds=50), "/checkout", "Checkout — Maison Verte", email),
-        _track(moment + timedelta(seconds=50), "order_completed", email, attributes,
-               {"id": cart_id, "data": cart_data(lines)}),
+        _track(
+            moment + timedelta(seconds=50),
+            "order_completed",
+            email,
+            attributes,
+            {"id": cart_id, "data": cart_data(lines)},
+        ),
     ]
     return Visit(moment, uuid.uuid4().hex, events)
 
@@ -144,15 +198,21 @@ def _still_shopping(rng: random.Random, now: datetime, people: list[tuple[str, s
     visits = []
     for minutes, (email, first, last) in zip((18, 35, 52, 77, 104), people, strict=True):
         start = now - timedelta(minutes=minutes)
-        lines = [(slug, name, price, rng.choice([1, 2]))
-                 for slug, name, price in rng.sample(PRODUCTS, rng.randint(1, 3))]
+        lines = [
+            (slug, name, price, rng.choice([1, 2])) for slug, name, price in rng.sample(PRODUCTS, rng.randint(1, 3))
+        ]
         attributes = {"FIRSTNAME": first, "LASTNAME": last}
         events = [
             _page(start, "/signin", "Sign in — Maison Verte"),
             _identify(start + timedelta(seconds=20), email, attributes),
             _page(start + timedelta(seconds=90), "/cart", "Your cart — Maison Verte"),
-            _track(start + timedelta(seconds=95), "cart_updated", email, attributes,
-                   {"id": f"cart:{rng.randint(1000, 9999)}", "data": cart_data(lines)}),
+            _track(
+                start + timedelta(seconds=95),
+                "cart_updated",
+                email,
+                attributes,
+                {"id": f"cart:{rng.randint(1000, 9999)}", "data": cart_data(lines)},
+            ),
         ]
         visits.append(Visit(start, uuid.uuid4().hex, events))
     return visits
@@ -174,9 +234,13 @@ def seed(app: Flask, now: datetime, visits_per_day: int = 60, seed_value: int = 
     with db.new_session(app) as session:
         site = create_site(session, "Maison Verte", [SHOP], CART_DELAY)
     people = [
-        (unicodedata.normalize("NFKD", f"{first}.{last}@example.com".lower()).encode("ascii", "ignore").decode(),
-         first, last)
-        for first in FIRST_NAMES for last in LAST_NAMES
+        (
+            unicodedata.normalize("NFKD", f"{first}.{last}@example.com".lower()).encode("ascii", "ignore").decode(),
+            first,
+            last,
+        )
+        for first in FIRST_NAMES
+        for last in LAST_NAMES
     ]
     rng.shuffle(people)
     shoppers = [people.pop() for _ in range(5)]
@@ -217,10 +281,13 @@ def _store(app: Flask, site: Site, visits: list[Visit], now: datetime) -> None:
     clock[0] = now
     worker.queue_due_carts()
     with db.new_session(app) as session:  # a contact's dates are its events', not this script's run's
-        for model, column, start, end in ((Contact, Event.contact_id, "created_at", "modified_at"),
-                                          (Visitor, Event.visitor_id, "first_seen_at", "last_seen_at")):
-            first, last = (select(f(Event.occurred_at)).where(column == model.id).scalar_subquery()
-                           for f in (func.min, func.max))
+        for model, column, start, end in (
+            (Contact, Event.contact_id, "created_at", "modified_at"),
+            (Visitor, Event.visitor_id, "first_seen_at", "last_seen_at"),
+        ):
+            first, last = (
+                select(f(Event.occurred_at)).where(column == model.id).scalar_subquery() for f in (func.min, func.max)
+            )
             session.execute(update(model).where(model.site_id == site.id).values({start: first, end: last}))
         session.commit()
 
@@ -228,8 +295,9 @@ def _store(app: Flask, site: Site, visits: list[Visit], now: datetime) -> None:
 def _deliveries(app: Flask, site: Site, rng: random.Random) -> None:
     """As if an SMTP server were set: most emails sent a few seconds after they were written, one refused."""
     with db.new_session(app) as session:
-        emails = list(session.scalars(
-            select(OutboxEmail).where(OutboxEmail.site_id == site.id).order_by(OutboxEmail.id)))
+        emails = list(
+            session.scalars(select(OutboxEmail).where(OutboxEmail.site_id == site.id).order_by(OutboxEmail.id))
+        )
         for email in emails:
             email.status, email.attempts = "sent", 1
             email.sent_at = email.created_at + timedelta(seconds=rng.randint(1, 4))

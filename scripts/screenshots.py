@@ -4,6 +4,7 @@
 
 Writes overview.png, contact.png and automation.png, 1280 px wide.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """Sibyl's receiver: a Flask app serving the tracker, its endpoints and Brevo's APIs."""
+
 from __future__ import annotations
 
 import os

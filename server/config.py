@@ -1,4 +1,5 @@
 """Settings read from the environment, each with the default docs/configuration.md lists."""
+
 from __future__ import annotations
 
 import contextlib
@@ -68,7 +69,9 @@ def public_url(value: str | None) -> str:
     url = (value or "").strip().rstrip("/") or DEFAULT_PUBLIC_URL
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ValueError(f"SIBYL_PUBLIC_URL={value!r}: use this server's base URL as browsers reach it, e.g. https://track.example.com")
+        raise ValueError(
+            f"SIBYL_PUBLIC_URL={value!r}: use this server's base URL as browsers reach it, e.g. https://track.example.com"
+        )
     return url
 
 
@@ -76,8 +79,10 @@ def public_url_warning() -> str | None:
     """What a deployment without `SIBYL_PUBLIC_URL` is told at start, or None when it is set."""
     if os.environ.get("SIBYL_PUBLIC_URL", "").strip():
         return None
-    return (f"SIBYL_PUBLIC_URL is not set: tracking code and every link in emails point at {DEFAULT_PUBLIC_URL}; "
-            "set it to this server's public base URL")
+    return (
+        f"SIBYL_PUBLIC_URL is not set: tracking code and every link in emails point at {DEFAULT_PUBLIC_URL}; "
+        "set it to this server's public base URL"
+    )
 
 
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:

@@ -1,4 +1,5 @@
 """Database engine, sessions and migrations for SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator

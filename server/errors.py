@@ -1,4 +1,5 @@
 """Brevo-shaped JSON errors: `{"code", "message"}` with a 4xx status naming the problem."""
+
 from __future__ import annotations
 
 from flask import Flask, Response, jsonify

@@ -1,4 +1,5 @@
 """`GET /healthz`: 200 while the database answers."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify

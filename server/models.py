@@ -1,4 +1,5 @@
 """The store: sites, visitors, contacts, events, carts and emails, the shop's catalogue and orders."""
+
 from __future__ import annotations
 
 import secrets
@@ -110,9 +111,7 @@ class Visitor(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     cuid: Mapped[str] = mapped_column(String(64))
-    contact_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
-    )
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

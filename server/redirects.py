@@ -1,4 +1,5 @@
 """Where a page may send a browser after a form: a path on this server, never another host."""
+
 from __future__ import annotations
 
 

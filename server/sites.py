@@ -1,4 +1,5 @@
 """Sites: their keys, allowed origins, tracking code and tracking status."""
+
 from __future__ import annotations
 
 import re

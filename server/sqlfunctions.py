@@ -1,4 +1,5 @@
 """SQL that SQLite and PostgreSQL spell differently: a timestamp's day, and the values and keys of a JSON object."""
+
 from __future__ import annotations
 
 from datetime import date

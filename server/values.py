@@ -1,4 +1,5 @@
 """Plain values read out of untrusted JSON: scalars, numbers, and text on one line."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Fixtures: the real receiver and demo shop as processes, the app in process, a page host, Chromium, the store."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """What a stranger holding the public client key can do is bounded: identify floods, new contacts,
 bots and foreign origins. Driven through the real Flask app, each request from its own address."""
+
 from __future__ import annotations
 
 import json
@@ -28,12 +29,14 @@ BOTS = [
 
 @pytest.fixture(scope="module")
 def app(database_url: str) -> Flask:
-    return create_app({
-        "DATABASE_URL": database_url,
-        "WORKER": "external",
-        "IDENTIFY_LIMIT_ADDRESS": "5/hour",
-        "NEW_CONTACT_LIMIT_KEY": "8/hour",
-    })
+    return create_app(
+        {
+            "DATABASE_URL": database_url,
+            "WORKER": "external",
+            "IDENTIFY_LIMIT_ADDRESS": "5/hour",
+            "NEW_CONTACT_LIMIT_KEY": "8/hour",
+        }
+    )
 
 
 @pytest.fixture
@@ -42,11 +45,22 @@ def site(app: Flask) -> Site:
     return new_site(app, "abuse", ["https://shop.example"])
 
 
-def collect(client: FlaskClient, site: Site, *messages: dict[str, Any], address: str, agent: str = BROWSER_USER_AGENT,
-            origin: str = "https://shop.example") -> tuple[int, dict[str, Any], dict[str, str]]:
+def collect(
+    client: FlaskClient,
+    site: Site,
+    *messages: dict[str, Any],
+    address: str,
+    agent: str = BROWSER_USER_AGENT,
+    origin: str = "https://shop.example",
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     body = {"key": site.client_key, "cuid": uuid.uuid4().hex, "messages": list(messages)}
-    answer = client.post("/collect", data=json.dumps(body), content_type="text/plain",
-                         headers={"User-Agent": agent, "Origin": origin}, environ_base={"REMOTE_ADDR": address})
+    answer = client.post(
+        "/collect",
+        data=json.dumps(body),
+        content_type="text/plain",
+        headers={"User-Agent": agent, "Origin": origin},
+        environ_base={"REMOTE_ADDR": address},
+    )
     return answer.status_code, answer.get_json(), dict(answer.headers)
 
 
@@ -72,8 +86,12 @@ def test_an_identify_flood_from_one_address_is_cut_off_while_other_addresses_are
     assert ["identification_refused" in body for _status, body, _headers in answers] == [False] * 5 + [True]
     assert answers[-1][1]["identification_refused"] == "identifications: over 5 per 1 hour from this address"
     # Brevo's REST door with the same public key shares the count, and says how a shop's server avoids it.
-    v2 = client.post("/api/v2/identify", json={"email": "victim9@example.com"}, headers={"ma-key": site.client_key},
-                     environ_base={"REMOTE_ADDR": flooder})
+    v2 = client.post(
+        "/api/v2/identify",
+        json={"email": "victim9@example.com"},
+        headers={"ma-key": site.client_key},
+        environ_base={"REMOTE_ADDR": flooder},
+    )
     assert v2.status_code == 429
     assert 0 < int(v2.headers["Retry-After"]) <= 3600
     assert "`api-key`" in v2.get_json()["message"]
@@ -91,8 +109,9 @@ def test_a_refused_identification_keeps_the_shoppers_page_views_and_changes_no_c
     status, body, _headers = collect(client, site, page(), named, page(), address=shopper)
     assert status == 200 and body["stored"] == 3 and "identification_refused" in body
     with db.new_session(app) as session:
-        kept = session.scalars(select(Event).where(Event.site_id == site.id, Event.message_id.in_(
-            [m["id"] for m in (named,)]))).all()
+        kept = session.scalars(
+            select(Event).where(Event.site_id == site.id, Event.message_id.in_([m["id"] for m in (named,)]))
+        ).all()
         assert [event.contact_id for event in kept] == [None]
         late = select(Contact).where(Contact.site_id == site.id, Contact.email == "late@example.com")
         assert session.scalar(late) is None
@@ -119,8 +138,12 @@ def test_a_spent_budget_refuses_known_and_unknown_emails_alike(app: Flask, clien
     answers = {}
     for address in ("known@example.com", "unknown@example.com"):
         status, body, _headers = collect(client, site, identify(address), address=prober)
-        v2 = client.post("/api/v2/identify", json={"email": address}, headers={"ma-key": site.client_key},
-                         environ_base={"REMOTE_ADDR": prober})
+        v2 = client.post(
+            "/api/v2/identify",
+            json={"email": address},
+            headers={"ma-key": site.client_key},
+            environ_base={"REMOTE_ADDR": prober},
+        )
         answers[address] = (status, sorted(body), body.get("identification_refused"), v2.status_code, v2.get_json())
     assert answers["known@example.com"] == answers["unknown@example.com"]
     assert answers["known@example.com"][3] == 429
@@ -172,8 +195,12 @@ def test_a_backend_calling_rest_v2_with_the_secret_key_is_not_limited_and_vouche
 ) -> None:
     backend = "192.0.2.200"
     for n in range(7):  # over the per-address limit of 5, from one address
-        answer = client.post("/api/v2/identify", json={"email": f"customer{n}@example.com"},
-                             headers={"api-key": site.api_key}, environ_base={"REMOTE_ADDR": backend})
+        answer = client.post(
+            "/api/v2/identify",
+            json={"email": f"customer{n}@example.com"},
+            headers={"api-key": site.api_key},
+            environ_base={"REMOTE_ADDR": backend},
+        )
         assert answer.status_code == 204
     with db.new_session(app) as session:
         confirmed = session.scalars(select(Contact.confirmed_at).where(Contact.site_id == site.id)).all()

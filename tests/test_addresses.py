@@ -1,5 +1,6 @@
 """Email addresses: every door refuses what is not one plain address, one form is stored, and a send
 goes to exactly that form (a non-ASCII one with SMTPUTF8), never killing the worker's delivery lane."""
+
 from __future__ import annotations
 
 import json
@@ -48,12 +49,14 @@ HOSTILE = [
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """The app on a database of its own, so that its worker delivers this module's outbox rows only."""
-    return create_app({
-        "DATABASE_URL": fresh_database_url(tmp_path_factory.mktemp("addresses")),
-        "WORKER": "external",
-        "IDENTIFY_LIMIT_ADDRESS": "100000/hour",
-        "NEW_CONTACT_LIMIT_ADDRESS": "100000/hour",
-    })
+    return create_app(
+        {
+            "DATABASE_URL": fresh_database_url(tmp_path_factory.mktemp("addresses")),
+            "WORKER": "external",
+            "IDENTIFY_LIMIT_ADDRESS": "100000/hour",
+            "NEW_CONTACT_LIMIT_ADDRESS": "100000/hour",
+        }
+    )
 
 
 @pytest.fixture
@@ -73,8 +76,9 @@ def event_count(app: Flask, site: Site) -> int:
 
 def collect(client: FlaskClient, site: Site, message: dict[str, Any]) -> Any:
     body = {"key": site.client_key, "cuid": uuid.uuid4().hex, "messages": [{"id": uuid.uuid4().hex, **message}]}
-    return client.post("/collect", data=json.dumps(body), content_type="text/plain",
-                       headers={"User-Agent": BROWSER_USER_AGENT})
+    return client.post(
+        "/collect", data=json.dumps(body), content_type="text/plain", headers={"User-Agent": BROWSER_USER_AGENT}
+    )
 
 
 def v2(client: FlaskClient, site: Site, call: str, body: dict[str, Any]) -> Any:
@@ -97,25 +101,33 @@ DOORS: dict[str, tuple[Any, str]] = {
     "v2 trackPage": (lambda c, s, a: v2(c, s, "trackPage", {"email": a, "page": "Home"}), "email"),
     "v2 trackLink": (lambda c, s, a: v2(c, s, "trackLink", {"email": a, "link": "https://shop.example/"}), "email"),
     "v2 identify attributes.email": (
-        lambda c, s, a: v2(c, s, "identify", {"email": "ok@a.example", "attributes": {"Email": a}}), "attributes"
+        lambda c, s, a: v2(c, s, "identify", {"email": "ok@a.example", "attributes": {"Email": a}}),
+        "attributes",
     ),
     "v3 events email_id": (
         lambda c, s, a: v3(c, s, "POST", "events", {"event_name": "x", "identifiers": {"email_id": a}}),
         "identifiers.email_id",
     ),
     "v3 events event_properties.email": (
-        lambda c, s, a: v3(c, s, "POST", "events", {"event_name": "x", "identifiers": {"ext_id": "e1"},
-                                                    "event_properties": {"email": a}}),
+        lambda c, s, a: v3(
+            c,
+            s,
+            "POST",
+            "events",
+            {"event_name": "x", "identifiers": {"ext_id": "e1"}, "event_properties": {"email": a}},
+        ),
         "event_properties",
     ),
     "v3 events batch": (
-        lambda c, s, a: v3(c, s, "POST", "events/batch",
-                           {"events": [{"event_name": "x", "identifiers": {"email_id": a}}]}),
+        lambda c, s, a: v3(
+            c, s, "POST", "events/batch", {"events": [{"event_name": "x", "identifiers": {"email_id": a}}]}
+        ),
         "identifiers.email_id",
     ),
     "v3 create contact": (lambda c, s, a: v3(c, s, "POST", "contacts", {"email": a}), "email"),
     "v3 create contact attributes.EMAIL": (
-        lambda c, s, a: v3(c, s, "POST", "contacts", {"ext_id": "e2", "attributes": {"EMAIL": a}}), "attributes"
+        lambda c, s, a: v3(c, s, "POST", "contacts", {"ext_id": "e2", "attributes": {"EMAIL": a}}),
+        "attributes",
     ),
     "v3 get contact": (lambda c, s, a: v3(c, s, "GET", f"contacts/{quote(a)}"), "identifier"),
     "v3 delete contact": (lambda c, s, a: v3(c, s, "DELETE", f"contacts/{quote(a)}"), "identifier"),
@@ -240,8 +252,15 @@ def sink(request: pytest.FixtureRequest) -> Iterator[SmtpSink]:
 
 def worker(app: Flask, sink: SmtpSink) -> Worker:
     """A worker with one SMTP connection: every email of a pass goes through the same lane."""
-    lane = create_app({"DATABASE_URL": app.config["DATABASE_URL"], "SMTP_URL": sink.url, "WORKER": "external",
-                       "SMTP_CONNECTIONS": 1, "MAIL_FROM": "Shop <shop@a.example>"})
+    lane = create_app(
+        {
+            "DATABASE_URL": app.config["DATABASE_URL"],
+            "SMTP_URL": sink.url,
+            "WORKER": "external",
+            "SMTP_CONNECTIONS": 1,
+            "MAIL_FROM": "Shop <shop@a.example>",
+        }
+    )
     return Worker(lane, Clock())
 
 
@@ -249,9 +268,20 @@ def queue(app: Flask, site: Site, *recipients: str) -> list[int]:
     """Outbox rows written as an older version may have stored them, due now, in this order."""
     now = datetime.now(UTC)
     rows = [
-        {"site_id": site.id, "dedupe_key": uuid.uuid4().hex, "message_id": f"<{uuid.uuid4().hex}@a.example>",
-         "sender": "Shop <shop@a.example>", "recipient": recipient, "subject": "Your cart", "html": "<p>Hi</p>",
-         "text": "Hi", "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+        {
+            "site_id": site.id,
+            "dedupe_key": uuid.uuid4().hex,
+            "message_id": f"<{uuid.uuid4().hex}@a.example>",
+            "sender": "Shop <shop@a.example>",
+            "recipient": recipient,
+            "subject": "Your cart",
+            "html": "<p>Hi</p>",
+            "text": "Hi",
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
         for recipient in recipients
     ]
     with db.new_session(app) as session:

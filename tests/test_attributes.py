@@ -1,5 +1,6 @@
 """Contact attributes are created by the shop (v3 with the secret key, the dashboard, the CLI), never by the public
 key; every door sets only attributes that exist, with values of their type. Driven through the real Flask app."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,15 @@ DEFAULTS = ["FIRSTNAME", "LASTNAME", "SMS"]
 
 @pytest.fixture(scope="module")
 def app(database_url: str) -> Flask:
-    return create_app({"DATABASE_URL": database_url, "WORKER": "external", "RATE_LIMIT": "1000000/minute",
-                       "IDENTIFY_LIMIT_ADDRESS": "1000000/hour", "NEW_CONTACT_LIMIT_ADDRESS": "1000000/hour"})
+    return create_app(
+        {
+            "DATABASE_URL": database_url,
+            "WORKER": "external",
+            "RATE_LIMIT": "1000000/minute",
+            "IDENTIFY_LIMIT_ADDRESS": "1000000/hour",
+            "NEW_CONTACT_LIMIT_ADDRESS": "1000000/hour",
+        }
+    )
 
 
 @pytest.fixture
@@ -87,8 +95,11 @@ def test_collect_identify_sets_known_attributes_and_leaves_unknown_properties_on
 
 
 def test_rest_v2_with_the_public_key_creates_no_attribute(app: Flask, client: FlaskClient, site: Site) -> None:
-    answer = client.post("/api/v2/identify", headers={"ma-key": site.client_key},
-                         json={"email": "bo@example.com", "attributes": {"LASTNAME": "Bo", "PLAN": "gold"}})
+    answer = client.post(
+        "/api/v2/identify",
+        headers={"ma-key": site.client_key},
+        json={"email": "bo@example.com", "attributes": {"LASTNAME": "Bo", "PLAN": "gold"}},
+    )
     assert answer.status_code == 204
     viewed = {"email": "bo@example.com", "event": "viewed", "properties": {"firstname": "B", "tier": 2}}
     tracked = client.post("/api/v2/trackEvent", headers={"ma-key": site.client_key}, json=viewed)
@@ -99,15 +110,22 @@ def test_rest_v2_with_the_public_key_creates_no_attribute(app: Flask, client: Fl
 
 def test_the_secret_key_sets_only_existing_attributes_too(app: Flask, client: FlaskClient, site: Site) -> None:
     """As Brevo documents it for createContact: the attributes must be present in the account."""
-    created = v3(client, site, "POST", "/contacts",
-                 {"email": "cy@example.com", "attributes": {"FIRSTNAME": "Cy", "UNKNOWN": 1}})
+    created = v3(
+        client, site, "POST", "/contacts", {"email": "cy@example.com", "attributes": {"FIRSTNAME": "Cy", "UNKNOWN": 1}}
+    )
     assert created.status_code == 201
     assert v3(client, site, "PUT", "/contacts/cy@example.com", {"attributes": {"OTHER": "x"}}).status_code == 204
-    event = {"event_name": "signed_up", "identifiers": {"email_id": "cy@example.com"},
-             "contact_properties": {"LASTNAME": "Young", "NEW_ONE": True}}
+    event = {
+        "event_name": "signed_up",
+        "identifiers": {"email_id": "cy@example.com"},
+        "contact_properties": {"LASTNAME": "Young", "NEW_ONE": True},
+    }
     assert v3(client, site, "POST", "/events", event).status_code == 204
-    v2 = client.post("/api/v2/identify", headers={"api-key": site.api_key},
-                     json={"email": "cy@example.com", "attributes": {"BRAND_NEW": "y"}})
+    v2 = client.post(
+        "/api/v2/identify",
+        headers={"api-key": site.api_key},
+        json={"email": "cy@example.com", "attributes": {"BRAND_NEW": "y"}},
+    )
     assert v2.status_code == 204
     assert names(app, site) == DEFAULTS
     assert contact(app, site, "cy@example.com").attributes == {"FIRSTNAME": "Cy", "LASTNAME": "Young"}
@@ -137,16 +155,34 @@ def test_v3_creates_lists_updates_and_deletes_attributes(app: Flask, client: Fla
     assert listed[3:] == [
         {"name": "LOYALTY_POINTS", "category": "normal", "type": "float"},
         {"name": "NICKNAME", "category": "normal", "type": "text"},
-        {"name": "TIER", "category": "category", "type": "category", "enumeration": [
-            {"value": 1, "label": "Bronze", "valueStr": "1"}, {"value": 2, "label": "Gold", "valueStr": "2"}]},
+        {
+            "name": "TIER",
+            "category": "category",
+            "type": "category",
+            "enumeration": [
+                {"value": 1, "label": "Bronze", "valueStr": "1"},
+                {"value": 2, "label": "Gold", "valueStr": "2"},
+            ],
+        },
     ]
     assert [item["name"] for item in listed[:3]] == DEFAULTS
 
-    event = {"event_name": "bought", "identifiers": {"email_id": "eve@example.com"},
-             "contact_properties": {"LOYALTY_POINTS": 12, "TIER": 2, "NICKNAME": "E"}}
+    event = {
+        "event_name": "bought",
+        "identifiers": {"email_id": "eve@example.com"},
+        "contact_properties": {"LOYALTY_POINTS": 12, "TIER": 2, "NICKNAME": "E"},
+    }
     assert v3(client, site, "POST", "/events", event).status_code == 204
-    assert v3(client, site, "PUT", "/contacts/attributes/category/TIER",
-              {"enumeration": [*choices, {"value": 3, "label": "Platinum"}]}).status_code == 204
+    assert (
+        v3(
+            client,
+            site,
+            "PUT",
+            "/contacts/attributes/category/TIER",
+            {"enumeration": [*choices, {"value": 3, "label": "Platinum"}]},
+        ).status_code
+        == 204
+    )
     assert v3(client, site, "PUT", "/contacts/eve@example.com", {"attributes": {"TIER": 3}}).status_code == 204
     assert v3(client, site, "PUT", "/contacts/eve@example.com", {"attributes": {"TIER": 9}}).status_code == 204
     assert contact(app, site, "eve@example.com").attributes == {"LOYALTY_POINTS": 12, "TIER": 3, "NICKNAME": "E"}
@@ -160,22 +196,43 @@ def test_v3_creates_lists_updates_and_deletes_attributes(app: Flask, client: Fla
     assert wrong_category.status_code == 404
 
 
-@pytest.mark.parametrize(("path", "body", "field"), [
-    ("/contacts/attributes/normal/FIRSTNAME", {"type": "text"}, "attributeName: an attribute named FIRSTNAME already"),
-    ("/contacts/attributes/normal/1ST", {"type": "text"}, "attributeName:"),
-    ("/contacts/attributes/normal/EMAIL", {}, "attributeName: EMAIL"),
-    ("/contacts/attributes/normal/" + "A" * 51, {}, "attributeName:"),
-    ("/contacts/attributes/transactional/ORDER_ID", {"type": "id"}, "attributeCategory: 'transactional'"),
-    ("/contacts/attributes/global/RATE", {"value": "1"}, "attributeCategory: 'global'"),
-    ("/contacts/attributes/normal/COLOURS", {"type": "multiple-choice", "multiCategoryOptions": ["a"]},
-     "multiCategoryOptions:"),
-    ("/contacts/attributes/normal/OWNER", {"type": "user"}, "type: 'user' is not supported"),
-    ("/contacts/attributes/normal/SIZE", {"type": "text", "enumeration": [{"value": 1, "label": "S"}]}, "enumeration:"),
-    ("/contacts/attributes/category/SIZE", {"type": "category"}, "enumeration:"),
-    ("/contacts/attributes/category/SIZE", {"enumeration": [{"value": 1, "label": "S"}, {"value": 1, "label": "M"}]},
-     "enumeration:"),
-    ("/contacts/attributes/category/SIZE", {"enumeration": [{"value": "one", "label": "S"}]}, "enumeration[0].value"),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/contacts/attributes/normal/FIRSTNAME",
+            {"type": "text"},
+            "attributeName: an attribute named FIRSTNAME already",
+        ),
+        ("/contacts/attributes/normal/1ST", {"type": "text"}, "attributeName:"),
+        ("/contacts/attributes/normal/EMAIL", {}, "attributeName: EMAIL"),
+        ("/contacts/attributes/normal/" + "A" * 51, {}, "attributeName:"),
+        ("/contacts/attributes/transactional/ORDER_ID", {"type": "id"}, "attributeCategory: 'transactional'"),
+        ("/contacts/attributes/global/RATE", {"value": "1"}, "attributeCategory: 'global'"),
+        (
+            "/contacts/attributes/normal/COLOURS",
+            {"type": "multiple-choice", "multiCategoryOptions": ["a"]},
+            "multiCategoryOptions:",
+        ),
+        ("/contacts/attributes/normal/OWNER", {"type": "user"}, "type: 'user' is not supported"),
+        (
+            "/contacts/attributes/normal/SIZE",
+            {"type": "text", "enumeration": [{"value": 1, "label": "S"}]},
+            "enumeration:",
+        ),
+        ("/contacts/attributes/category/SIZE", {"type": "category"}, "enumeration:"),
+        (
+            "/contacts/attributes/category/SIZE",
+            {"enumeration": [{"value": 1, "label": "S"}, {"value": 1, "label": "M"}]},
+            "enumeration:",
+        ),
+        (
+            "/contacts/attributes/category/SIZE",
+            {"enumeration": [{"value": "one", "label": "S"}]},
+            "enumeration[0].value",
+        ),
+    ],
+)
 def test_v3_refuses_what_it_does_not_support_with_a_400_naming_the_field(
     app: Flask, client: FlaskClient, site: Site, path: str, body: dict[str, Any], field: str
 ) -> None:
@@ -195,8 +252,9 @@ def test_v3_update_of_a_normal_attribute_or_an_unknown_one(client: FlaskClient, 
 
 def test_attribute_endpoints_need_the_secret_key(client: FlaskClient, site: Site) -> None:
     for method in ("POST", "PUT", "DELETE"):
-        answer = client.open("/v3/contacts/attributes/normal/FIRSTNAME", method=method, json={},
-                             headers={"api-key": site.client_key})
+        answer = client.open(
+            "/v3/contacts/attributes/normal/FIRSTNAME", method=method, json={}, headers={"api-key": site.client_key}
+        )
         assert answer.status_code == 401
 
 
@@ -217,8 +275,11 @@ def test_deleting_an_attribute_clears_it_on_contacts_in_batches(
 ) -> None:
     monkeypatch.setattr("server.contacts.attributes.CLEAR_BATCH", 2)
     add(app, site, "COUNTRY")
-    collect(client, site, *(identify(f"c{index}@example.com", {"COUNTRY": "FR", "FIRSTNAME": f"C{index}"})
-                            for index in range(5)))
+    collect(
+        client,
+        site,
+        *(identify(f"c{index}@example.com", {"COUNTRY": "FR", "FIRSTNAME": f"C{index}"}) for index in range(5)),
+    )
     collect(client, site, identify("none@example.com", {"FIRSTNAME": "N"}))
     other = create_site_with(app, "COUNTRY")
     collect(client, other, identify("c0@example.com", {"COUNTRY": "DE"}))
@@ -306,4 +367,3 @@ def test_dashboard_site_page_lists_adds_and_deletes_attributes(
     assert "COUNTRY" not in names(app, site)
     assert contact(app, site, "gil@example.com").attributes == {"FIRSTNAME": "Gil"}
     assert owner.post(f"{page}/attributes/COUNTRY/delete", data={"csrf_token": token}).status_code == 404
-

@@ -1,4 +1,5 @@
 """The abandoned-cart workflow: the receiver stores events, the real worker emails a real SMTP server."""
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,14 @@ SMTP_CONNECTIONS = 4
 @pytest.fixture
 def worker(store: Store, site: Site, smtp_sink: SmtpSink, clock: Clock) -> Worker:
     store.leave_only_carts_of(site)
-    app = create_app({"DATABASE_URL": store.app.config["DATABASE_URL"], "SMTP_URL": smtp_sink.url,
-                      "WORKER": "external", "SMTP_RETRY": 60.0})
+    app = create_app(
+        {
+            "DATABASE_URL": store.app.config["DATABASE_URL"],
+            "SMTP_URL": smtp_sink.url,
+            "WORKER": "external",
+            "SMTP_RETRY": 60.0,
+        }
+    )
     return Worker(app, clock)
 
 
@@ -93,8 +100,9 @@ def v3_event(receiver: Process, site: Site, name: str, event_date: datetime | No
 
 BACKDATED = {
     "tracker ts": lambda receiver, site, moment: send(receiver, site, cart_updated(moment)),
-    "v3 event_date": lambda receiver, site, moment: v3_event(receiver, site, "cart_updated", moment,
-                                                             id="cart:42", data=GUIDE_CART),
+    "v3 event_date": lambda receiver, site, moment: v3_event(
+        receiver, site, "cart_updated", moment, id="cart:42", data=GUIDE_CART
+    ),
 }
 
 
@@ -213,8 +221,15 @@ def test_a_disabled_workflow_sends_nothing(
 
 @pytest.mark.parametrize(("reentry", "emails"), [("--no-reentry", 1), ("--reentry", 2)])
 def test_reentry_decides_whether_a_later_update_is_emailed_again(
-    receiver: Process, site: Site, worker: Worker, clock: Clock, smtp_sink: SmtpSink, store: Store,
-    app: Flask, reentry: str, emails: int
+    receiver: Process,
+    site: Site,
+    worker: Worker,
+    clock: Clock,
+    smtp_sink: SmtpSink,
+    store: Store,
+    app: Flask,
+    reentry: str,
+    emails: int,
 ) -> None:
     set_workflow(app, site, reentry, "--contact-period", "0")
     send(receiver, site, cart_updated(clock.now))
@@ -290,9 +305,15 @@ def test_a_permanent_rejection_is_recorded_and_not_retried(
 
 def start_worker(database_url: str, smtp_sink: SmtpSink) -> subprocess.Popen[bytes]:
     """`flask --app server worker` as a process of its own, as production runs it."""
-    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_SMTP_URL": smtp_sink.url,
-           "SIBYL_WORKER_POLL": "0.1", "SIBYL_AUTO_MIGRATE": "0", "SIBYL_SMTP_CONNECTIONS": str(SMTP_CONNECTIONS),
-           "SIBYL_WORKER_LEASE": "3s"}
+    env = {
+        **os.environ,
+        "SIBYL_DATABASE_URL": database_url,
+        "SIBYL_SMTP_URL": smtp_sink.url,
+        "SIBYL_WORKER_POLL": "0.1",
+        "SIBYL_AUTO_MIGRATE": "0",
+        "SIBYL_SMTP_CONNECTIONS": str(SMTP_CONNECTIONS),
+        "SIBYL_WORKER_LEASE": "3s",
+    }
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "server", "worker"], cwd=ROOT, env=env)
 
 
@@ -317,13 +338,18 @@ def due_carts(receiver: Process, site: Site, count: int, store: Store) -> None:
     now = datetime.now(UTC)
     messages = [cart_updated(now, email=f"shopper{i}@example.com", cart=f"cart:{i}") for i in range(count)]
     for start in range(0, count, 100):
-        send(receiver, site, *messages[start:start + 100])
+        send(receiver, site, *messages[start : start + 100])
 
 
 @pytest.mark.slow  # worker processes of their own
 @pytest.mark.parametrize(("worker_count", "cart_count"), [(2, 200), (3, 1000)])
 def test_several_workers_and_due_carts_send_exactly_one_email_each(
-    receiver: Process, site: Site, smtp_sink: SmtpSink, database_url: str, store: Store, worker_count: int,
+    receiver: Process,
+    site: Site,
+    smtp_sink: SmtpSink,
+    database_url: str,
+    store: Store,
+    worker_count: int,
     cart_count: int,
 ) -> None:
     workers = [start_worker(database_url, smtp_sink) for _ in range(worker_count)]
@@ -380,10 +406,14 @@ def test_kill_9_mid_pass_then_a_restart_emails_every_cart_once(
 
 # Revision 0011: the carts the worker withheld at their deadline (closed with a reason) were never emailed.
 ROWS_AT_0010 = (
-    ("INSERT INTO sites (id, name, client_key, api_key, origins, created_at, require_consent, respect_dnt) "
-     "VALUES (1, 'shop', 'ck', 'ak', '[]', :now, 0, 0)"),
-    ("INSERT INTO contacts (id, site_id, email, attributes, created_at, modified_at) "
-     "VALUES (7, 1, 'ada@example.com', '{}', :now, :now)"),
+    (
+        "INSERT INTO sites (id, name, client_key, api_key, origins, created_at, require_consent, respect_dnt) "
+        "VALUES (1, 'shop', 'ck', 'ak', '[]', :now, 0, 0)"
+    ),
+    (
+        "INSERT INTO contacts (id, site_id, email, attributes, created_at, modified_at) "
+        "VALUES (7, 1, 'ada@example.com', '{}', :now, :now)"
+    ),
 )
 CLOSED_AT_0010 = {
     "emailed": ("emailed", None),
@@ -399,11 +429,14 @@ def test_the_migration_clears_the_email_time_of_carts_closed_instead_of_emailed(
     engine = sqlite_at(tmp_path / "old.db", "0010", ROWS_AT_0010)
     with engine.begin() as connection:
         for key, (state, reason) in CLOSED_AT_0010.items():
-            connection.execute(text(
-                "INSERT INTO carts (site_id, owner, cart_key, contact_id, state, snapshot, version, cycle, resets, "
-                "updated_at, received_at, emailed_at, closed_reason) VALUES (1, 'contact:7', :key, 7, :state, '{}', "
-                "1, 1, 0, :now, :now, :now, :reason)"
-            ), {"key": key, "state": state, "reason": reason, "now": "2026-11-01 10:00:00"})
+            connection.execute(
+                text(
+                    "INSERT INTO carts (site_id, owner, cart_key, contact_id, state, snapshot, version, cycle, "
+                    "resets, updated_at, received_at, emailed_at, closed_reason) VALUES (1, 'contact:7', :key, 7, "
+                    ":state, '{}', 1, 1, 0, :now, :now, :now, :reason)"
+                ),
+                {"key": key, "state": state, "reason": reason, "now": "2026-11-01 10:00:00"},
+            )
 
     db.upgrade(engine)
 
@@ -411,5 +444,11 @@ def test_the_migration_clears_the_email_time_of_carts_closed_instead_of_emailed(
         rows = connection.execute(text("SELECT cart_key, emailed_at IS NOT NULL FROM carts"))
         emailed = {key: bool(has_time) for key, has_time in rows}
     engine.dispose()
-    assert emailed == {"emailed": True, "recovered": True, "unsubscribed": False, "no_email": False,
-                       "unconfirmed": False, "recently_emailed": False}
+    assert emailed == {
+        "emailed": True,
+        "recovered": True,
+        "unsubscribed": False,
+        "no_email": False,
+        "unconfirmed": False,
+        "recently_emailed": False,
+    }

@@ -4,6 +4,7 @@ Every call goes through the SDK, pointed at `RECEIVER/v3` with the site's api ke
 shop's backend would use it against Brevo. The SDK parses answers without validating them (a
 missing field turns into None), so the tests check the fields themselves.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -222,9 +223,7 @@ def test_sdk_event_updates_the_contact_and_is_listed_by_name_and_contact(brevo: 
         event_date=played_at,
     )
     assert 200 <= sent.status_code < 300
-    brevo.event.create_event(
-        event_name="video_paused", identifiers={"contact_id": created.id}, event_date=paused_at
-    )
+    brevo.event.create_event(event_name="video_paused", identifiers={"contact_id": created.id}, event_date=paused_at)
     brevo.event.create_event(
         event_name="video_played", identifiers={"email_id": other_email}, event_date=other_played_at
     )
@@ -435,17 +434,26 @@ def test_sdk_creates_updates_and_reads_categories_and_products(brevo: Brevo) -> 
     brevo.ecommerce.activate_the_e_commerce_app()
     category = brevo.ecommerce.with_raw_response.create_update_category(id="watches", name="Watches")
     assert category.status_code == 201 and category.data is not None and category.data.id == "watches"
-    batch = brevo.ecommerce.create_update_batch_category(categories=[
-        CreateUpdateBatchCategoryRequestCategoriesItem(id="watches", name="All watches"),
-        CreateUpdateBatchCategoryRequestCategoriesItem(id="straps", name="Straps", url="https://shop.example/straps"),
-    ], update_enabled=True)
+    batch = brevo.ecommerce.create_update_batch_category(
+        categories=[
+            CreateUpdateBatchCategoryRequestCategoriesItem(id="watches", name="All watches"),
+            CreateUpdateBatchCategoryRequestCategoriesItem(
+                id="straps", name="Straps", url="https://shop.example/straps"
+            ),
+        ],
+        update_enabled=True,
+    )
     assert (batch.created_count, batch.updated_count) == (1, 1)
     assert brevo.ecommerce.get_category_info("watches").name == "All watches"
     categories = brevo.ecommerce.get_categories(sort="asc")
     assert categories.count == 2 and [item.id for item in categories.categories] == ["watches", "straps"]
 
     created = brevo.ecommerce.with_raw_response.create_update_product(
-        id="P1", name="Wrist watch", price=50.0, image_url="https://shop.example/w.png", categories=["watches"],
+        id="P1",
+        name="Wrist watch",
+        price=50.0,
+        image_url="https://shop.example/w.png",
+        categories=["watches"],
         meta_info={"colour": "red"},
     )
     assert created.status_code == 201 and created.data is not None and created.data.id == "P1"
@@ -454,18 +462,29 @@ def test_sdk_creates_updates_and_reads_categories_and_products(brevo: Brevo) -> 
     assert duplicate.value.body["code"] == "duplicate_parameter"
     updated = brevo.ecommerce.with_raw_response.create_update_product(id="P1", name="Watch", update_enabled=True)
     assert (updated.status_code, updated.data) == (204, None)
-    products = brevo.ecommerce.create_update_batch_products(products=[
-        CreateUpdateBatchProductsRequestProductsItem(id="P2", name="Leather strap", price=15.0, categories=["straps"]),
-        CreateUpdateBatchProductsRequestProductsItem(id="P3", name="Steel strap", price=25.0, categories=["straps"]),
-    ])
+    products = brevo.ecommerce.create_update_batch_products(
+        products=[
+            CreateUpdateBatchProductsRequestProductsItem(
+                id="P2", name="Leather strap", price=15.0, categories=["straps"]
+            ),
+            CreateUpdateBatchProductsRequestProductsItem(
+                id="P3", name="Steel strap", price=25.0, categories=["straps"]
+            ),
+        ]
+    )
     assert (products.created_count, products.updated_count) == (2, 0)
 
     one = brevo.ecommerce.get_product_info("P1")
     assert (one.name, one.price, one.image_url, one.categories, one.meta_info) == (
-        "Watch", 50.0, "https://shop.example/w.png", ["watches"], {"colour": "red"}
+        "Watch",
+        50.0,
+        "https://shop.example/w.png",
+        ["watches"],
+        {"colour": "red"},
     )
-    straps = brevo.ecommerce.get_products(ids=["P1", "P2", "P3"], categories=["straps"], sort_by_field="price",
-                                          sort="asc")
+    straps = brevo.ecommerce.get_products(
+        ids=["P1", "P2", "P3"], categories=["straps"], sort_by_field="price", sort="asc"
+    )
     assert straps.count == 2 and [item.id for item in straps.products] == ["P2", "P3"]
     with pytest.raises(NotFoundError):
         brevo.ecommerce.get_product_info("P9")
@@ -474,17 +493,26 @@ def test_sdk_creates_updates_and_reads_categories_and_products(brevo: Brevo) -> 
 def order_fields(order_id: str, email: str, status: str = "paid") -> dict[str, Any]:
     """An order as the SDK's `create_order` takes it, keyword by keyword."""
     return {
-        "id": order_id, "created_at": "2024-05-01T10:00:00Z", "updated_at": "2024-05-01T10:05:00Z", "status": status,
-        "amount": 65.0, "identifiers": OrderIdentifiers(email_id=email),
-        "products": [OrderProductsItem(product_id="P1", price=50.0, quantity=1),
-                     OrderProductsItem(product_id="P2", price=15.0, quantity=1)],
+        "id": order_id,
+        "created_at": "2024-05-01T10:00:00Z",
+        "updated_at": "2024-05-01T10:05:00Z",
+        "status": status,
+        "amount": 65.0,
+        "identifiers": OrderIdentifiers(email_id=email),
+        "products": [
+            OrderProductsItem(product_id="P1", price=50.0, quantity=1),
+            OrderProductsItem(product_id="P2", price=15.0, quantity=1),
+        ],
     }
 
 
 def test_sdk_orders_a_paid_one_closes_the_contacts_carts(brevo: Brevo, site: Site, store: Store) -> None:
     email = new_email()
-    brevo.event.create_event(event_name="cart_updated", identifiers={"email_id": email},
-                             event_properties={"id": "cart-1", "data": {"items": [{"productId": "P1"}]}})
+    brevo.event.create_event(
+        event_name="cart_updated",
+        identifiers={"email_id": email},
+        event_properties={"id": "cart-1", "data": {"items": [{"productId": "P1"}]}},
+    )
     with store.app.app_context(), db.new_session(store.app) as session:
         assert session.scalar(select(Cart.state).where(Cart.site_id == site.id)) == "open"
 

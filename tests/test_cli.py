@@ -1,4 +1,5 @@
 """The `flask --app server sites` commands: once from a shell as a user runs them, then through Flask's CLI runner."""
+
 from __future__ import annotations
 
 import uuid

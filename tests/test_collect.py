@@ -1,4 +1,5 @@
 """`POST /collect` over HTTP against the real receiver: storage, dedupe, identity, limits."""
+
 from __future__ import annotations
 
 import json
@@ -45,12 +46,11 @@ def test_a_batch_is_stored_and_a_retry_stores_nothing_twice(receiver: Process, s
     assert stored[1].properties == {"sku": "1"}
 
 
-def test_identify_links_the_visitor_and_moves_its_earlier_events(
-    receiver: Process, store: Store, site: Site
-) -> None:
+def test_identify_links_the_visitor_and_moves_its_earlier_events(receiver: Process, store: Store, site: Site) -> None:
     post(receiver, batch(site, message("page"), cuid="anon-7"))
-    identify = message("identify", email="Thomas@Example.com",
-                       properties={"FIRSTNAME": "Thomas", "lastname": "Bianchi"})
+    identify = message(
+        "identify", email="Thomas@Example.com", properties={"FIRSTNAME": "Thomas", "lastname": "Bianchi"}
+    )
     assert post(receiver, batch(site, identify, cuid="anon-7")).status_code == 200
     contact = store.contact(site, "thomas@example.com")
     assert contact is not None

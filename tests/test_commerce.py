@@ -1,4 +1,5 @@
 """Brevo's v3 e-commerce API with Flask's test client: shapes, validation, limits, and what an order does to carts."""
+
 from __future__ import annotations
 
 import uuid
@@ -62,8 +63,9 @@ def rows(app: Flask, model: Any, site: Site) -> list[Any]:
         return list(session.scalars(select(model).where(model.site_id == site.id)))
 
 
-def order(order_id: str = "1001", status: str = "paid", email: str | None = "ann@example.com", **fields: Any
-          ) -> dict[str, Any]:
+def order(
+    order_id: str = "1001", status: str = "paid", email: str | None = "ann@example.com", **fields: Any
+) -> dict[str, Any]:
     return {
         "id": order_id,
         "createdAt": "2024-05-01T10:00:00Z",
@@ -77,8 +79,11 @@ def order(order_id: str = "1001", status: str = "paid", email: str | None = "ann
 
 
 def open_cart(shop: Shop, email: str, cart_id: str) -> None:
-    event = {"event_name": "cart_updated", "identifiers": {"email_id": email},
-             "event_properties": {"id": cart_id, "data": {"items": ITEMS}}}
+    event = {
+        "event_name": "cart_updated",
+        "identifiers": {"email_id": email},
+        "event_properties": {"id": cart_id, "data": {"items": ITEMS}},
+    }
     assert shop.post("events", event).status_code == 204
 
 
@@ -113,8 +118,9 @@ def test_the_display_currency_is_eur_until_the_shop_sets_another(client: FlaskCl
 
 
 def test_a_category_is_created_refused_twice_then_updated_with_update_enabled(shop: Shop) -> None:
-    created = shop.post("categories", {"id": "shoes", "name": "Shoes", "url": "https://shop.example/shoes",
-                                       "position": 3})
+    created = shop.post(
+        "categories", {"id": "shoes", "name": "Shoes", "url": "https://shop.example/shoes", "position": 3}
+    )
     assert (created.status_code, created.json) == (201, {"id": "shoes"})
 
     again = shop.post("categories", {"id": "shoes", "name": "Boots"})
@@ -126,7 +132,11 @@ def test_a_category_is_created_refused_twice_then_updated_with_update_enabled(sh
 
     one = shop.get("categories/shoes").json
     assert {key: one[key] for key in ("id", "name", "url", "isDeleted", "position")} == {
-        "id": "shoes", "name": "Shoes", "url": "https://shop.example/boots", "isDeleted": False, "position": 3,
+        "id": "shoes",
+        "name": "Shoes",
+        "url": "https://shop.example/boots",
+        "isDeleted": False,
+        "position": 3,
     }
     assert one["createdAt"].endswith("Z") and one["modifiedAt"] >= one["createdAt"]
     assert "updateEnabled" not in one
@@ -152,8 +162,9 @@ def test_a_category_batch_with_one_bad_item_writes_nothing(app: Flask, shop: Sho
     assert (first.status_code, first.json) == (201, {"createdCount": 2, "updatedCount": 0})
     exists = shop.post("categories/batch", {"categories": [{"id": "b", "name": "B2"}, {"id": "c", "name": "C"}]})
     assert exists.status_code == 400 and exists.json["code"] == "duplicate_parameter"
-    upsert = shop.post("categories/batch", {"categories": [{"id": "b", "name": "B2"}, {"id": "c", "name": "C"}],
-                                            "updateEnabled": True})
+    upsert = shop.post(
+        "categories/batch", {"categories": [{"id": "b", "name": "B2"}, {"id": "c", "name": "C"}], "updateEnabled": True}
+    )
     assert upsert.json == {"createdCount": 1, "updatedCount": 1}
     assert sorted((row.id, row.name) for row in rows(app, Category, site)) == [("a", "A"), ("b", "B2"), ("c", "C")]
 
@@ -162,26 +173,45 @@ def test_a_product_needs_a_name_only_to_be_created_and_keeps_what_the_shop_sent(
     nameless = shop.post("products", {"id": "P1", "price": 10})
     assert (nameless.status_code, nameless.json["code"]) == (400, "missing_parameter")
     assert nameless.json["message"].startswith("name:")
-    product = {"id": 42, "name": "Wrist watch", "price": 50, "imageUrl": "https://shop.example/w.png",
-               "url": "https://shop.example/w", "sku": "W-1", "categories": ["watches"], "metaInfo": {"colour": "red"},
-               "vendor": "Acme"}
+    product = {
+        "id": 42,
+        "name": "Wrist watch",
+        "price": 50,
+        "imageUrl": "https://shop.example/w.png",
+        "url": "https://shop.example/w",
+        "sku": "W-1",
+        "categories": ["watches"],
+        "metaInfo": {"colour": "red"},
+        "vendor": "Acme",
+    }
     assert shop.post("products", product).json == {"id": "42"}  # ids are text, as Brevo keeps them
     assert shop.post("products", {"id": "42", "price": 45, "updateEnabled": True}).status_code == 204
 
     got = shop.get("products/42").json
-    assert {key: got[key] for key in ("id", "name", "price", "imageUrl", "sku", "categories", "metaInfo", "vendor")} \
-        == {"id": "42", "name": "Wrist watch", "price": 45, "imageUrl": "https://shop.example/w.png", "sku": "W-1",
-            "categories": ["watches"], "metaInfo": {"colour": "red"}, "vendor": "Acme"}
+    assert {
+        key: got[key] for key in ("id", "name", "price", "imageUrl", "sku", "categories", "metaInfo", "vendor")
+    } == {
+        "id": "42",
+        "name": "Wrist watch",
+        "price": 45,
+        "imageUrl": "https://shop.example/w.png",
+        "sku": "W-1",
+        "categories": ["watches"],
+        "metaInfo": {"colour": "red"},
+        "vendor": "Acme",
+    }
     assert got["s3ThumbEditor"] == "https://shop.example/w.png" and got["isDeleted"] is False
     assert shop.get("products/43").status_code == 404
 
 
 def test_products_are_listed_with_brevos_filters(shop: Shop) -> None:
-    batch = {"products": [
-        {"id": "a", "name": "Red shoe", "price": 30, "categories": ["shoes"]},
-        {"id": "b", "name": "Blue shoe", "price": 20, "categories": ["shoes", "sale"]},
-        {"id": "c", "name": "Hat", "price": 10, "categories": ["hats"], "isDeleted": True},
-    ]}
+    batch = {
+        "products": [
+            {"id": "a", "name": "Red shoe", "price": 30, "categories": ["shoes"]},
+            {"id": "b", "name": "Blue shoe", "price": 20, "categories": ["shoes", "sale"]},
+            {"id": "c", "name": "Hat", "price": 10, "categories": ["hats"], "isDeleted": True},
+        ]
+    }
     assert shop.post("products/batch", batch).json == {"createdCount": 3, "updatedCount": 0}
 
     def ids(query: str) -> tuple[list[str], int]:
@@ -202,8 +232,12 @@ def test_products_are_listed_with_brevos_filters(shop: Shop) -> None:
 
 
 def test_one_item_over_the_size_limit_is_refused(shop: Shop) -> None:
-    huge = {"id": "big", "name": "Big", "description": "x" * sizes.COMMERCE_TEXT_CHARS,
-            "notes": "y" * sizes.COMMERCE_DOCUMENT_BYTES}
+    huge = {
+        "id": "big",
+        "name": "Big",
+        "description": "x" * sizes.COMMERCE_TEXT_CHARS,
+        "notes": "y" * sizes.COMMERCE_DOCUMENT_BYTES,
+    }
     answer = shop.post("products", huge)
     assert answer.status_code == 400 and "bytes" in answer.json["message"]
 
@@ -211,8 +245,16 @@ def test_one_item_over_the_size_limit_is_refused(shop: Shop) -> None:
 def test_enrich_items_fills_what_the_catalogue_knows_and_the_items_own_values_win(
     app: Flask, shop: Shop, site: Site
 ) -> None:
-    shop.post("products", {"id": "P1", "name": "Wrist watch", "price": 50, "imageUrl": "https://shop.example/w.png",
-                           "url": "https://shop.example/w"})
+    shop.post(
+        "products",
+        {
+            "id": "P1",
+            "name": "Wrist watch",
+            "price": 50,
+            "imageUrl": "https://shop.example/w.png",
+            "url": "https://shop.example/w",
+        },
+    )
     shop.post("products", {"id": "7", "name": "Strap"})
     items = [
         {"id": "P1", "quantity": 2},
@@ -223,8 +265,14 @@ def test_enrich_items_fills_what_the_catalogue_knows_and_the_items_own_values_wi
     with db.new_session(app) as session:
         enriched = enrich_items(session, site.id, items)
     assert enriched == [
-        {"id": "P1", "quantity": 2, "name": "Wrist watch", "image": "https://shop.example/w.png", "price": 50,
-         "url": "https://shop.example/w"},
+        {
+            "id": "P1",
+            "quantity": 2,
+            "name": "Wrist watch",
+            "image": "https://shop.example/w.png",
+            "price": 50,
+            "url": "https://shop.example/w",
+        },
         {"productId": 7, "name": "Leather strap", "price": ""},  # the catalogue has no price for it
         {"product_id": "unknown", "name": "Mystery"},
         "not an item",
@@ -243,8 +291,10 @@ def test_an_order_is_refused_naming_its_field(app: Flask, shop: Shop, site: Site
         "createdAt": (order(createdAt="yesterday"), "invalid_parameter"),
         "identifiers": (order(identifiers={}), "invalid_parameter"),
         "body": ({key: value for key, value in order().items() if key != "identifiers"}, "invalid_parameter"),
-        "products[0]": (order(products=[{"productId": "P1", "price": 1, "quantity": 1, "quantityFloat": 1.5}]),
-                        "invalid_parameter"),
+        "products[0]": (
+            order(products=[{"productId": "P1", "price": 1, "quantity": 1, "quantityFloat": 1.5}]),
+            "invalid_parameter",
+        ),
         "identifiers.email_id": (order(email="not an address"), "invalid_parameter"),
     }
     for field, (body, code) in cases.items():
@@ -267,7 +317,9 @@ def test_a_paid_order_closes_every_open_cart_of_its_contact(app: Flask, shop: Sh
 
     assert shop.post("orders/status", order("A-77", status="Paid")).status_code == 204
     assert cart_states(app, site) == {
-        "cart:1": ("closed", "ordered"), "cart:2": ("closed", "ordered"), "cart:3": ("open", None),
+        "cart:1": ("closed", "ordered"),
+        "cart:2": ("closed", "ordered"),
+        "cart:3": ("open", None),
     }
     (event,) = [event for event in rows(app, Event, site) if event.name == "order_completed"]
     assert event.eventdata is not None and "id" not in event.eventdata
@@ -300,10 +352,17 @@ def test_a_historical_batch_is_only_stored_and_a_live_one_closes_carts(app: Flas
 def test_an_order_as_thelias_module_sends_it_closes_carts_too(app: Flask, shop: Shop, site: Site) -> None:
     open_cart(shop, "ann@example.com", "cart:1")
     thelia = {key: value for key, value in order("ORD000123").items() if key != "identifiers"}
-    thelia |= {"email": "ann@example.com", "coupon": "WELCOME",
-               "products": [{"productId": "REF-1", "quantity": 1.0, "price": 12.5}]}
-    assert shop.client.post("/v3/orders/status", json=thelia,
-                            headers={**shop.headers, "ma-key": "the site's public key"}).status_code == 204
+    thelia |= {
+        "email": "ann@example.com",
+        "coupon": "WELCOME",
+        "products": [{"productId": "REF-1", "quantity": 1.0, "price": 12.5}],
+    }
+    assert (
+        shop.client.post(
+            "/v3/orders/status", json=thelia, headers={**shop.headers, "ma-key": "the site's public key"}
+        ).status_code
+        == 204
+    )
     assert cart_states(app, site) == {"cart:1": ("closed", "ordered")}
     assert shop.get("orders").json["orders"][0]["coupon"] == "WELCOME"  # kept as sent
 
@@ -312,7 +371,8 @@ def test_an_order_for_an_unknown_contact_is_stored_without_creating_one(app: Fla
     assert shop.post("orders/status", order("U-1", email="nobody@example.com")).status_code == 204
     assert shop.post("orders/status", order("U-2", email=None)).status_code == 204
     assert [(row.id, row.contact_id) for row in sorted(rows(app, Order, site), key=lambda row: row.id)] == [
-        ("U-1", None), ("U-2", None)
+        ("U-1", None),
+        ("U-2", None),
     ]
     assert rows(app, Contact, site) == []
 
@@ -358,10 +418,21 @@ def test_a_cart_of_segment_products_stays_open_and_its_email_lists_them(
 ) -> None:
     """RudderStack forwards Segment's e-commerce properties: lines under `products`, their image as `image_url`."""
     links_to_the_shop(app, site)
-    products = [{"product_id": "P1", "name": "Track Pants", "price": 22, "quantity": 2,
-                 "image_url": "https://shop.example/track-pants.png", "url": "https://shop.example/p/track-pants"}]
-    body = {"email": "rudder@example.com", "event": "cart_updated",
-            "eventdata": {"id": "cart-7", "data": {"products": products, "currency": "EUR"}}}
+    products = [
+        {
+            "product_id": "P1",
+            "name": "Track Pants",
+            "price": 22,
+            "quantity": 2,
+            "image_url": "https://shop.example/track-pants.png",
+            "url": "https://shop.example/p/track-pants",
+        }
+    ]
+    body = {
+        "email": "rudder@example.com",
+        "event": "cart_updated",
+        "eventdata": {"id": "cart-7", "data": {"products": products, "currency": "EUR"}},
+    }
     assert client.post("/api/v2/trackEvent", json=body, headers={"ma-key": site.client_key}).status_code == 204
     assert cart_states(app, site) == {"cart-7": ("open", None)}
     [email] = emails_after_the_deadline(app, store, site)
@@ -373,11 +444,19 @@ def test_a_line_naming_only_its_product_is_shown_from_the_catalogue(
     app: Flask, shop: Shop, store: Store, site: Site
 ) -> None:
     links_to_the_shop(app, site)
-    product = {"id": "W-1", "name": "Wrist watch", "price": 50, "url": "https://shop.example/p/watch",
-               "imageUrl": "https://shop.example/img/watch.png"}
+    product = {
+        "id": "W-1",
+        "name": "Wrist watch",
+        "price": 50,
+        "url": "https://shop.example/p/watch",
+        "imageUrl": "https://shop.example/img/watch.png",
+    }
     assert shop.post("products", product).status_code == 201
-    event = {"event_name": "cart_updated", "identifiers": {"email_id": "ann@example.com"},
-             "event_properties": {"id": "cart-1", "data": {"items": [{"id": "W-1", "quantity": 2}]}}}
+    event = {
+        "event_name": "cart_updated",
+        "identifiers": {"email_id": "ann@example.com"},
+        "event_properties": {"id": "cart-1", "data": {"items": [{"id": "W-1", "quantity": 2}]}},
+    }
     assert shop.post("events", event).status_code == 204
     [email] = emails_after_the_deadline(app, store, site)
     assert "Wrist watch" in email.html

@@ -1,4 +1,5 @@
 """Consent mode in Chromium against the real receiver: nothing leaves the page before consent, everything after."""
+
 from __future__ import annotations
 
 import uuid

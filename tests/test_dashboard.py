@@ -1,5 +1,6 @@
 """The dashboard in Chromium against the real receiver: sign-in, a site's tracking code and status, the guide's
 contact, the workflow switch, the outbox preview, and tracked markup that must stay text."""
+
 from __future__ import annotations
 
 import uuid
@@ -57,9 +58,13 @@ def message(kind: str, moment: datetime, **fields: Any) -> dict[str, Any]:
 def cart_updated(
     moment: datetime, data: dict[str, Any] = GUIDE_CART, email: str = THOMAS, **properties: Any
 ) -> dict[str, Any]:
-    return message("track", moment, name="cart_updated", properties={"email": email, **properties},
-                   eventdata={"id": "cart:42", "data": data})
-
+    return message(
+        "track",
+        moment,
+        name="cart_updated",
+        properties={"email": email, **properties},
+        eventdata={"id": "cart:42", "data": data},
+    )
 
 
 @pytest.fixture
@@ -261,16 +266,25 @@ HOSTILE_EVENT = "<svg onload=alert('event')>"
 
 
 def test_tracked_markup_is_shown_as_text_and_runs_nothing(
-    page: Page, dialogs: list[str], receiver: Process, store: Store, site: Site, worker: Worker,
-    clock: Clock, user: str,
+    page: Page,
+    dialogs: list[str],
+    receiver: Process,
+    store: Store,
+    site: Site,
+    worker: Worker,
+    clock: Clock,
+    user: str,
 ) -> None:
     email = f"mallory-{uuid.uuid4().hex[:6]}@example.com"
     cart = {**GUIDE_CART, "items": [{"name": HOSTILE_ITEM, "price": 5, "quantity": 1}]}
     before = clock.now - DELAY * 2
-    send(receiver, site,
-         message("identify", before, email=email, properties={"FIRSTNAME": HOSTILE_NAME}),
-         message("track", before, name=HOSTILE_EVENT, properties={"email": email, "note": HOSTILE_PROPERTY}),
-         cart_updated(before, data=cart, email=email))
+    send(
+        receiver,
+        site,
+        message("identify", before, email=email, properties={"FIRSTNAME": HOSTILE_NAME}),
+        message("track", before, name=HOSTILE_EVENT, properties={"email": email, "note": HOSTILE_PROPERTY}),
+        cart_updated(before, data=cart, email=email),
+    )
     clock.now += DELAY * 2
     worker.run_pass()
     contact = store.contact(site, email)

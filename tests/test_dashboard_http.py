@@ -1,5 +1,6 @@
 """The dashboard over HTTP (Flask's test client on the suite's database): CSRF, cookies, headers, sign-in limits,
 the SQL behind the pages, and `flask users create`."""
+
 from __future__ import annotations
 
 import json
@@ -51,13 +52,20 @@ def test_dashboard_forms_need_the_csrf_token_and_the_apis_do_not(app: Flask, own
     created = owner.post("/sites", data={"name": f"with token {uuid.uuid4().hex[:6]}", "csrf_token": token})
     assert created.status_code == 302 and created.headers["Location"].startswith("/sites/")
     # The tracker's and Brevo's doors stay token-free, even for a browser holding a dashboard session.
-    batch = {"key": site.client_key, "cuid": "c1", "messages": [{"id": uuid.uuid4().hex, "type": "page", "url": "https://a.example/"}]}
+    batch = {
+        "key": site.client_key,
+        "cuid": "c1",
+        "messages": [{"id": uuid.uuid4().hex, "type": "page", "url": "https://a.example/"}],
+    }
     collected = owner.post("/collect", data=json.dumps(batch), content_type="text/plain", headers=BROWSER_HEADERS)
     assert collected.status_code == 200
     identify = owner.post("/api/v2/identify", json={"email": "a@example.com"}, headers={"ma-key": site.client_key})
     assert identify.status_code == 204
-    v3 = owner.post("/v3/events", json={"event_name": "viewed", "identifiers": {"email_id": "a@example.com"}},
-                     headers={"api-key": site.api_key})
+    v3 = owner.post(
+        "/v3/events",
+        json={"event_name": "viewed", "identifiers": {"email_id": "a@example.com"}},
+        headers={"api-key": site.api_key},
+    )
     assert v3.status_code == 204
 
 
@@ -65,9 +73,12 @@ def test_the_session_cookie_is_httponly_lax_and_secure_over_https(app: Flask, ow
     for base, secure in (("http://localhost", False), ("https://localhost", True)):
         with app.test_client() as client:
             token = csrf_token(client)
-            answer = client.post("/login", base_url=base,
-                                 data={"email": owner_email, "password": PASSWORD, "csrf_token": token},
-                                 headers={"Referer": f"{base}/login"})
+            answer = client.post(
+                "/login",
+                base_url=base,
+                data={"email": owner_email, "password": PASSWORD, "csrf_token": token},
+                headers={"Referer": f"{base}/login"},
+            )
             cookie = answer.headers["Set-Cookie"]
             assert cookie.startswith("sibyl_session=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
             assert ("Secure" in cookie) is secure
@@ -84,11 +95,17 @@ def test_pages_carry_a_strict_policy_and_are_not_cached(owner: FlaskClient) -> N
 def test_sign_in_goes_only_to_paths_on_this_server(app: Flask, owner_email: str) -> None:
     with app.test_client() as client:
         token = csrf_token(client)
-        cases = (("//evil.example/", "/"), ("https://evil.example/", "/"), ("/\t/evil.example/", "/"),
-                 ("/\\evil.example/", "/"), ("/outbox?status=failed", "/outbox?status=failed"))
+        cases = (
+            ("//evil.example/", "/"),
+            ("https://evil.example/", "/"),
+            ("/\t/evil.example/", "/"),
+            ("/\\evil.example/", "/"),
+            ("/outbox?status=failed", "/outbox?status=failed"),
+        )
         for target, landing in cases:
-            answer = client.post("/login",
-                                 data={"email": owner_email, "password": PASSWORD, "csrf_token": token, "next": target})
+            answer = client.post(
+                "/login", data={"email": owner_email, "password": PASSWORD, "csrf_token": token, "next": target}
+            )
             assert answer.headers["Location"] == landing
             client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
             token = csrf_token(client)
@@ -119,10 +136,15 @@ def test_passwords_are_hashed_and_checked(app: Flask, owner_email: str) -> None:
 
 def test_events_are_counted_per_hour_and_day_in_sql(app: Flask, site: Site) -> None:
     now = datetime.now(UTC).replace(minute=30)
-    store(app, site,
-          event("page", "Home", now), event("page", "Home", now - timedelta(minutes=20)),
-          event("page", "Home", now - timedelta(hours=5)), event("page", "Home", now - timedelta(days=3)),
-          event("page", "Home", now - timedelta(days=40)))
+    store(
+        app,
+        site,
+        event("page", "Home", now),
+        event("page", "Home", now - timedelta(minutes=20)),
+        event("page", "Home", now - timedelta(hours=5)),
+        event("page", "Home", now - timedelta(days=3)),
+        event("page", "Home", now - timedelta(days=40)),
+    )
     with db.new_session(app) as session:
         hours = events_per_hour(session, site.id, now)
         days = events_per_month(session, site.id, now).days
@@ -134,11 +156,18 @@ def test_events_are_counted_per_hour_and_day_in_sql(app: Flask, site: Site) -> N
 def test_the_months_top_lists_rank_custom_events_and_pages_of_its_days(app: Flask, site: Site) -> None:
     now = datetime.now(UTC)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    store(app, site,
-          *[event("page", "Home", now) for _ in range(3)], event("page", "Cart", today - timedelta(days=29)),
-          event("page", "Old", today - timedelta(days=29, seconds=1)),
-          event("track", "Buy", now), event("link", "Buy", now), event("track", "cart_updated", now),
-          event("track", "Alpha", now), event("identify", "identify", now))
+    store(
+        app,
+        site,
+        *[event("page", "Home", now) for _ in range(3)],
+        event("page", "Cart", today - timedelta(days=29)),
+        event("page", "Old", today - timedelta(days=29, seconds=1)),
+        event("track", "Buy", now),
+        event("link", "Buy", now),
+        event("track", "cart_updated", now),
+        event("track", "Alpha", now),
+        event("identify", "identify", now),
+    )
     with db.new_session(app) as session:
         month = events_per_month(session, site.id, now, limit=2)
     assert [(row.name, row.count) for row in month.top_pages] == [("Home", 3), ("Cart", 1)]
@@ -148,10 +177,14 @@ def test_the_months_top_lists_rank_custom_events_and_pages_of_its_days(app: Flas
 
 def test_contact_search_matches_emails_and_attribute_values_not_keys(app: Flask, site: Site) -> None:
     now = datetime.now(UTC)
-    store(app, site,
-          event("identify", "identify", now, email="jose@example.com",
-                attributes={"FIRSTNAME": "José", "LASTNAME": "Ñúñez"}),
-          event("identify", "identify", now, email="ann@example.com", attributes={"FIRSTNAME": "Ann", "SMS": "100%"}))
+    store(
+        app,
+        site,
+        event(
+            "identify", "identify", now, email="jose@example.com", attributes={"FIRSTNAME": "José", "LASTNAME": "Ñúñez"}
+        ),
+        event("identify", "identify", now, email="ann@example.com", attributes={"FIRSTNAME": "Ann", "SMS": "100%"}),
+    )
 
     def found(search: str) -> list[str]:
         with db.new_session(app) as session:
@@ -207,8 +240,12 @@ def test_users_create_takes_the_password_from_the_option_or_a_prompt(app: Flask)
 
 def test_a_contact_is_exported_as_json_and_deleted_from_its_page(owner: FlaskClient, app: Flask, site: Site) -> None:
     now = datetime.now(UTC)
-    store(app, site, event("identify", "identify", now, email="erase.me@example.com", attributes={"FIRSTNAME": "Ada"}),
-          event("page", "Home", now, email="erase.me@example.com", url="https://shop.example/"))
+    store(
+        app,
+        site,
+        event("identify", "identify", now, email="erase.me@example.com", attributes={"FIRSTNAME": "Ada"}),
+        event("page", "Home", now, email="erase.me@example.com", url="https://shop.example/"),
+    )
     with db.new_session(app) as session:
         contact_id = session.scalar(select(Contact.id).where(Contact.site_id == site.id))
     download = owner.get(f"/contacts/{contact_id}/export.json")

@@ -1,4 +1,5 @@
 """Brevo's abandoned-cart guide, end to end: the demo shop in Chromium, the real tracker and receiver."""
+
 from __future__ import annotations
 
 import pytest
@@ -55,10 +56,20 @@ def test_the_guides_cart_reaches_the_receiver_as_sent(
             "currency": "USD",
             "url": server.url + "/cart",
             "items": [
-                {"name": "Black shoes", "price": 90, "quantity": 2, "url": server.url + "/products/black-shoes",
-                 "image": server.url + "/static/black-shoes.svg"},
-                {"name": "White shirt", "price": 100, "quantity": 1, "url": server.url + "/products/white-shirt",
-                 "image": server.url + "/static/white-shirt.svg"},
+                {
+                    "name": "Black shoes",
+                    "price": 90,
+                    "quantity": 2,
+                    "url": server.url + "/products/black-shoes",
+                    "image": server.url + "/static/black-shoes.svg",
+                },
+                {
+                    "name": "White shirt",
+                    "price": 100,
+                    "quantity": 1,
+                    "url": server.url + "/products/white-shirt",
+                    "image": server.url + "/static/white-shirt.svg",
+                },
             ],
         },
     }

@@ -1,4 +1,5 @@
 """Property-based fuzzing of every public endpoint from /openapi.json: no 5xx, and a refused request writes nothing."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,15 @@ def fuzzed_app() -> tuple[Flask, Site]:
     Built at import, as schemathesis reads the schema when the module is collected.
     """
     database_url = fresh_database_url(Path(tempfile.mkdtemp(prefix="sibyl-fuzz-")))
-    app = create_app({"DATABASE_URL": database_url, "WORKER": "external", "RATE_LIMIT": "1000000/minute",
-                      "IDENTIFY_LIMIT_ADDRESS": "1000000/hour", "NEW_CONTACT_LIMIT_ADDRESS": "1000000/hour"})
+    app = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "WORKER": "external",
+            "RATE_LIMIT": "1000000/minute",
+            "IDENTIFY_LIMIT_ADDRESS": "1000000/hour",
+            "NEW_CONTACT_LIMIT_ADDRESS": "1000000/hour",
+        }
+    )
     with db.new_session(app) as session:
         site = create_site(session, f"fuzz-{uuid.uuid4().hex[:8]}", [], 7200)
     return app, site

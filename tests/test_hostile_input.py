@@ -1,5 +1,6 @@
 """Hostile input at every door (/collect, REST v2, v3, the dashboard): a 400 naming the problem, never a 5xx, nothing
 stored, and nothing stored that would later break a page or an API answer."""
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,16 @@ DEEP = "[" * 100_000 + "]" * 100_000
 
 @pytest.fixture(scope="module")
 def app(database_url: str) -> Flask:
-    return create_app({"DATABASE_URL": database_url, "WORKER": "external", "RATE_LIMIT": "1000000/minute",
-                       "COLLECT_RATE_LIMIT": "1000000/minute", "IDENTIFY_LIMIT_ADDRESS": "1000000/hour",
-                       "NEW_CONTACT_LIMIT_ADDRESS": "1000000/hour"})
+    return create_app(
+        {
+            "DATABASE_URL": database_url,
+            "WORKER": "external",
+            "RATE_LIMIT": "1000000/minute",
+            "COLLECT_RATE_LIMIT": "1000000/minute",
+            "IDENTIFY_LIMIT_ADDRESS": "1000000/hour",
+            "NEW_CONTACT_LIMIT_ADDRESS": "1000000/hour",
+        }
+    )
 
 
 @pytest.fixture
@@ -53,8 +61,10 @@ def utf8(body: str) -> bytes:
 
 
 def collect(client: FlaskClient, site: Site, properties: str) -> TestResponse:
-    body = (f'{{"key": "{site.client_key}", "cuid": "visitor-1", "messages": [{{"id": "{uuid.uuid4()}", '
-            f'"type": "track", "name": "viewed", "properties": {properties}}}]}}')
+    body = (
+        f'{{"key": "{site.client_key}", "cuid": "visitor-1", "messages": [{{"id": "{uuid.uuid4()}", '
+        f'"type": "track", "name": "viewed", "properties": {properties}}}]}}'
+    )
     return client.post("/collect", data=utf8(body), headers={"Content-Type": "text/plain", **BROWSER_HEADERS})
 
 
@@ -64,14 +74,18 @@ def v2_track_event(client: FlaskClient, site: Site, properties: str) -> TestResp
 
 
 def v3_event(client: FlaskClient, site: Site, properties: str) -> TestResponse:
-    body = (f'{{"event_name": "viewed", "identifiers": {{"email_id": "shopper@example.com"}}, '
-            f'"event_properties": {properties}}}')
+    body = (
+        f'{{"event_name": "viewed", "identifiers": {{"email_id": "shopper@example.com"}}, '
+        f'"event_properties": {properties}}}'
+    )
     return client.post("/v3/events", data=utf8(body), headers={"api-key": site.api_key})
 
 
 def v3_batch(client: FlaskClient, site: Site, properties: str) -> TestResponse:
-    event = (f'{{"event_name": "viewed", "identifiers": {{"email_id": "shopper@example.com"}}, '
-             f'"event_properties": {properties}}}')
+    event = (
+        f'{{"event_name": "viewed", "identifiers": {{"email_id": "shopper@example.com"}}, '
+        f'"event_properties": {properties}}}'
+    )
     return client.post("/v3/events/batch", data=utf8(f'{{"events": [{event}]}}'), headers={"api-key": site.api_key})
 
 
@@ -81,7 +95,10 @@ def v3_contact(client: FlaskClient, site: Site, properties: str) -> TestResponse
 
 
 DOORS: dict[str, Door] = {
-    "collect": collect, "v2 trackEvent": v2_track_event, "v3 events": v3_event, "v3 events/batch": v3_batch,
+    "collect": collect,
+    "v2 trackEvent": v2_track_event,
+    "v3 events": v3_event,
+    "v3 events/batch": v3_batch,
     "v3 contacts": v3_contact,
 }
 # The properties sent, and what the answer's message must say.
@@ -127,12 +144,15 @@ def test_a_surrogate_as_raw_bytes_is_not_utf8(app: Flask, client: FlaskClient, s
 @pytest.mark.parametrize("door", DOORS)
 def test_text_that_only_looks_like_poison_is_stored(app: Flask, client: FlaskClient, site: Site, door: str) -> None:
     """An escaped surrogate pair is one character (an emoji), an escaped backslash is a backslash, big is fine."""
-    properties = ('{"name": "\\ud83d\\ude00 \\\\ud800 \\\\u0000 caf\\u00e9", '
-                  '"price": 1e300, "count": 1000000000000000000000000000000}')
+    properties = (
+        '{"name": "\\ud83d\\ude00 \\\\ud800 \\\\u0000 caf\\u00e9", '
+        '"price": 1e300, "count": 1000000000000000000000000000000}'
+    )
     if door == "v3 contacts":  # contacts keep only the attributes the shop created
         for name, kind in (("NAME", "text"), ("COUNT", "float")):
-            created = client.post(f"/v3/contacts/attributes/normal/{name}", json={"type": kind},
-                                  headers={"api-key": site.api_key})
+            created = client.post(
+                f"/v3/contacts/attributes/normal/{name}", json={"type": kind}, headers={"api-key": site.api_key}
+            )
             assert created.status_code == 201, created.get_data(as_text=True)
     answer = DOORS[door](client, site, properties)
     assert answer.status_code < 300, answer.get_data(as_text=True)
@@ -262,9 +282,15 @@ def test_a_dashboard_form_with_a_nul_is_refused_and_creates_nothing(app: Flask, 
 def test_a_dashboard_number_too_big_to_store_is_refused_with_a_message(
     app: Flask, owner: FlaskClient, site: Site
 ) -> None:
-    form = {"site": str(site.id), "enabled": "on", "delay": "2h", "max_resets": "99999999999999999999",
-            "subject": "Your cart", "contact_period": "1d",
-            "csrf_token": csrf_token(owner, f"/automation?site={site.id}")}
+    form = {
+        "site": str(site.id),
+        "enabled": "on",
+        "delay": "2h",
+        "max_resets": "99999999999999999999",
+        "subject": "Your cart",
+        "contact_period": "1d",
+        "csrf_token": csrf_token(owner, f"/automation?site={site.id}"),
+    }
     answer = owner.post("/automation", data=form)
     assert answer.status_code == 400
     assert "A whole number from 0 to 1,000,000." in answer.get_data(as_text=True)
@@ -276,8 +302,11 @@ def test_other_keys_of_eventdata_are_held_to_the_nesting_limit(app: Flask, clien
     for _ in range(50):
         deep = [deep]
     before = stored(app, site)
-    body = {"key": site.client_key, "cuid": "visitor-1",
-            "messages": [message(eventdata={"id": "cart:1", "other": deep})]}
+    body = {
+        "key": site.client_key,
+        "cuid": "visitor-1",
+        "messages": [message(eventdata={"id": "cart:1", "other": deep})],
+    }
     answer = client.post("/collect", data=json.dumps(body), headers={"Content-Type": "text/plain", **BROWSER_HEADERS})
     assert answer.status_code == 400
     assert answer.json is not None and answer.json["message"].startswith("messages[0].eventdata: ")

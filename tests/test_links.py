@@ -1,5 +1,6 @@
 """Links in emails: built from SIBYL_PUBLIC_URL whatever Host a request names, acting only on POST (mail scanners
 follow every link), naming one contact and no later one that reused its id; and the secret key that signs them."""
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,9 @@ def site(app: Flask) -> Site:
 
 def new_contact(app: Flask, site: Site, email: str | None = None, **fields: Any) -> Contact:
     with db.new_session(app) as session:
-        contact = Contact(site_id=site.id, email=email or f"{uuid.uuid4().hex[:8]}@example.com", attributes={},
-                          **fields)
+        contact = Contact(
+            site_id=site.id, email=email or f"{uuid.uuid4().hex[:8]}@example.com", attributes={}, **fields
+        )
         session.add(contact)
         session.commit()
         return contact
@@ -80,13 +82,23 @@ def legacy_token(app: Flask, purpose: str, site_id: int, contact_id: int) -> str
 def abandoned_cart(app: Flask, site: Site, email: str) -> None:
     """A contact's cart received three hours ago: due now with the site's two-hour delay."""
     moment = datetime.now(UTC) - timedelta(hours=3)
-    event = IncomingEvent(uuid.uuid4().hex, "track", "cart_updated", moment, cuid=uuid.uuid4().hex, email=email,
-                          eventdata={"id": "cart:1", "data": GUIDE_CART})
+    event = IncomingEvent(
+        uuid.uuid4().hex,
+        "track",
+        "cart_updated",
+        moment,
+        cuid=uuid.uuid4().hex,
+        email=email,
+        eventdata={"id": "cart:1", "data": GUIDE_CART},
+    )
     with db.new_session(app) as session:
         ingest(session, session.get_one(Site, site.id), [event])
         deadline = moment + timedelta(hours=2)  # deadlines count from receipt: move it back as the clock cannot be
-        session.execute(update(Cart).where(Cart.site_id == site.id).values(received_at=moment, deadline_at=deadline,
-                                                                           due_at=deadline))
+        session.execute(
+            update(Cart)
+            .where(Cart.site_id == site.id)
+            .values(received_at=moment, deadline_at=deadline, due_at=deadline)
+        )
         session.execute(update(Cart).where(Cart.site_id != site.id).values(state="closed", due_at=None))
         session.commit()
 
@@ -157,7 +169,9 @@ def test_a_deployment_without_sibyl_public_url_is_warned_at_start(
     assert not any("SIBYL_PUBLIC_URL" in record.getMessage() for record in caplog.records)
 
 
-@pytest.mark.parametrize("value", ["track.example.com", "ftp://track.example.com", "https://", "https://t.example/?a=1"])
+@pytest.mark.parametrize(
+    "value", ["track.example.com", "ftp://track.example.com", "https://", "https://t.example/?a=1"]
+)
 def test_a_public_url_that_is_no_base_url_is_refused_at_start(
     value: str, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -182,7 +196,7 @@ def test_following_an_unsubscribe_link_changes_nothing_until_the_button(
     page = client.get(path)
     html = page.get_data(as_text=True)
     assert re.search(r'<form method="post">\s*<button type="submit">Unsubscribe</button>\s*</form>', html)
-    assert 'action=' not in html  # the form posts back to the link itself
+    assert "action=" not in html  # the form posts back to the link itself
     assert page.headers["Cache-Control"] == "no-store" and page.headers["Referrer-Policy"] == "no-referrer"
 
     done = client.post(path)
@@ -241,8 +255,11 @@ def test_a_forged_link_shows_an_error_and_acts_on_no_one(
     other_purpose = path_of(
         confirmation_url(PUBLIC_URL, app.config["SECRET_KEY"], site.id, contact.id, contact.link_nonce)
     )
-    forgeries = (path[:-3], path.replace("/unsubscribe/", "/confirm/"),
-                 other_purpose.replace("/confirm/", "/unsubscribe/"))
+    forgeries = (
+        path[:-3],
+        path.replace("/unsubscribe/", "/confirm/"),
+        other_purpose.replace("/confirm/", "/unsubscribe/"),
+    )
     for forged in forgeries:
         answer = client.open(forged, method=method)
         assert answer.status_code == 400 and "not valid" in answer.get_data(as_text=True)
@@ -302,20 +319,32 @@ def test_contact_ids_are_never_handed_out_again(app: Flask, site: Site) -> None:
 
 # A shop at revision 0006: Ada with a browser, two events, an emailed cart and its email; Bob, the highest id, deleted.
 ROWS_AT_0006 = (
-    ("INSERT INTO sites (id, name, client_key, api_key, origins, created_at, require_consent, respect_dnt) "
-     "VALUES (1, 'shop', 'ck', 'ak', '[]', :now, 0, 0)"),
-    ("INSERT INTO contacts (id, site_id, email, attributes, created_at, modified_at) "
-     "VALUES (7, 1, 'ada@example.com', '{}', :now, :now), (9, 1, 'bob@example.com', '{}', :now, :now)"),
-    ("INSERT INTO visitors (id, site_id, cuid, contact_id, first_seen_at, last_seen_at) "
-     "VALUES (3, 1, 'c', 7, :now, :now)"),
-    ("INSERT INTO events (site_id, message_id, kind, name, visitor_id, contact_id, properties, occurred_at, "
-     "received_at) VALUES (1, 'm1', 'page', 'home', 3, 7, '{}', :now, :now), "
-     "(1, 'm2', 'track', 'cart_updated', 3, 7, '{}', :now, :now)"),
-    ("INSERT INTO carts (id, site_id, owner, cart_key, visitor_id, contact_id, state, snapshot, version, cycle, "
-     "resets, updated_at) VALUES (5, 1, 'contact:7', 'cart:1', 3, 7, 'emailed', '{}', 2, 1, 0, :now)"),
-    ("INSERT INTO outbox (site_id, cart_id, contact_id, dedupe_key, message_id, sender, recipient, subject, html, "
-     "text, status, attempts, created_at) VALUES (1, 5, 7, 'cart-5-cycle-1', '<m@x>', 's@x', 'ada@example.com', "
-     "'S', 'h', 't', 'sent', 1, :now)"),
+    (
+        "INSERT INTO sites (id, name, client_key, api_key, origins, created_at, require_consent, respect_dnt) "
+        "VALUES (1, 'shop', 'ck', 'ak', '[]', :now, 0, 0)"
+    ),
+    (
+        "INSERT INTO contacts (id, site_id, email, attributes, created_at, modified_at) "
+        "VALUES (7, 1, 'ada@example.com', '{}', :now, :now), (9, 1, 'bob@example.com', '{}', :now, :now)"
+    ),
+    (
+        "INSERT INTO visitors (id, site_id, cuid, contact_id, first_seen_at, last_seen_at) "
+        "VALUES (3, 1, 'c', 7, :now, :now)"
+    ),
+    (
+        "INSERT INTO events (site_id, message_id, kind, name, visitor_id, contact_id, properties, occurred_at, "
+        "received_at) VALUES (1, 'm1', 'page', 'home', 3, 7, '{}', :now, :now), "
+        "(1, 'm2', 'track', 'cart_updated', 3, 7, '{}', :now, :now)"
+    ),
+    (
+        "INSERT INTO carts (id, site_id, owner, cart_key, visitor_id, contact_id, state, snapshot, version, cycle, "
+        "resets, updated_at) VALUES (5, 1, 'contact:7', 'cart:1', 3, 7, 'emailed', '{}', 2, 1, 0, :now)"
+    ),
+    (
+        "INSERT INTO outbox (site_id, cart_id, contact_id, dedupe_key, message_id, sender, recipient, subject, html, "
+        "text, status, attempts, created_at) VALUES (1, 5, 7, 'cart-5-cycle-1', '<m@x>', 's@x', 'ada@example.com', "
+        "'S', 'h', 't', 'sent', 1, :now)"
+    ),
     "DELETE FROM contacts WHERE id = 9",
 )
 # The contacts left, and the rows that reference Ada: her browser, events, cart and email.

@@ -1,4 +1,5 @@
 """The recovery email's rendering and its SMTP delivery, against a real SMTP server."""
+
 from __future__ import annotations
 
 import re
@@ -37,7 +38,11 @@ def recovery_email(**context: Any) -> RenderedEmail:
 
 def render(cart: Any, firstname: str | None = "Thomas", hosts: frozenset[str] = SHOP_HOSTS) -> tuple[str, str]:
     email = recovery_email(
-        shop_name="Demo Shop", subject="Your cart", firstname=firstname, cart=cart, unsubscribe_url=UNSUBSCRIBE_URL,
+        shop_name="Demo Shop",
+        subject="Your cart",
+        firstname=firstname,
+        cart=cart,
+        unsubscribe_url=UNSUBSCRIBE_URL,
         hosts=hosts,
     )
     return email.html, email.text
@@ -105,8 +110,17 @@ def test_tracked_markup_is_escaped_in_the_html(payload: str) -> None:
     assert payload in text  # the plain-text part shows it as the text it is
 
 
-@pytest.mark.parametrize("url", ["javascript:alert(1)", " JavaScript:alert(1)", "java\tscript:alert(1)",
-                                 "data:text/html,<b>x</b>", "//evil.example/x", "vbscript:x"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        " JavaScript:alert(1)",
+        "java\tscript:alert(1)",
+        "data:text/html,<b>x</b>",
+        "//evil.example/x",
+        "vbscript:x",
+    ],
+)
 def test_non_http_urls_never_appear(url: str) -> None:
     item = {"name": "Black shoes", "price": 90, "quantity": 2, "url": url, "image": url}
     html, text = render({**GUIDE_CART, "url": url, "items": [item]})
@@ -129,8 +143,13 @@ def test_links_and_images_on_other_hosts_than_the_shops_are_left_out(hosts: froz
 
 
 def test_only_the_listed_hosts_are_linked() -> None:
-    cart = {**GUIDE_CART, "items": [{**GUIDE_CART["items"][0], "image": "https://cdn.shop.example/black.jpg"},
-                                    {**GUIDE_CART["items"][1], "url": "https://evil.example/p/white-shirt"}]}
+    cart = {
+        **GUIDE_CART,
+        "items": [
+            {**GUIDE_CART["items"][0], "image": "https://cdn.shop.example/black.jpg"},
+            {**GUIDE_CART["items"][1], "url": "https://evil.example/p/white-shirt"},
+        ],
+    }
     html, _text = render(cart, hosts=frozenset({"shop.example", "cdn.shop.example"}))
     assert 'src="https://cdn.shop.example/black.jpg"' in html
     assert "evil.example" not in html
@@ -177,8 +196,10 @@ def test_an_item_without_numbers_shows_no_line_total() -> None:
         ("smtp://mail.example:2525", SmtpSettings("mail.example", 2525)),
         ("smtps://mail.example", SmtpSettings("mail.example", 465, ssl=True)),
         ("smtp://mail.example:587?starttls=1", SmtpSettings("mail.example", 587, starttls=True)),
-        ("smtp://me%40shop.example:p%40ss%3Aword@mail.example:587",
-         SmtpSettings("mail.example", 587, "me@shop.example", "p@ss:word")),
+        (
+            "smtp://me%40shop.example:p%40ss%3Aword@mail.example:587",
+            SmtpSettings("mail.example", 587, "me@shop.example", "p@ss:word"),
+        ),
     ],
 )
 def test_smtp_urls_are_parsed(url: str, expected: SmtpSettings) -> None:
@@ -187,8 +208,16 @@ def test_smtp_urls_are_parsed(url: str, expected: SmtpSettings) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://mail.example", "mail.example:25", "smtp://", "smtp://mail.example:99999", "smtp://mail.example:x",
-     "smtp://mail.example/path", "smtp://mail.example?tls=1", "smtps://mail.example?starttls=1"],
+    [
+        "http://mail.example",
+        "mail.example:25",
+        "smtp://",
+        "smtp://mail.example:99999",
+        "smtp://mail.example:x",
+        "smtp://mail.example/path",
+        "smtp://mail.example?tls=1",
+        "smtps://mail.example?starttls=1",
+    ],
 )
 def test_bad_smtp_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match=r"SMTP URL|smtps://"):
@@ -223,11 +252,16 @@ def test_the_message_puts_plain_text_first_then_html() -> None:
 
 def test_a_sent_email_arrives_with_both_parts_its_message_id_and_headers(smtp_sink: SmtpSink) -> None:
     rendered = recovery_email(
-        shop_name="Demo Shop", subject="Your cart is waiting", firstname="Thomas", cart=GUIDE_CART,
-        unsubscribe_url=UNSUBSCRIBE_URL, hosts=SHOP_HOSTS,
+        shop_name="Demo Shop",
+        subject="Your cart is waiting",
+        firstname="Thomas",
+        cart=GUIDE_CART,
+        unsubscribe_url=UNSUBSCRIBE_URL,
+        hosts=SHOP_HOSTS,
     )
-    email = an_email(subject=rendered.subject, html=rendered.html, text=rendered.text,
-                     headers={"X-Sibyl-Cart": "cart-9"})
+    email = an_email(
+        subject=rendered.subject, html=rendered.html, text=rendered.text, headers={"X-Sibyl-Cart": "cart-9"}
+    )
     with Mailer(parse_smtp_url(smtp_sink.url)) as mailer:
         mailer.send(email)
     [received] = smtp_sink.wait_for(1)

@@ -1,5 +1,6 @@
 """Brevo's official Node SDK (`@getbrevo/brevo`, pinned in tests/node_sdk) against a real server: contacts, events
 and `ecommerce.*`, as a shop's Node backend would call Brevo."""
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,11 @@ def run_node_sdk(receiver: Process, site: Site, email: str) -> dict[str, Any]:
         pytest.fail("the Node SDK is not installed: run `npm ci --prefix tests/node_sdk` (make test does)")
     done = subprocess.run(
         ["node", "check.mjs", f"{receiver.url}/v3", site.api_key, email],
-        cwd=NODE_SDK, capture_output=True, text=True, timeout=60, check=False,
+        cwd=NODE_SDK,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     results: dict[str, Any] = json.loads(done.stdout)
@@ -57,10 +62,13 @@ def test_the_node_sdk_drives_contacts_events_and_ecommerce(receiver: Process, si
     assert results["productBatch"] == {"createdCount": 2, "updatedCount": 0}
     assert results["products"]["count"] == 3
     assert [(item["id"], item["price"]) for item in results["products"]["products"]] == [
-        ("P2", 15), ("P3", 25), ("P1", 50)
+        ("P2", 15),
+        ("P3", 25),
+        ("P1", 50),
     ]
     assert (results["productInfo"]["name"], results["productInfo"]["imageUrl"]) == (
-        "Watch", "https://shop.example/w.png"
+        "Watch",
+        "https://shop.example/w.png",
     )
     assert results["missingProduct"]["status"] == 404
 

@@ -1,5 +1,6 @@
 """What a shop owner controls: who sees which site, passwords and users, the sites' keys, the hosts emails may
 link to, and settings that must stay in range. Through Flask's test client and CLI runner."""
+
 from __future__ import annotations
 
 import uuid
@@ -30,8 +31,17 @@ def test_a_user_granted_one_site_sees_and_changes_only_that_one(app: Flask) -> N
     token = csrf_token(client, f"/sites/{mine.id}")
     refused = client.post(f"/sites/{theirs.id}/privacy", data={"csrf_token": token, "require_consent": "on"})
     assert refused.status_code == 404
-    refused = client.post("/automation", data={"csrf_token": token, "site": theirs.id, "delay": "1h", "max_resets": "1",
-                                               "subject": "x", "contact_period": "1d"})
+    refused = client.post(
+        "/automation",
+        data={
+            "csrf_token": token,
+            "site": theirs.id,
+            "delay": "1h",
+            "max_resets": "1",
+            "subject": "x",
+            "contact_period": "1d",
+        },
+    )
     assert refused.status_code == 404
     assert client.post("/sites", data={"csrf_token": token, "name": "another"}).status_code == 403
     with db.new_session(app) as session:
@@ -107,8 +117,10 @@ def test_email_hosts_are_the_origins_and_those_the_shop_lists(app: Flask, owner:
     site = new_site(app, "owner", ["https://shop.example"])
     page = f"/sites/{site.id}"
     assert "<code>shop.example</code>" in owner.get(page).get_data(as_text=True)
-    saved = owner.post(f"{page}/email-hosts", data={"hosts": "cdn.shop.example, https://img.shop.example/",
-                                                    "csrf_token": csrf_token(owner, page)})
+    saved = owner.post(
+        f"{page}/email-hosts",
+        data={"hosts": "cdn.shop.example, https://img.shop.example/", "csrf_token": csrf_token(owner, page)},
+    )
     assert saved.status_code == 302
     shown = owner.get(page).get_data(as_text=True)
     assert "<code>cdn.shop.example</code>" in shown and "<code>img.shop.example</code>" in shown
@@ -123,9 +135,17 @@ def test_the_outbox_preview_loads_no_remote_image(app: Flask, owner: FlaskClient
     """Opening a preview must not tell a tracking pixel's owner that the shop looked."""
     site = new_site(app, "owner")
     with db.new_session(app) as session:
-        email = OutboxEmail(site_id=site.id, dedupe_key=uuid.uuid4().hex, message_id="<x@shop.example>",
-                            sender="s@shop.example", recipient="r@example.com", subject="Hi", text="Hi", status="held",
-                            html='<p>Hi</p><img src="https://tracker.example/pixel.gif" alt="pixel">')
+        email = OutboxEmail(
+            site_id=site.id,
+            dedupe_key=uuid.uuid4().hex,
+            message_id="<x@shop.example>",
+            sender="s@shop.example",
+            recipient="r@example.com",
+            subject="Hi",
+            text="Hi",
+            status="held",
+            html='<p>Hi</p><img src="https://tracker.example/pixel.gif" alt="pixel">',
+        )
         session.add(email)
         session.commit()
     answer = owner.get(f"/outbox/{email.id}")
@@ -141,8 +161,15 @@ def test_the_outbox_preview_loads_no_remote_image(app: Flask, owner: FlaskClient
 @pytest.mark.parametrize("resets", ["99999999999999999999999", "1000001", "-1", "x"])
 def test_an_out_of_range_reset_cap_is_a_form_error_not_a_500(app: Flask, owner: FlaskClient, resets: str) -> None:
     site = new_site(app, "owner")
-    form = {"csrf_token": csrf_token(owner, "/automation"), "site": site.id, "delay": "1h", "max_resets": resets,
-            "subject": "Your cart", "contact_period": "1d", "enabled": "on"}
+    form = {
+        "csrf_token": csrf_token(owner, "/automation"),
+        "site": site.id,
+        "delay": "1h",
+        "max_resets": resets,
+        "subject": "Your cart",
+        "contact_period": "1d",
+        "enabled": "on",
+    }
     answer = owner.post("/automation", data=form)
     assert answer.status_code == 400 and "A whole number from 0 to 1,000,000." in answer.get_data(as_text=True)
     result = cli(app, "workflows", "set", site.name, "--max-resets", resets)
@@ -151,8 +178,9 @@ def test_an_out_of_range_reset_cap_is_a_form_error_not_a_500(app: Flask, owner: 
         assert session.get_one(Workflow, site.id).max_resets == 100
 
 
-@pytest.mark.parametrize(("option", "value"), [("--delay", "99999999999999999999d"), ("--delay", "0"),
-                                               ("--contact-period", "400d")])
+@pytest.mark.parametrize(
+    ("option", "value"), [("--delay", "99999999999999999999d"), ("--delay", "0"), ("--contact-period", "400d")]
+)
 def test_an_out_of_range_duration_is_an_option_error_not_a_crash(app: Flask, option: str, value: str) -> None:
     site = new_site(app, "owner")
     result = cli(app, "workflows", "set", site.name, option, value)

@@ -1,5 +1,6 @@
 """`pip install .` gives a working server from any directory: the wheel carries every file the server reads at run
 time (templates, static files, migrations, the built tracker), and the installed server runs without the checkout."""
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,15 @@ PACKAGED = ROOT / "server" / "tracker_dist"
 SECRET_KEY = "package-test-secret-key"
 # What a checkout holds besides the sources a wheel is built from.
 NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", "node_modules", "build", "*.egg-info", "__pycache__", "*.pyc", ".pytest_cache", "test-results",
+    ".git",
+    ".venv",
+    "node_modules",
+    "build",
+    "*.egg-info",
+    "__pycache__",
+    "*.pyc",
+    ".pytest_cache",
+    "test-results",
     "instance",
 )
 
@@ -55,8 +64,19 @@ def wheel(built_tracker: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     source = tmp_path_factory.mktemp("source") / "sibyl"
     shutil.copytree(ROOT, source, ignore=NOT_SOURCES)
     out = tmp_path_factory.mktemp("wheels")
-    run(sys.executable, "-m", "pip", "wheel", source, "--no-deps", "--no-build-isolation", "--no-index", "-w", out,
-        cwd=out)
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        source,
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "-w",
+        out,
+        cwd=out,
+    )
     [built] = out.glob("sibyl-*.whl")
     return built
 
@@ -70,8 +90,9 @@ def python(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     run(sys.executable, "-m", "pip", "--python", interpreter, "install", "--no-deps", "--no-index", wheel, cwd=home)
     # Third-party dependencies come from this run's environment, without the network. The .pth is written after
     # the install, so that pip saw no other sibyl; the editable install's own .pth there is not read from here.
-    site_packages = Path(run(interpreter, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=home)
-                         .strip())
+    site_packages = Path(
+        run(interpreter, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=home).strip()
+    )
     dependencies = dict.fromkeys((sysconfig.get_path("purelib"), sysconfig.get_path("platlib")))
     (site_packages / "dependencies.pth").write_text("".join(f"{path}\n" for path in dependencies))
     return interpreter
@@ -119,8 +140,13 @@ def test_the_installed_server_runs_from_any_directory(python: Path, workdir: Pat
     assert f'client_key: "{keys["client_key"]}"' in snippet
 
     port = free_port()
-    server = Process([str(part) for part in (*flask, "run", "--port", str(port), "--no-reload")], port,
-                     env | {"SIBYL_PUBLIC_URL": f"http://127.0.0.1:{port}"}, "/healthz", cwd=workdir)
+    server = Process(
+        [str(part) for part in (*flask, "run", "--port", str(port), "--no-reload")],
+        port,
+        env | {"SIBYL_PUBLIC_URL": f"http://127.0.0.1:{port}"},
+        "/healthz",
+        cwd=workdir,
+    )
     server.start()
     try:
         assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
@@ -134,8 +160,12 @@ def test_the_installed_server_runs_from_any_directory(python: Path, workdir: Pat
         assert login.status_code == 200 and 'id="login-form"' in login.text
         assert requests.get(server.url + "/static/dashboard/dashboard.css", timeout=5).status_code == 200
 
-        answer = requests.post(server.url + "/v3/contacts", json={"email": "reader@example.com"},
-                               headers={"api-key": keys["api_key"]}, timeout=5)
+        answer = requests.post(
+            server.url + "/v3/contacts",
+            json={"email": "reader@example.com"},
+            headers={"api-key": keys["api_key"]},
+            timeout=5,
+        )
         assert answer.status_code == 201, answer.text
         engine = create_engine(env["SIBYL_DATABASE_URL"])
         with engine.connect() as connection:

@@ -1,4 +1,5 @@
 """A contact's data: erased entirely (v3 DELETE, dashboard, CLI), exported whole, and IP addresses kept if asked."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,12 @@ def shopper(receiver: Process, site: Site, email: str, clock: Clock, store: Stor
     """An anonymous visit, an identification, a cart left long enough to be emailed: every kind of row."""
     cuid = uuid.uuid4().hex
     send(receiver, site, page_view(), cuid=cuid)
-    send(receiver, site, {"id": str(uuid.uuid4()), "type": "identify", "email": email,
-                          "properties": {"FIRSTNAME": "Anna"}}, cuid=cuid)
+    send(
+        receiver,
+        site,
+        {"id": str(uuid.uuid4()), "type": "identify", "email": email, "properties": {"FIRSTNAME": "Anna"}},
+        cuid=cuid,
+    )
     send(receiver, site, cart_updated(clock.now, email=None), cuid=cuid)
     store.receive_carts_at(site, clock.now - DELAY * 2)
     return cuid
@@ -126,13 +131,16 @@ def test_with_the_setting_ip_addresses_are_stored_truncated(
     assert [event.ip for event in store.events(site)] == ["127.0.0.0"]
 
 
-@pytest.mark.parametrize(("address", "mode", "kept"), [
-    ("203.0.113.77", "off", None),
-    ("203.0.113.77", "truncated", "203.0.113.0"),
-    ("203.0.113.77", "full", "203.0.113.77"),
-    ("2001:db8:85a3:8d3:1319:8a2e:370:7348", "truncated", "2001:db8:85a3::"),
-    ("not an address", "full", None),
-])
+@pytest.mark.parametrize(
+    ("address", "mode", "kept"),
+    [
+        ("203.0.113.77", "off", None),
+        ("203.0.113.77", "truncated", "203.0.113.0"),
+        ("203.0.113.77", "full", "203.0.113.77"),
+        ("2001:db8:85a3:8d3:1319:8a2e:370:7348", "truncated", "2001:db8:85a3::"),
+        ("not an address", "full", None),
+    ],
+)
 def test_stored_ip(address: str, mode: str, kept: str | None) -> None:
     assert stored_ip(address, mode) == kept
 
@@ -151,8 +159,12 @@ def test_a_shared_browser_never_mixes_two_contacts_data_in_export_or_erasure(
     anna_before = rows_of(store, site, ANNA, "no such browser")
     assert anna_before == {"contacts": 1, "visitors": 0, "events": 3, "carts": 1, "emails": 1}
     with db.new_session(store.app) as session:
-        anna_events = sorted((e.message_id, e.visitor_id) for e in session.scalars(select(Event).join(Contact).where(
-            Contact.site_id == site.id, Contact.email == ANNA)))
+        anna_events = sorted(
+            (e.message_id, e.visitor_id)
+            for e in session.scalars(
+                select(Event).join(Contact).where(Contact.site_id == site.id, Contact.email == ANNA)
+            )
+        )
 
     exported = cli(app, "contacts", "export", site.name, bob)
     assert exported.exit_code == 0, exported.output
@@ -167,7 +179,14 @@ def test_a_shared_browser_never_mixes_two_contacts_data_in_export_or_erasure(
     assert rows_of(store, site, bob, "no such browser") == dict.fromkeys(anna_before, 0)
     assert rows_of(store, site, ANNA, "no such browser") == anna_before  # Anna's rows, all of them
     with db.new_session(store.app) as session:
-        assert sorted((e.message_id, e.visitor_id) for e in session.scalars(select(Event).join(Contact).where(
-            Contact.site_id == site.id, Contact.email == ANNA))) == anna_events  # still on the browser she used
+        assert (
+            sorted(
+                (e.message_id, e.visitor_id)
+                for e in session.scalars(
+                    select(Event).join(Contact).where(Contact.site_id == site.id, Contact.email == ANNA)
+                )
+            )
+            == anna_events
+        )  # still on the browser she used
         browser = session.scalar(select(Visitor).where(Visitor.site_id == site.id, Visitor.cuid == computer))
         assert browser is not None and browser.contact_id is None  # kept for Anna's events, no longer Bob's

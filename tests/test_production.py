@@ -1,4 +1,5 @@
 """Production shapes: gunicorn web workers killed and PostgreSQL restarted under load, retention."""
+
 from __future__ import annotations
 
 import json
@@ -38,12 +39,16 @@ def send_with_retries(server: Process, site: Site, ids: list[str], during: Calla
     def client(mine: list[str]) -> None:
         session = requests.Session()
         for message_id in mine:
-            body = {"key": site.client_key, "cuid": "load",
-                    "messages": [{"id": message_id, "type": "track", "name": "load"}]}
+            body = {
+                "key": site.client_key,
+                "cuid": "load",
+                "messages": [{"id": message_id, "type": "track", "name": "load"}],
+            }
             for _ in range(100):
                 try:
-                    answer = session.post(server.url + "/collect", data=json.dumps(body), headers=BROWSER_HEADERS,
-                                          timeout=5)
+                    answer = session.post(
+                        server.url + "/collect", data=json.dumps(body), headers=BROWSER_HEADERS, timeout=5
+                    )
                     if answer.status_code == 200:
                         with lock:
                             acknowledged.add(message_id)
@@ -76,10 +81,30 @@ def test_killing_a_web_worker_under_load_loses_no_acknowledged_event(
 
 def test_retention_deletes_old_events_in_batches(store: Store, site: Site) -> None:
     now = datetime.now(UTC)
-    rows = [{"site_id": site.id, "message_id": f"old-{i}", "kind": "track", "name": "old", "properties": {},
-             "occurred_at": now - timedelta(days=400), "received_at": now} for i in range(250)]
-    rows += [{"site_id": site.id, "message_id": f"new-{i}", "kind": "track", "name": "new", "properties": {},
-              "occurred_at": now - timedelta(days=10), "received_at": now} for i in range(5)]
+    rows = [
+        {
+            "site_id": site.id,
+            "message_id": f"old-{i}",
+            "kind": "track",
+            "name": "old",
+            "properties": {},
+            "occurred_at": now - timedelta(days=400),
+            "received_at": now,
+        }
+        for i in range(250)
+    ]
+    rows += [
+        {
+            "site_id": site.id,
+            "message_id": f"new-{i}",
+            "kind": "track",
+            "name": "new",
+            "properties": {},
+            "occurred_at": now - timedelta(days=10),
+            "received_at": now,
+        }
+        for i in range(5)
+    ]
     with db.new_session(store.app) as session:
         session.execute(insert(Event), rows)
         session.commit()
@@ -89,8 +114,9 @@ def test_retention_deletes_old_events_in_batches(store: Store, site: Site) -> No
 
 @pytest.mark.postgres
 @pytest.mark.skipif(not on_postgres(), reason="restarts PostgreSQL: runs in the PostgreSQL run only")
-@pytest.mark.skipif(not shutil.which("pg_ctlcluster"),
-                    reason="needs pg_ctlcluster to restart this machine's PostgreSQL")
+@pytest.mark.skipif(
+    not shutil.which("pg_ctlcluster"), reason="needs pg_ctlcluster to restart this machine's PostgreSQL"
+)
 def test_postgresql_restarted_under_load_loses_nothing(gunicorn: Process, store: Store, site: Site) -> None:
     """Requests during the restart get 503 with Retry-After; clients resend, and every event is stored once."""
     ids = [f"restart-{uuid.uuid4()}" for _ in range(200)]

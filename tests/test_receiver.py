@@ -1,4 +1,5 @@
 """The receiver's other doors: `/sa.js`, `/healthz` and the v3 read endpoints."""
+
 from __future__ import annotations
 
 import gzip
@@ -34,8 +35,14 @@ def test_sa_js_is_served_gzipped_with_an_etag_and_cache_headers(receiver: Proces
 
 
 def track(receiver: Process, site: Site, email: str, name: str, eventdata: dict[str, Any] | None = None) -> None:
-    message = {"id": str(uuid.uuid4()), "type": "track", "name": name, "email": email,
-               "properties": {"FIRSTNAME": "Thomas"}, "eventdata": eventdata}
+    message = {
+        "id": str(uuid.uuid4()),
+        "type": "track",
+        "name": name,
+        "email": email,
+        "properties": {"FIRSTNAME": "Thomas"},
+        "eventdata": eventdata,
+    }
     send(receiver, site, message)
 
 

@@ -1,4 +1,5 @@
 """A client that sends its body slowly holds one gunicorn thread until the body deadline, then gets 408."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,20 @@ def small_web_tier(database_url: str) -> Iterator[Process]:
     """gunicorn as `make serve` runs it (server/gunicorn_conf.py), shrunk to one worker of two threads."""
     port = free_port()
     env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_WORKER": "external", "SIBYL_BODY_TIMEOUT": "1s"}
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:server.gunicorn_conf", "--workers", "1",
-               "--threads", "2", "--bind", f"127.0.0.1:{port}", "server:create_app()"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:server.gunicorn_conf",
+        "--workers",
+        "1",
+        "--threads",
+        "2",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "server:create_app()",
+    ]
     process = Process(command, port, env, "/healthz")
     process.start()
     yield process

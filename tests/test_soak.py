@@ -1,5 +1,6 @@
 """Sustained load: gunicorn takes a steady stream of tracker batches for SIBYL_SOAK_SECONDS (default 180);
 every batch is acknowledged, every event stored once, and the processes' memory stays flat."""
+
 from __future__ import annotations
 
 import json
@@ -52,18 +53,23 @@ class Tally:
 def visit(client: int, number: int) -> list[list[dict[str, Any]]]:
     """One shopper's visit as the tracker batches it: land, add to the cart, sign in, then leave or buy."""
     url = "https://shop.example"
-    cart: dict[str, Any] = {"id": f"cart:{client}-{number}",
-                            "data": {"currency": "USD", "url": f"{url}/cart", "items": []}}
+    cart: dict[str, Any] = {
+        "id": f"cart:{client}-{number}",
+        "data": {"currency": "USD", "url": f"{url}/cart", "items": []},
+    }
 
     def message(kind: str, name: str | None, **extra: Any) -> dict[str, Any]:
         return {"id": str(uuid.uuid4()), "type": kind, "ts": int(time.time() * 1000), "name": name, **extra}
 
     def cart_updated(*products: tuple[str, int]) -> dict[str, Any]:
-        items = [{"name": name, "price": price, "quantity": 1, "image": f"{url}/{n}.png"} for n, (name, price) in
-                 enumerate(products)]
+        items = [
+            {"name": name, "price": price, "quantity": 1, "image": f"{url}/{n}.png"}
+            for n, (name, price) in enumerate(products)
+        ]
         data = {**cart["data"], "items": items, "total": sum(price for _, price in products)}
-        return message("track", "cart_updated", url=f"{url}/cart", properties={},
-                       eventdata={"id": cart["id"], "data": data})
+        return message(
+            "track", "cart_updated", url=f"{url}/cart", properties={}, eventdata={"id": cart["id"], "data": data}
+        )
 
     product = PRODUCTS[number % len(PRODUCTS)]
     page = {"ma_title": product[0], "ma_path": "/p/1", "ma_referrer": ""}
@@ -71,12 +77,18 @@ def visit(client: int, number: int) -> list[list[dict[str, Any]]]:
     batches = [
         [message("page", "Home", url=url + "/", properties={"ma_title": "Home", "ma_path": "/"})],
         [message("page", product[0], url=f"{url}/p/1", properties=page), cart_updated(product)],
-        [message("identify", None, email=email, properties={"FIRSTNAME": "Sam", "LASTNAME": f"Client{client}"}),
-         cart_updated(product, PRODUCTS[(number + 1) % len(PRODUCTS)])],
+        [
+            message("identify", None, email=email, properties={"FIRSTNAME": "Sam", "LASTNAME": f"Client{client}"}),
+            cart_updated(product, PRODUCTS[(number + 1) % len(PRODUCTS)]),
+        ],
     ]
     if number % 3 == 0:
-        batches.append([message("page", "Checkout", url=f"{url}/checkout", properties={}),
-                        message("track", "order_completed", email=email, properties={}, eventdata={"id": cart["id"]})])
+        batches.append(
+            [
+                message("page", "Checkout", url=f"{url}/checkout", properties={}),
+                message("track", "order_completed", email=email, properties={}, eventdata={"id": cart["id"]}),
+            ]
+        )
     return batches
 
 
@@ -92,8 +104,12 @@ def shopper(server: Process, site: Site, client: int, tally: Tally, stop: thread
             next_at += interval
             body = json.dumps({"key": site.client_key, "cuid": cuid, "messages": batch})
             try:
-                answer = session.post(server.url + "/collect", data=body,
-                                      headers={"Content-Type": "text/plain", **BROWSER_HEADERS}, timeout=10)
+                answer = session.post(
+                    server.url + "/collect",
+                    data=body,
+                    headers={"Content-Type": "text/plain", **BROWSER_HEADERS},
+                    timeout=10,
+                )
             except requests.RequestException as error:
                 with tally.lock:
                     tally.failures.append(repr(error))
@@ -144,8 +160,10 @@ def test_sustained_load_keeps_every_event_once_and_memory_flat(gunicorn: Process
     first, last = warm[: len(warm) // 3], warm[-(len(warm) // 3) :]
     growth = statistics.median(memory for memory, _ in last) - statistics.median(memory for memory, _ in first)
     events = statistics.median(count for _, count in last) - statistics.median(count for _, count in first)
-    print(f"soak: {len(tally.acknowledged):,} events in {SOAK_SECONDS:.0f} s; RSS {samples[0][0] >> 20} MB at the "
-          f"start, grew {growth / 2**10:,.0f} KB over {events:,.0f} events once warm")
+    print(
+        f"soak: {len(tally.acknowledged):,} events in {SOAK_SECONDS:.0f} s; RSS {samples[0][0] >> 20} MB at the "
+        f"start, grew {growth / 2**10:,.0f} KB over {events:,.0f} events once warm"
+    )
     assert growth <= GROWTH_ALLOWED + GROWTH_PER_EVENT * events, (
         f"RSS grew {growth / 2**20:.1f} MB over {events:,.0f} events; "
         f"samples (MB): {[memory >> 20 for memory, _ in samples]}"

@@ -1,4 +1,5 @@
 """The built `sa.js` in Chromium against the real receiver: replay, page views, delivery, safety."""
+
 from __future__ import annotations
 
 import json
@@ -83,8 +84,10 @@ def test_one_page_view_per_load_and_per_spa_navigation(
 def test_loading_sa_js_twice_changes_nothing(
     page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site
 ) -> None:
-    again = ("document.head.appendChild(Object.assign(document.createElement('script'), "
-             "{src: document.getElementById('sendinblue-js').src}))")
+    again = (
+        "document.head.appendChild(Object.assign(document.createElement('script'), "
+        "{src: document.getElementById('sendinblue-js').src}))"
+    )
     open_tracked(page, page_host, tracking_code, "/twice")
     page.evaluate(f"new Promise(done => {{ const s = {again}; s.onload = done; }})")
     page.evaluate("sendinblue.track('once')")
@@ -192,8 +195,10 @@ def test_track_link_never_delays_the_click_and_the_click_arrives(
 ) -> None:
     target = page_host.add("/destination")
     body = f'<a id="out" href="{target}">go</a> <a id="tab" target="_blank" href="{target}?tab">tab</a>'
-    script = ("addEventListener('DOMContentLoaded', "
-              "() => sendinblue.trackLink(document.querySelectorAll('a'), {from: 'test'}))")
+    script = (
+        "addEventListener('DOMContentLoaded', "
+        "() => sendinblue.trackLink(document.querySelectorAll('a'), {from: 'test'}))"
+    )
     open_tracked(page, page_host, tracking_code, "/links", script, body)
     with page.context.expect_page() as new_tab:
         page.click("#tab")
@@ -246,8 +251,9 @@ def test_opted_out_pages_send_nothing_and_set_no_cookie(
             requests_seen.append(request.url)
 
     page.on("request", collected)
-    open_tracked(page, page_host, tracking_code, "/opted-out",
-                 "window.sib.disabled = true; sendinblue.track('private')")
+    open_tracked(
+        page, page_host, tracking_code, "/opted-out", "window.sib.disabled = true; sendinblue.track('private')"
+    )
     page.evaluate("sendinblue.track('private_too')")
     page.goto(page_host.add("/after-opt-out"))  # leaving would flush anything queued
     assert requests_seen == []

@@ -1,5 +1,6 @@
 """Unsubscribing, blacklisting, confirmed-only mode and the per-contact email period, end to end:
 real emails received by aiosmtpd, links followed against the real receiver."""
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,14 @@ from .support.store import Store
 def worker(store: Store, site: Site, smtp_sink: SmtpSink, clock: Clock, receiver: Process) -> Worker:
     """A worker whose emails link back to the test receiver (its SIBYL_PUBLIC_URL)."""
     store.leave_only_carts_of(site)
-    app = create_app({"DATABASE_URL": store.app.config["DATABASE_URL"], "SMTP_URL": smtp_sink.url, "WORKER": "external",
-                      "PUBLIC_URL": receiver.url})
+    app = create_app(
+        {
+            "DATABASE_URL": store.app.config["DATABASE_URL"],
+            "SMTP_URL": smtp_sink.url,
+            "WORKER": "external",
+            "PUBLIC_URL": receiver.url,
+        }
+    )
     return Worker(app, clock)
 
 
@@ -94,8 +101,9 @@ def test_a_forged_or_truncated_link_unsubscribes_no_one(
 
 def blacklist(receiver: Process, site: Site, email: str) -> None:
     """The shop's server blacklists the contact for email through v3, as Brevo's API does."""
-    answer = requests.put(f"{receiver.url}/v3/contacts/{email}", json={"emailBlacklisted": True},
-                          headers=api(site), timeout=5)
+    answer = requests.put(
+        f"{receiver.url}/v3/contacts/{email}", json={"emailBlacklisted": True}, headers=api(site), timeout=5
+    )
     assert answer.status_code == 204
 
 
@@ -212,4 +220,3 @@ def test_mail_scanners_following_every_link_of_an_email_change_nothing(
     assert requests.post(unsubscribe_link, data={"List-Unsubscribe": "One-Click"}, timeout=5).status_code == 200
     thomas = store.contact(site, THOMAS)
     assert thomas is not None and thomas.email_blacklisted is True
-

@@ -1,4 +1,5 @@
 """Key checks: the secret `api-key` header (v3) and the public `ma-key` header (tracker REST)."""
+
 from __future__ import annotations
 
 import hmac

@@ -1,4 +1,5 @@
 """`GET /openapi.json`: every public endpoint, built from the same schemas that validate requests."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,10 +36,18 @@ REQUEST_MODELS: list[type[BaseModel]] = [
 ERROR = {"$ref": "#/components/schemas/Error"}
 IDENTIFIER = {"name": "identifier", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
 ATTRIBUTE_PATH = [
-    {"name": "attributeCategory", "in": "path", "required": True,
-     "schema": {"type": "string", "enum": ["normal", "category"]}},
-    {"name": "attributeName", "in": "path", "required": True,
-     "schema": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,49}$"}},
+    {
+        "name": "attributeCategory",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": ["normal", "category"]},
+    },
+    {
+        "name": "attributeName",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,49}$"},
+    },
 ]
 IDENTIFIER_TYPE = {
     "name": "identifierType",
@@ -74,10 +83,14 @@ def _operation(
 
 def _commerce_paths(limit_offset: list[dict[str, Any]]) -> dict[str, Any]:
     """Brevo's e-commerce endpoints: the catalogue, orders and the display currency."""
-    since = [_query("modifiedSince", {"type": "string"}), _query("createdSince", {"type": "string"}),
-             _query("sort", {"type": "string", "enum": ["asc", "desc"]})]
+    since = [
+        _query("modifiedSince", {"type": "string"}),
+        _query("createdSince", {"type": "string"}),
+        _query("sort", {"type": "string", "enum": ["asc", "desc"]}),
+    ]
     catalogue_filters = [
-        *limit_offset, *since,
+        *limit_offset,
+        *since,
         _query("ids", {"type": "array", "items": {"type": "string"}}),
         _query("isDeleted", {"type": "string", "enum": ["true", "false"]}),
     ]
@@ -87,14 +100,18 @@ def _commerce_paths(limit_offset: list[dict[str, Any]]) -> dict[str, Any]:
         "/v3/ecommerce/config/displayCurrency": {
             "get": _operation("The shop's display currency (EUR unless set)", "api-key", errors=(401, 429)),
             "post": _operation(
-                "Set the shop's display currency: an ISO 4217 code", "api-key", commerce.DisplayCurrency,
+                "Set the shop's display currency: an ISO 4217 code",
+                "api-key",
+                commerce.DisplayCurrency,
                 errors=(400, 401, 413, 422, 429),
             ),
         },
         "/v3/categories": {
             "post": _operation(
-                "Create a category (201), or update it with updateEnabled (204)", "api-key",
-                commerce.CreateUpdateCategory, (201, "created"),
+                "Create a category (201), or update it with updateEnabled (204)",
+                "api-key",
+                commerce.CreateUpdateCategory,
+                (201, "created"),
             ),
             "get": _operation("List categories, newest first", "api-key", parameters=catalogue_filters),
         },
@@ -108,11 +125,14 @@ def _commerce_paths(limit_offset: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "/v3/products": {
             "post": _operation(
-                "Create a product (201), or update it with updateEnabled (204)", "api-key",
-                commerce.CreateUpdateProduct, (201, "created"),
+                "Create a product (201), or update it with updateEnabled (204)",
+                "api-key",
+                commerce.CreateUpdateProduct,
+                (201, "created"),
             ),
             "get": _operation(
-                "List products, newest first", "api-key",
+                "List products, newest first",
+                "api-key",
                 parameters=[
                     *catalogue_filters,
                     _query("name", {"type": "string", "minLength": 3}),
@@ -133,14 +153,18 @@ def _commerce_paths(limit_offset: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "/v3/orders/status": {
             "post": _operation(
-                "Create or update an order; a paid one closes its contact's open carts", "api-key", commerce.Order,
+                "Create or update an order; a paid one closes its contact's open carts",
+                "api-key",
+                commerce.Order,
                 (204, "stored"),
             ),
         },
         "/v3/orders/status/batch": {
             "post": _operation(
-                "Create or update orders in a batch (historical by default: stored only)", "api-key",
-                commerce.OrderBatch, (202, "stored"),
+                "Create or update orders in a batch (historical by default: stored only)",
+                "api-key",
+                commerce.OrderBatch,
+                (202, "stored"),
             ),
         },
         "/v3/orders": {"get": _operation("List orders, newest first", "api-key", parameters=[*limit_offset, *since])},
@@ -159,7 +183,8 @@ def document(server_url: str) -> dict[str, Any]:
         "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
     }
     limit_offset = [
-        _query("limit", {"type": "integer", "minimum": 1}), _query("offset", {"type": "integer", "minimum": 0})
+        _query("limit", {"type": "integer", "minimum": 1}),
+        _query("offset", {"type": "integer", "minimum": 0}),
     ]
     paths: dict[str, Any] = {
         "/collect": {
@@ -211,15 +236,26 @@ def document(server_url: str) -> dict[str, Any]:
         "/v3/contacts/attributes/{attributeCategory}/{attributeName}": {
             "post": _operation(
                 "Create a contact attribute (normal: type text, float, date or boolean; category: its enumeration)",
-                "api-key", schemas.V3CreateAttribute, (201, "created"), ATTRIBUTE_PATH,
+                "api-key",
+                schemas.V3CreateAttribute,
+                (201, "created"),
+                ATTRIBUTE_PATH,
             ),
             "put": _operation(
-                "Replace a category attribute's enumeration", "api-key", schemas.V3UpdateAttribute, (204, "updated"),
-                ATTRIBUTE_PATH, (400, 401, 404, 413, 429),
+                "Replace a category attribute's enumeration",
+                "api-key",
+                schemas.V3UpdateAttribute,
+                (204, "updated"),
+                ATTRIBUTE_PATH,
+                (400, 401, 404, 413, 429),
             ),
             "delete": _operation(
-                "Delete a contact attribute and its value on every contact", "api-key", None, (204, "deleted"),
-                ATTRIBUTE_PATH, (400, 401, 404, 429),
+                "Delete a contact attribute and its value on every contact",
+                "api-key",
+                None,
+                (204, "deleted"),
+                ATTRIBUTE_PATH,
+                (400, 401, 404, 429),
             ),
         },
         "/v3/contacts/{identifier}": {
@@ -227,12 +263,20 @@ def document(server_url: str) -> dict[str, Any]:
                 "A contact", "api-key", parameters=[IDENTIFIER, IDENTIFIER_TYPE], errors=(400, 401, 404, 429)
             ),
             "put": _operation(
-                "Update a contact", "api-key", schemas.V3UpdateContact, (204, "updated"), [IDENTIFIER, IDENTIFIER_TYPE],
+                "Update a contact",
+                "api-key",
+                schemas.V3UpdateContact,
+                (204, "updated"),
+                [IDENTIFIER, IDENTIFIER_TYPE],
                 (400, 401, 404, 413, 429),
             ),
             "delete": _operation(
-                "Delete a contact with its events, carts and emails", "api-key", None, (204, "deleted"),
-                [IDENTIFIER, IDENTIFIER_TYPE], (400, 401, 404, 429),
+                "Delete a contact with its events, carts and emails",
+                "api-key",
+                None,
+                (204, "deleted"),
+                [IDENTIFIER, IDENTIFIER_TYPE],
+                (400, 401, 404, 429),
             ),
         },
         **_commerce_paths(limit_offset),

@@ -1,4 +1,5 @@
 """The shapes clients send: validated here, and published from here as the OpenAPI document."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

@@ -1,4 +1,5 @@
 """Cart state: `cart_updated` opens or updates a cart and its timer; an order or a deletion closes it."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -200,9 +201,13 @@ class CartBook:
 
     def _remember(self, columns: Mapping[Any, Any]) -> CartRow:
         reason = columns["closed_reason"]
-        cart = CartRow(**{
-            **columns, "state": CartState(columns["state"]), "closed_reason": CloseReason(reason) if reason else None
-        })
+        cart = CartRow(
+            **{
+                **columns,
+                "state": CartState(columns["state"]),
+                "closed_reason": CloseReason(reason) if reason else None,
+            }
+        )
         self._read[columns["id"]] = _values(cart)
         return cart
 

@@ -1,4 +1,5 @@
 """Claims: a worker leases due rows no other worker holds, then takes and settles the carts still unchanged."""
+
 from __future__ import annotations
 
 from collections.abc import Collection

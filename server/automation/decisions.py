@@ -1,4 +1,5 @@
 """What the worker does with each due cart: email its contact, or withhold the email and close the cart, and why."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping

@@ -1,4 +1,5 @@
 """A cart's states and the reasons it closes, and what closing one writes."""
+
 from __future__ import annotations
 
 from enum import StrEnum

@@ -1,4 +1,5 @@
 """The automation worker: claims due carts, decides each one, writes its email to the outbox once, delivers it."""
+
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,18 @@ Clock = Callable[[], datetime]
 PRUNE_EVERY = timedelta(hours=1)
 # The taken carts and what their emails need of their contacts: plain rows, no objects to track.
 _OWNED = (
-    select(Cart.id, Cart.site_id, Cart.cycle, Cart.snapshot, Cart.contact_id,
-           Contact.email, Contact.email_blacklisted, Contact.confirmed_at, Contact.attributes, Contact.link_nonce)
+    select(
+        Cart.id,
+        Cart.site_id,
+        Cart.cycle,
+        Cart.snapshot,
+        Cart.contact_id,
+        Contact.email,
+        Contact.email_blacklisted,
+        Contact.confirmed_at,
+        Contact.attributes,
+        Contact.link_nonce,
+    )
     .join(Contact, Cart.contact_id == Contact.id)
     .where(Cart.id.in_(bindparam("cart_ids", expanding=True)))
 )
@@ -59,10 +70,18 @@ class Worker:
         smtp_url = app.config["SMTP_URL"]
         smtp = parse_smtp_url(smtp_url) if smtp_url else None
         self.sender = Sender(str(app.config["MAIL_FROM"]), delivers=smtp is not None)
-        self.delivery = Delivery(
-            app, clock, smtp, connections=int(app.config["SMTP_CONNECTIONS"]), lease=self.lease,
-            retry_base=float(app.config["SMTP_RETRY"]),
-        ) if smtp is not None else None
+        self.delivery = (
+            Delivery(
+                app,
+                clock,
+                smtp,
+                connections=int(app.config["SMTP_CONNECTIONS"]),
+                lease=self.lease,
+                retry_base=float(app.config["SMTP_RETRY"]),
+            )
+            if smtp is not None
+            else None
+        )
 
     def run(self, stop: threading.Event) -> None:
         """Pass after pass until `stop` is set; an idle worker waits `poll` seconds between passes."""
@@ -106,13 +125,21 @@ class Worker:
             for cart, reason in decisions:
                 if reason is not None:
                     withheld[reason].append(cart.id)
-            unconfirmed = {confirmation_key(cart.contact_id): cart for cart, reason in decisions
-                           if reason is CloseReason.UNCONFIRMED}
+            unconfirmed = {
+                confirmation_key(cart.contact_id): cart
+                for cart, reason in decisions
+                if reason is CloseReason.UNCONFIRMED
+            }
             asked = already_queued(session, unconfirmed)
-            emails = [self._recovery_email(session, cart, sites.site(cart.site_id), sites.workflow(cart.site_id), now)
-                      for cart in emailed]
-            emails += [self._confirmation_email(key, cart, sites.site(cart.site_id), now)
-                       for key, cart in unconfirmed.items() if key not in asked]
+            emails = [
+                self._recovery_email(session, cart, sites.site(cart.site_id), sites.workflow(cart.site_id), now)
+                for cart in emailed
+            ]
+            emails += [
+                self._confirmation_email(key, cart, sites.site(cart.site_id), now)
+                for key, cart in unconfirmed.items()
+                if key not in asked
+            ]
             mark_emailed(session, [cart.id for cart in emailed], now)
             for reason, cart_ids in withheld.items():
                 close_withheld(session, cart_ids, reason)
@@ -126,34 +153,55 @@ class Worker:
         """The outbox row for this cart cycle (a row of `_OWNED`): rendered now, its lines completed from the
         site's catalogue, keyed by cart and cycle."""
         link = unsubscribe_url(self.public_url, self.secret_key, site.id, cart.contact_id, cart.link_nonce)
-        rendered = render("recovery", recovery_context(
-            shop_name=site.name,
-            subject=workflow.subject,
-            firstname=_firstname(cart),
-            cart=readable_cart(session, site.id, cart.snapshot),
-            unsubscribe_url=link,
-            hosts=email_hosts(site),
-        ))
+        rendered = render(
+            "recovery",
+            recovery_context(
+                shop_name=site.name,
+                subject=workflow.subject,
+                firstname=_firstname(cart),
+                cart=readable_cart(session, site.id, cart.snapshot),
+                unsubscribe_url=link,
+                hosts=email_hosts(site),
+            ),
+        )
         return self._outbox_row(f"cart-{cart.id}-cycle-{cart.cycle}", site, cart, cart.id, rendered, link, now)
 
     def _confirmation_email(self, key: str, cart: Row[Any], site: Site, now: datetime) -> dict[str, Any]:
         """The one email asking the contact of a confirmed-only workflow (a row of `_OWNED`) to confirm."""
         link = unsubscribe_url(self.public_url, self.secret_key, site.id, cart.contact_id, cart.link_nonce)
-        rendered = render("confirmation", confirmation_context(
-            shop_name=site.name,
-            firstname=_firstname(cart),
-            confirm_url=confirmation_url(self.public_url, self.secret_key, site.id, cart.contact_id, cart.link_nonce),
-            unsubscribe_url=link,
-        ))
+        rendered = render(
+            "confirmation",
+            confirmation_context(
+                shop_name=site.name,
+                firstname=_firstname(cart),
+                confirm_url=confirmation_url(
+                    self.public_url, self.secret_key, site.id, cart.contact_id, cart.link_nonce
+                ),
+                unsubscribe_url=link,
+            ),
+        )
         return self._outbox_row(key, site, cart, None, rendered, link, now)
 
     def _outbox_row(
-        self, key: str, site: Site, cart: Row[Any], cart_id: int | None, rendered: RenderedEmail, link: str,
+        self,
+        key: str,
+        site: Site,
+        cart: Row[Any],
+        cart_id: int | None,
+        rendered: RenderedEmail,
+        link: str,
         now: datetime,
     ) -> dict[str, Any]:
         return outbox_row(
-            self.sender, key, site_id=site.id, cart_id=cart_id, contact_id=cart.contact_id, recipient=cart.email,
-            rendered=rendered, unsubscribe_url=link, now=now,
+            self.sender,
+            key,
+            site_id=site.id,
+            cart_id=cart_id,
+            contact_id=cart.contact_id,
+            recipient=cart.email,
+            rendered=rendered,
+            unsubscribe_url=link,
+            now=now,
         )
 
     def deliver(self, stop: threading.Event | None = None) -> int:

@@ -1,4 +1,5 @@
 """The `flask --app server` commands: sites, workflows, the outbox, contacts, dashboard users and the schema."""
+
 from __future__ import annotations
 
 from flask import Flask
@@ -12,7 +13,14 @@ from .workflows import outbox_cli, worker_command, workflows_cli
 
 def init_app(app: Flask) -> None:
     commands = (
-        sites_cli, db_cli, workflows_cli, outbox_cli, events_cli, users_cli, contacts_cli, attributes_cli,
+        sites_cli,
+        db_cli,
+        workflows_cli,
+        outbox_cli,
+        events_cli,
+        users_cli,
+        contacts_cli,
+        attributes_cli,
         worker_command,
     )
     for command in commands:

@@ -1,4 +1,5 @@
 """`flask contacts …`, `flask attributes …` and `flask events prune`: contacts' data, attributes and retention."""
+
 from __future__ import annotations
 
 import json
@@ -80,9 +81,14 @@ def attributes_list_command(site_name: str) -> None:
 @attributes_cli.command("create")
 @click.argument("site_name")
 @click.argument("name")
-@click.option("--type", "kind", type=click.Choice([kind.value for kind in NORMAL_TYPES]),
-              default=AttributeType.TEXT.value, show_default=True,
-              help="What the attribute's values are; a value of another kind is left out.")
+@click.option(
+    "--type",
+    "kind",
+    type=click.Choice([kind.value for kind in NORMAL_TYPES]),
+    default=AttributeType.TEXT.value,
+    show_default=True,
+    help="What the attribute's values are; a value of another kind is left out.",
+)
 def attributes_create_command(site_name: str, name: str, kind: str) -> None:
     """Create an attribute: identify() calls and the APIs may then set it on contacts."""
     with db.new_session(current_app) as session:

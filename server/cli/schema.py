@@ -1,4 +1,5 @@
 """`flask db upgrade`: the database schema."""
+
 from __future__ import annotations
 
 import click

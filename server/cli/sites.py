@@ -1,4 +1,5 @@
 """`flask sites …`: create sites, print their tracking code, change their settings and keys."""
+
 from __future__ import annotations
 
 import json
@@ -63,16 +64,29 @@ def snippet_command(name: str, url: str | None) -> None:
 
 @sites_cli.command("set")
 @click.argument("name")
-@click.option("--require-consent/--no-require-consent", "require_consent", default=None,
-              help="The tracker sends nothing and sets no cookie until the page calls sendinblue.consent().")
-@click.option("--respect-dnt/--no-respect-dnt", "respect_dnt", default=None,
-              help="Browsers asking for Do-Not-Track (or Global Privacy Control) are not tracked.")
-@click.option("--email-hosts", "hosts",
-              help="Hosts besides the origins' that emails may link to and show images from, comma-separated "
-                   "('' for none).")
-@click.option("--servers", help="The shop's own servers, whose tracker REST calls with the client key are trusted "
-                                "like the secret key: addresses or CIDR ranges, comma-separated ('' for none; the "
-                                "addresses of the site's origins count anyway).")
+@click.option(
+    "--require-consent/--no-require-consent",
+    "require_consent",
+    default=None,
+    help="The tracker sends nothing and sets no cookie until the page calls sendinblue.consent().",
+)
+@click.option(
+    "--respect-dnt/--no-respect-dnt",
+    "respect_dnt",
+    default=None,
+    help="Browsers asking for Do-Not-Track (or Global Privacy Control) are not tracked.",
+)
+@click.option(
+    "--email-hosts",
+    "hosts",
+    help="Hosts besides the origins' that emails may link to and show images from, comma-separated ('' for none).",
+)
+@click.option(
+    "--servers",
+    help="The shop's own servers, whose tracker REST calls with the client key are trusted "
+    "like the secret key: addresses or CIDR ranges, comma-separated ('' for none; the "
+    "addresses of the site's origins count anyway).",
+)
 def sites_set_command(
     name: str, require_consent: bool | None, respect_dnt: bool | None, hosts: str | None, servers: str | None
 ) -> None:

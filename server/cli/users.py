@@ -1,4 +1,5 @@
 """`flask users …`: who may sign in to the dashboard, and which sites each sees."""
+
 from __future__ import annotations
 
 import click
@@ -33,8 +34,13 @@ def _access(site_ids: set[int] | None, names: dict[int, str]) -> str:
 
 @users_cli.command("create")
 @click.argument("email")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="The password (asked for, hidden, when absent).")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The password (asked for, hidden, when absent).",
+)
 @click.option("--site", "sites", multiple=True, help="A site the user may see (repeatable; none: every site).")
 def users_create_command(email: str, password: str, sites: tuple[str, ...]) -> None:
     """Create a dashboard user who signs in with EMAIL and the password."""
@@ -57,8 +63,13 @@ def users_list_command() -> None:
 
 @users_cli.command("password")
 @click.argument("email")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="The new password (asked for, hidden, when absent).")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The new password (asked for, hidden, when absent).",
+)
 def users_password_command(email: str, password: str) -> None:
     """Set a user's password; its sessions signed in with the old one end."""
     with db.new_session(current_app) as session:

@@ -1,4 +1,5 @@
 """`flask workflows set`, `flask worker` and `flask outbox …`: the abandoned-cart automation and its emails."""
+
 from __future__ import annotations
 
 import signal
@@ -25,12 +26,17 @@ outbox_cli = AppGroup("outbox", help="Automation emails, sent or not.")
 @click.option("--delay", help="Inactivity before the email: seconds, or 90s, 15m, 2h.")
 @click.option("--enable/--disable", "enabled", default=None, help="Turn the workflow on or off.")
 @click.option("--reentry/--no-reentry", "reentry", default=None, help="Email again after a later update.")
-@click.option("--max-resets", type=click.IntRange(min=0, max=MAX_RESETS),
-              help="How often one cart's timer may be pushed back.")
+@click.option(
+    "--max-resets", type=click.IntRange(min=0, max=MAX_RESETS), help="How often one cart's timer may be pushed back."
+)
 @click.option("--subject", help="The email's subject.")
 @click.option("--contact-period", help="At most one recovery email per contact in this period (0 for no limit).")
-@click.option("--confirmed-only/--any-contact", "confirmed_only", default=None,
-              help="Email only contacts a secret-key call has vouched for.")
+@click.option(
+    "--confirmed-only/--any-contact",
+    "confirmed_only",
+    default=None,
+    help="Email only contacts a secret-key call has vouched for.",
+)
 def workflows_set_command(
     site_name: str,
     delay: str | None,

@@ -1,5 +1,6 @@
 """A cart's lines as shops send them, read under the names of Brevo's guide (`items`: `id`, `name`, `image`, `url`,
 `price`, `quantity`) and completed from the site's catalogue where a line only names its product."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """The site's catalogue: categories and products saved by the shop's id, and cart items filled in from it."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -25,7 +26,10 @@ class Saved:
 
 
 def save_categories(
-    session: Session, site_id: int, items: Sequence[tuple[schemas.Category, dict[str, Any]]], update_enabled: bool,
+    session: Session,
+    site_id: int,
+    items: Sequence[tuple[schemas.Category, dict[str, Any]]],
+    update_enabled: bool,
     field: str | None = "categories",
 ) -> Saved:
     """Create the new categories and, with `update_enabled`, update the existing ones; nothing when one is refused."""
@@ -48,7 +52,10 @@ def save_categories(
 
 
 def save_products(
-    session: Session, site_id: int, items: Sequence[tuple[schemas.Product, dict[str, Any]]], update_enabled: bool,
+    session: Session,
+    site_id: int,
+    items: Sequence[tuple[schemas.Product, dict[str, Any]]],
+    update_enabled: bool,
     field: str | None = "products",
 ) -> Saved:
     """Create the new products and, with `update_enabled`, update the existing ones; nothing when one is refused."""
@@ -78,8 +85,9 @@ def _existing(
     seen: set[str] = set()
     for index, item_id in enumerate(ids):
         if item_id in seen:
-            raise ApiError(400, f"{_item_path(field, index)}id: {item_id!r} is given twice in the batch",
-                           "duplicate_parameter")
+            raise ApiError(
+                400, f"{_item_path(field, index)}id: {item_id!r} is given twice in the batch", "duplicate_parameter"
+            )
         seen.add(item_id)
     rows = session.scalars(select(model).where(model.site_id == site_id, model.id.in_(ids)))
     return {row.id: row for row in rows}
@@ -91,12 +99,16 @@ def _item_path(field: str | None, index: int) -> str:
 
 
 def _refuse_existing_or_nameless(
-    item: schemas.Category | schemas.Product, row: Category | Product | None, update_enabled: bool, path: str,
+    item: schemas.Category | schemas.Product,
+    row: Category | Product | None,
+    update_enabled: bool,
+    path: str,
     kind: str,
 ) -> None:
     if row is not None and not update_enabled:
-        raise ApiError(400, f"{path}id: {kind} {item.id!r} already exists; set updateEnabled to update it",
-                       "duplicate_parameter")
+        raise ApiError(
+            400, f"{path}id: {kind} {item.id!r} already exists; set updateEnabled to update it", "duplicate_parameter"
+        )
     if row is None and not item.name:
         raise ApiError(400, f"{path}name: required to create {kind} {item.id!r}", "missing_parameter")
 

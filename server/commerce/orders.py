@@ -1,4 +1,5 @@
 """The shop's orders: stored by the shop's id, and a paid order posted live closes its contact's open carts."""
+
 from __future__ import annotations
 
 import hashlib
@@ -63,8 +64,9 @@ def record_orders(
         except IntegrityError:
             session.rollback()
             if attempt == _ATTEMPTS - 1:
-                raise ApiError(503, "the same orders are being written at once; retry", "service_unavailable",
-                               retry_after=1) from None
+                raise ApiError(
+                    503, "the same orders are being written at once; retry", "service_unavailable", retry_after=1
+                ) from None
 
 
 def _contact_id(session: Session, site: Site, order: schemas.Order) -> int | None:
@@ -77,7 +79,9 @@ def _contact_id(session: Session, site: Site, order: schemas.Order) -> int | Non
 
 
 def _save(
-    session: Session, site_id: int, orders: Sequence[tuple[schemas.Order, dict[str, Any]]],
+    session: Session,
+    site_id: int,
+    orders: Sequence[tuple[schemas.Order, dict[str, Any]]],
     contacts: dict[str, int | None],
 ) -> None:
     now = utcnow()
@@ -106,11 +110,13 @@ def _order_completed(order: schemas.Order, contact_id: int) -> IncomingEvent:
         name="order_completed",
         occurred_at=event_time(int(order.updatedAt.timestamp() * 1000), now),
         contact_id=contact_id,
-        eventdata={"data": {
-            "order_id": order.id,
-            "status": order.status,
-            "total": order.amount,
-            "products": [product.model_dump(exclude_unset=True) for product in order.products],
-        }},
+        eventdata={
+            "data": {
+                "order_id": order.id,
+                "status": order.status,
+                "total": order.amount,
+                "products": [product.model_dump(exclude_unset=True) for product in order.products],
+            }
+        },
         vouched=True,
     )

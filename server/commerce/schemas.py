@@ -1,5 +1,6 @@
 """The shapes of Brevo's e-commerce requests: categories, products and orders, validated here and published in
 /openapi.json. Fields beyond Brevo's are kept as the shop sent them, held to the same limits as event properties."""
+
 from __future__ import annotations
 
 import json
@@ -78,9 +79,7 @@ class CreateUpdateCategory(Category):
 
 
 class CategoryBatch(BaseModel):
-    categories: list[Category] = Field(
-        min_length=1, max_length=sizes.CATALOGUE_BATCH
-    )
+    categories: list[Category] = Field(min_length=1, max_length=sizes.CATALOGUE_BATCH)
     updateEnabled: StrictBool | None = None
 
 
@@ -107,9 +106,7 @@ class CreateUpdateProduct(Product):
 
 
 class ProductBatch(BaseModel):
-    products: list[Product] = Field(
-        min_length=1, max_length=sizes.CATALOGUE_BATCH
-    )
+    products: list[Product] = Field(min_length=1, max_length=sizes.CATALOGUE_BATCH)
     updateEnabled: StrictBool | None = None
 
 
@@ -154,7 +151,6 @@ class Order(_Document):
     coupons: list[Text] | None = Field(default=None, max_length=sizes.CATALOGUE_BATCH)
     metaInfo: JsonObject | None = None
 
-
     @model_validator(mode="after")
     def _names_a_contact(self) -> Order:
         if self.identifiers is None and self.email is None:
@@ -171,9 +167,7 @@ class Order(_Document):
 
 
 class OrderBatch(BaseModel):
-    orders: list[Order] = Field(
-        min_length=1, max_length=sizes.ORDER_BATCH
-    )
+    orders: list[Order] = Field(min_length=1, max_length=sizes.ORDER_BATCH)
     historical: StrictBool = True
     notifyUrl: Url | None = None
 

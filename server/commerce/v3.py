@@ -1,4 +1,5 @@
 """Brevo's v3 e-commerce endpoints (`api-key`): the catalogue and orders, in Brevo's request and answer shapes."""
+
 from __future__ import annotations
 
 import math
@@ -29,10 +30,15 @@ bp = Blueprint("commerce", __name__, url_prefix="/v3")
 MAX_CATEGORIES_PAGE = 100
 MAX_PRODUCTS_PAGE = 1000
 MAX_ORDERS_PAGE = 1000
-PRODUCT_SORT_FIELDS = {"created_at": Product.created_at, "name": Product.name, "price": Product.price,
-                       "id": Product.id}
-PRICE_FILTERS = {"lte": operator.le, "gte": operator.ge, "lt": operator.lt, "gt": operator.gt, "eq": operator.eq,
-                 "ne": operator.ne}
+PRODUCT_SORT_FIELDS = {"created_at": Product.created_at, "name": Product.name, "price": Product.price, "id": Product.id}
+PRICE_FILTERS = {
+    "lte": operator.le,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "gt": operator.gt,
+    "eq": operator.eq,
+    "ne": operator.ne,
+}
 _ATTEMPTS = 3
 DEFAULT_DISPLAY_CURRENCY = "EUR"
 CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")  # the shape of an ISO 4217 code, in ASCII letters of either case
@@ -153,10 +159,13 @@ def list_products() -> Response:
         query = query.where(func.lower(Product.name).contains(name.lower(), autoescape=True))
     search = request.args.get("search")
     if search:
-        query = query.where(or_(
-            Product.sku.startswith(search, autoescape=True), Product.id == search,
-            func.lower(Product.name).contains(search.lower(), autoescape=True),
-        ))
+        query = query.where(
+            or_(
+                Product.sku.startswith(search, autoescape=True),
+                Product.id == search,
+                func.lower(Product.name).contains(search.lower(), autoescape=True),
+            )
+        )
     query = _price_filters(query)
     sort_field = request.args.get("sortByField", "created_at")
     if sort_field not in PRODUCT_SORT_FIELDS:
@@ -164,10 +173,13 @@ def list_products() -> Response:
     wanted = set(_listed("categories"))
     session = db.session()
     if wanted:  # a product's categories are a JSON list: matched here, then counted and paged
-        rows = [product for product in session.scalars(_ordered(query, PRODUCT_SORT_FIELDS[sort_field], Product.id))
-                if wanted.intersection(product.categories or [])]
+        rows = [
+            product
+            for product in session.scalars(_ordered(query, PRODUCT_SORT_FIELDS[sort_field], Product.id))
+            if wanted.intersection(product.categories or [])
+        ]
         limit, offset = int_arg("limit", 50, 1, MAX_PRODUCTS_PAGE), int_arg("offset", 0, 0, None)
-        return jsonify(products=[product_json(row) for row in rows[offset:offset + limit]], count=len(rows))
+        return jsonify(products=[product_json(row) for row in rows[offset : offset + limit]], count=len(rows))
     count, page = _page(query, PRODUCT_SORT_FIELDS[sort_field], Product.id, 50, MAX_PRODUCTS_PAGE)
     return jsonify(products=[product_json(product) for product in page], count=count)
 
@@ -185,19 +197,23 @@ def product_json(product: Product) -> dict[str, Any]:
     """A product as Brevo's `GetProductDetails` gives it, with the other fields the shop sent. Sibyl keeps the
     shop's image where it is: the `s3…` image fields repeat `imageUrl`."""
     images = {name: product.image_url for name in ("s3Original", "s3ThumbAnalytics", "s3ThumbEditor")}
-    return {key: value for key, value in product.document.items() if key not in _OWN} | {
-        "id": product.id,
-        "name": product.name,
-        "url": product.url,
-        "imageUrl": product.image_url,
-        "sku": product.sku,
-        "price": product.price,
-        "categories": product.categories or [],
-        "isDeleted": product.is_deleted,
-        "deletedAt": brevo_time(product.deleted_at) if product.deleted_at else None,
-        "createdAt": brevo_time(product.created_at),
-        "modifiedAt": brevo_time(product.modified_at),
-    } | (images if product.image_url else {})
+    return (
+        {key: value for key, value in product.document.items() if key not in _OWN}
+        | {
+            "id": product.id,
+            "name": product.name,
+            "url": product.url,
+            "imageUrl": product.image_url,
+            "sku": product.sku,
+            "price": product.price,
+            "categories": product.categories or [],
+            "isDeleted": product.is_deleted,
+            "deletedAt": brevo_time(product.deleted_at) if product.deleted_at else None,
+            "createdAt": brevo_time(product.created_at),
+            "modifiedAt": brevo_time(product.modified_at),
+        }
+        | (images if product.image_url else {})
+    )
 
 
 _OWN = {"updateEnabled", "deletedAt"}  # not shown as sent: never stored, or shown in Brevo's time format
@@ -319,6 +335,7 @@ def _saving(write: Callable[[Session], Saved]) -> Saved:
         except IntegrityError:
             session.rollback()
             if attempt == _ATTEMPTS - 1:
-                raise ApiError(503, "the same items are being written at once; retry", "service_unavailable",
-                               retry_after=1) from None
+                raise ApiError(
+                    503, "the same items are being written at once; retry", "service_unavailable", retry_after=1
+                ) from None
     raise AssertionError("unreachable")

@@ -1,4 +1,5 @@
 """Email addresses: one strict rule at every door, one stored form, and the same rule again before a send."""
+
 from __future__ import annotations
 
 from email.utils import parseaddr

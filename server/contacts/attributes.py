@@ -1,4 +1,5 @@
 """Contact attributes: the names a site's contacts may carry, created by the shop alone and capped per site."""
+
 from __future__ import annotations
 
 import re
@@ -195,12 +196,14 @@ def delete_attribute(session: Session, attribute: Attribute) -> int:
     session.commit()
     changed, after = 0, 0
     while True:
-        ids = list(session.scalars(
-            select(Contact.id)
-            .where(Contact.site_id == site_id, Contact.id > after, json_has_key(Contact.attributes, name))
-            .order_by(Contact.id)
-            .limit(CLEAR_BATCH)
-        ))
+        ids = list(
+            session.scalars(
+                select(Contact.id)
+                .where(Contact.site_id == site_id, Contact.id > after, json_has_key(Contact.attributes, name))
+                .order_by(Contact.id)
+                .limit(CLEAR_BATCH)
+            )
+        )
         if not ids:
             return changed
         session.execute(

@@ -1,4 +1,5 @@
 """Contacts: identification by email, upper-case attributes, visitors linked to contacts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -102,7 +103,9 @@ def _visitor_upsert(dialect: str) -> Insert:
     """Insert the visitor or, when the cookie is known, move its last sighting: one statement either way."""
     table = Visitor.__table__
     statement = insert_for(dialect)(table).values(
-        site_id=bindparam("site_id"), cuid=bindparam("cuid"), first_seen_at=bindparam("now"),
+        site_id=bindparam("site_id"),
+        cuid=bindparam("cuid"),
+        first_seen_at=bindparam("now"),
         last_seen_at=bindparam("now"),
     )
     return statement.on_conflict_do_update(

@@ -1,4 +1,5 @@
 """A contact's data rights: export everything stored about it, or erase all of it in one transaction."""
+
 from __future__ import annotations
 
 from datetime import datetime

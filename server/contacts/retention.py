@@ -1,4 +1,5 @@
 """Retention: events older than `SIBYL_RETENTION` are deleted, a batch at a time."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """The dashboard: the shop owner's pages under `/`, behind a login."""
+
 from __future__ import annotations
 
 from flask import Flask

@@ -1,4 +1,5 @@
 """Sign-in: a login form, a signed session cookie, CSRF tokens on every form, and sign-out."""
+
 from __future__ import annotations
 
 import hashlib

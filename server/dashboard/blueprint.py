@@ -1,4 +1,5 @@
 """The dashboard's blueprint: every page under `/`, sent with strict security headers."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, render_template

@@ -3,6 +3,7 @@
 The SVG holds only shapes and stretches to its box; the axis labels are HTML around it, so their text
 keeps its size at any width.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Contacts: a searchable list, each contact's attributes, visitor ids, timeline and carts; export and erasure."""
+
 from __future__ import annotations
 
 from flask import flash, jsonify, redirect, render_template, request, url_for

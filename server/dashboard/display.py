@@ -1,4 +1,5 @@
 """Template filters: times, durations, and tracked values shown readably (always as escaped text)."""
+
 from __future__ import annotations
 
 import json

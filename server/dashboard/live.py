@@ -1,4 +1,5 @@
 """Live events: the newest events of a site, refreshed every two seconds, to check a fresh installation."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """The outbox: every automation email with its status, and each one previewed in a sandbox."""
+
 from __future__ import annotations
 
 from flask import make_response, render_template, request

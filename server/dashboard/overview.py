@@ -1,4 +1,5 @@
 """The overview: events over the last day and month, top events and pages, contacts, carts."""
+
 from __future__ import annotations
 
 from flask import render_template

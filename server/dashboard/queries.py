@@ -1,4 +1,5 @@
 """The dashboard's reads: aggregates computed in SQL, and lists a page at a time through the indexes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -128,10 +129,9 @@ def events_per_month(session: Session, site_id: int, now: datetime, days: int = 
         .group_by(day, Event.kind, Event.name)
         .cte("groups")
     )
-    per_day = (
-        select(groups.c.day, null().label("ranking"), null().label("name"), func.sum(groups.c.n).label("n"))
-        .group_by(groups.c.day)
-    )
+    per_day = select(
+        groups.c.day, null().label("ranking"), null().label("name"), func.sum(groups.c.n).label("n")
+    ).group_by(groups.c.day)
     ranking = case((groups.c.kind == "page", "pages"), else_="events")
     per_name = (
         select(null(), ranking, groups.c.name, func.sum(groups.c.n))
@@ -278,8 +278,10 @@ def latest_emails(session: Session, cart_ids: list[int]) -> dict[int, OutboxEmai
 
 
 def failed_count(session: Session, site_id: int) -> int:
-    query = select(func.count()).select_from(OutboxEmail).where(
-        OutboxEmail.site_id == site_id, OutboxEmail.status == OutboxStatus.FAILED
+    query = (
+        select(func.count())
+        .select_from(OutboxEmail)
+        .where(OutboxEmail.site_id == site_id, OutboxEmail.status == OutboxStatus.FAILED)
     )
     return session.scalar(query) or 0
 

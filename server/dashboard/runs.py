@@ -1,4 +1,5 @@
 """What the abandoned-cart workflow did with each cart, in words: waiting, emailed, failed, recovered, cancelled."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

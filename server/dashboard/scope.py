@@ -1,4 +1,5 @@
 """Which site a dashboard page is about: `?site=ID`, else the one chosen last, else the first."""
+
 from __future__ import annotations
 
 from typing import TypeVar

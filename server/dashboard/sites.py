@@ -1,5 +1,6 @@
 """Sites: create one, copy its tracking code, check that its traffic arrives, see its keys, set its consent mode,
 keep its contact attributes."""
+
 from __future__ import annotations
 
 import re

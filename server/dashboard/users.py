@@ -1,5 +1,6 @@
 """Dashboard users: created, changed and removed from the command line, checked at sign-in, each seeing
 every site or only the sites granted to it."""
+
 from __future__ import annotations
 
 from functools import cache

@@ -1,4 +1,5 @@
 """The abandoned-cart workflow of a site: its settings (as `flask workflows set` changes them) and its runs."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for

@@ -3,6 +3,7 @@
 The patterns are CrawlerDetect's (the `crawlerdetect` package, a maintained port of
 JayBizzle/Crawler-Detect with over 1,400 patterns), rather than a list of our own.
 """
+
 from __future__ import annotations
 
 from crawlerdetect import CrawlerDetect

@@ -1,4 +1,5 @@
 """`POST /collect`: the tracker's batches, validated whole and handed to ingest."""
+
 from __future__ import annotations
 
 import json

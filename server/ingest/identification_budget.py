@@ -6,6 +6,7 @@ An email is charged the same whether it is a contact already or not, so a refusa
 stranger who is a contact of the shop; and one shopper identifying again and again with the same
 email costs the "new email" budget once per window, not on every page.
 """
+
 from __future__ import annotations
 
 import math
@@ -60,11 +61,21 @@ def admit_identifications(site: Site, emails: set[str], address: str) -> Refusal
     unseen_here = sum(strategy.test(_ONCE, "seen", scope, address, email) for email in emails)
     unseen_anywhere = sum(strategy.test(_ONCE, "seen", scope, email) for email in emails)
     charges = [
-        _Charge("identifications", "this address", _limit(config["IDENTIFY_LIMIT_ADDRESS"]),
-                ("identify", scope, address), len(emails)),
+        _Charge(
+            "identifications",
+            "this address",
+            _limit(config["IDENTIFY_LIMIT_ADDRESS"]),
+            ("identify", scope, address),
+            len(emails),
+        ),
         _Charge("identifications", "this key", _limit(config["IDENTIFY_LIMIT_KEY"]), ("identify", scope), len(emails)),
-        _Charge("new emails", "this address", _limit(config["NEW_CONTACT_LIMIT_ADDRESS"]),
-                ("contact", scope, address), unseen_here),
+        _Charge(
+            "new emails",
+            "this address",
+            _limit(config["NEW_CONTACT_LIMIT_ADDRESS"]),
+            ("contact", scope, address),
+            unseen_here,
+        ),
         _Charge("new emails", "this key", _limit(config["NEW_CONTACT_LIMIT_KEY"]), ("contact", scope), unseen_anywhere),
     ]
     due = [charge for charge in charges if charge.cost]

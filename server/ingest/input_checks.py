@@ -1,4 +1,5 @@
 """What no request may carry into the store: JSON the standard does not allow, and text no database keeps."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Visitors' IP addresses as stored: not at all (the default), truncated to a network, or whole."""
+
 from __future__ import annotations
 
 import ipaddress

@@ -1,4 +1,5 @@
 """The one ingest path: every entry point hands normalised events here to be stored once."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

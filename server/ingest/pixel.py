@@ -1,5 +1,6 @@
 """Brevo's older tracker pixel, `GET /p?key=…&sib_type=…`, as Brevo's WordPress plugin still calls it from the
 shop's server when a customer signs in."""
+
 from __future__ import annotations
 
 from enum import StrEnum

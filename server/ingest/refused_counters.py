@@ -1,4 +1,5 @@
 """Daily per-site counters of traffic Sibyl refused rather than stored: bots and foreign origins."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta

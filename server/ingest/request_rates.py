@@ -3,6 +3,7 @@
 Flask-Limiter is maintained, speaks 429 with `Retry-After`, and stores counters in memory by
 default or in Redis (`SIBYL_RATE_LIMIT_STORAGE=redis://…`) so that many processes share them.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, request

@@ -4,6 +4,7 @@ Brevo's header is `ma-key`, the public client key, so these calls count against 
 identifications as the browser's; a call with the secret `api-key` instead, or from one of the site's own
 servers, vouches for its contact and is not counted.
 """
+
 from __future__ import annotations
 
 import uuid

@@ -1,5 +1,6 @@
 """A deadline on reading a request's body under gunicorn, so that a client sending slowly holds a web
 thread for a bounded time, then gets 408 and loses its connection."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """`GET /sa.js`: the built tracker, with an ETag, cache headers and gzip."""
+
 from __future__ import annotations
 
 import gzip

@@ -5,6 +5,7 @@ what a public key may do from one address would refuse a busy shop's customers. 
 (addresses or CIDR ranges); by default the addresses its origins' host names resolve to count too, since a shop's
 plugin usually runs on the machine that serves the shop.
 """
+
 from __future__ import annotations
 
 import ipaddress

@@ -1,5 +1,6 @@
 """Double opt-in for confirmed-only workflows: one email asking a contact to confirm, and the signed link whose
 page's button does (a GET never changes anything: mail scanners follow links)."""
+
 from __future__ import annotations
 
 from typing import Any

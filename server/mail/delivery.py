@@ -1,4 +1,5 @@
 """Delivery: the pending outbox over a few SMTP connections at once, each attempt recorded before the next."""
+
 from __future__ import annotations
 
 import logging
@@ -25,7 +26,13 @@ class Delivery:
     """Sends what the outbox holds: one lane (thread and connection) per SMTP connection, leased like carts."""
 
     def __init__(
-        self, app: Flask, clock: Callable[[], datetime], smtp: SmtpSettings, *, connections: int, lease: timedelta,
+        self,
+        app: Flask,
+        clock: Callable[[], datetime],
+        smtp: SmtpSettings,
+        *,
+        connections: int,
+        lease: timedelta,
         retry_base: float,
     ) -> None:
         self.app = app

@@ -1,4 +1,5 @@
 """The outbox: every email written once under its unique key, claimed for delivery, and each attempt recorded."""
+
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -19,9 +20,22 @@ from .smtp import message_id
 _OUTBOX = OutboxEmail.__table__
 # A lane's claimed emails, as plain rows: a lane only sends them and records each attempt.
 _CLAIMED_EMAILS = (
-    select(*(_OUTBOX.c[name] for name in (
-        "id", "sender", "recipient", "subject", "html", "text", "message_id", "unsubscribe_url", "attempts"
-    )))
+    select(
+        *(
+            _OUTBOX.c[name]
+            for name in (
+                "id",
+                "sender",
+                "recipient",
+                "subject",
+                "html",
+                "text",
+                "message_id",
+                "unsubscribe_url",
+                "attempts",
+            )
+        )
+    )
     .where(_OUTBOX.c.id.in_(bindparam("outbox_ids", expanding=True)))
     .order_by(_OUTBOX.c.id)
 )
@@ -56,8 +70,16 @@ class Sender:
 
 
 def outbox_row(
-    sender: Sender, key: str, *, site_id: int, cart_id: int | None, contact_id: int, recipient: str,
-    rendered: RenderedEmail, unsubscribe_url: str, now: datetime,
+    sender: Sender,
+    key: str,
+    *,
+    site_id: int,
+    cart_id: int | None,
+    contact_id: int,
+    recipient: str,
+    rendered: RenderedEmail,
+    unsubscribe_url: str,
+    now: datetime,
 ) -> dict[str, Any]:
     """An outbox row under its unique key, its Message-ID derived from it: ready for delivery, or held."""
     return {
@@ -136,8 +158,9 @@ def renew_lease(connection: Connection, outbox_ids: list[int], lease_until: date
     """Move the lease of those emails still pending under `lease_until` to `until`; the ids renewed."""
     renewed = connection.execute(
         update(_OUTBOX)
-        .where(_OUTBOX.c.id.in_(outbox_ids), _OUTBOX.c.status == OutboxStatus.PENDING,
-               _OUTBOX.c.lease_until == lease_until)
+        .where(
+            _OUTBOX.c.id.in_(outbox_ids), _OUTBOX.c.status == OutboxStatus.PENDING, _OUTBOX.c.lease_until == lease_until
+        )
         .values(lease_until=until)
         .returning(_OUTBOX.c.id)
     )

@@ -1,4 +1,5 @@
 """The abandoned-cart recovery email's context, built from an untrusted cart snapshot."""
+
 from __future__ import annotations
 
 import re

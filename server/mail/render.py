@@ -1,4 +1,5 @@
 """Every email from its folder under `templates/`: `subject.txt`, `body.html` and `body.txt`, one context."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -3,6 +3,7 @@ cannot be forged or pointed at another contact, and without expiry, as unsubscri
 
 Mail scanners fetch every link of an email, so following a link (GET or HEAD) only shows a page with one
 button; the button's POST acts, as does the mail client's RFC 8058 one-click POST."""
+
 from __future__ import annotations
 
 import hmac

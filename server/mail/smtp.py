@@ -1,4 +1,5 @@
 """SMTP delivery: `SIBYL_SMTP_URL` settings, MIME messages and one reused connection."""
+
 from __future__ import annotations
 
 import base64
@@ -112,7 +113,10 @@ def build_message(email: Email) -> bytes:
     lines.append("")
     for subtype, body in (("plain", email.text), ("html", email.html)):
         lines += [
-            f"--{boundary}", f'Content-Type: text/{subtype}; charset="utf-8"', "Content-Transfer-Encoding: base64", ""
+            f"--{boundary}",
+            f'Content-Type: text/{subtype}; charset="utf-8"',
+            "Content-Transfer-Encoding: base64",
+            "",
         ]
         lines.append(base64.encodebytes(body.encode()).decode("ascii").replace("\n", "\r\n").rstrip("\r\n"))
     lines += [f"--{boundary}--", ""]

@@ -1,5 +1,6 @@
 """Unsubscribe: signed links that blacklist a contact and cancel what waits for it, at once for a mail client's
 RFC 8058 one-click POST, after one button on the page for a person (a GET never changes anything)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response

@@ -4,6 +4,7 @@ On SQLite, foreign keys are off while migrations run: rebuilding a table (Alembi
 old one, and with them on that DROP would cascade into every row referencing it. They are switched off
 and back on outside any transaction (SQLite ignores the PRAGMA inside one).
 """
+
 from alembic import context
 from sqlalchemy import Connection
 

@@ -1,4 +1,5 @@
 """What tests present as a browser: Chromium's arguments, its user agent and headers, and a host for test pages."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """The guide's shopper and cart as tracker messages, and the carts and outbox rows they lead to."""
+
 from __future__ import annotations
 
 import uuid
@@ -21,8 +22,9 @@ def at(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def track(name: str, moment: datetime, eventdata: dict[str, Any] | None = None, email: str | None = THOMAS,
-          **properties: Any) -> dict[str, Any]:
+def track(
+    name: str, moment: datetime, eventdata: dict[str, Any] | None = None, email: str | None = THOMAS, **properties: Any
+) -> dict[str, Any]:
     if email:
         properties = {"email": email, **properties}
     message = {"id": str(uuid.uuid4()), "type": "track", "name": name, "ts": at(moment), "properties": properties}

@@ -1,4 +1,5 @@
 """The `flask --app server` commands: in process through Flask's CLI runner, or as a real process from a shell."""
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,13 @@ def flask(database_url: str, *args: str, stdin: str = "") -> subprocess.Complete
     """`flask --app server ARGS` as a process of its own on `database_url`, without a terminal (prompts read stdin)."""
     env = {**os.environ, "SIBYL_DATABASE_URL": database_url}
     return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "server", *args], cwd=ROOT, env=env, input=stdin,
-        capture_output=True, text=True, start_new_session=True,
+        [sys.executable, "-m", "flask", "--app", "server", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        start_new_session=True,
     )
 
 

@@ -1,4 +1,5 @@
 """A clock the test moves, passed to the worker instead of waiting hours."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta

@@ -1,4 +1,5 @@
 """Tracker batches posted to a running receiver's /collect, as a browser posts them."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Dashboard users and their sign-in through Flask's test client, CSRF token included."""
+
 from __future__ import annotations
 
 import re

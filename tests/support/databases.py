@@ -3,6 +3,7 @@
 `SIBYL_TEST_DATABASE=postgres` runs the suite on PostgreSQL; each run creates its own database
 on the server named by `SIBYL_TEST_POSTGRES_URL` (which `.ci/run` sets) and drops it at the end.
 """
+
 from __future__ import annotations
 
 import os

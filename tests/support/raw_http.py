@@ -1,4 +1,5 @@
 """Requests written line by line, as a plugin's HTTP client writes them: header names repeated where it repeats them."""
+
 from __future__ import annotations
 
 import http.client

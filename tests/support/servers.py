@@ -1,4 +1,5 @@
 """Servers started as child processes on 127.0.0.1: the receiver, gunicorn, the demo shop."""
+
 from __future__ import annotations
 
 import os
@@ -72,8 +73,12 @@ def flask_command(app: str, port: int) -> list[str]:
 def start_receiver(database_url: str, tracker: Path, **settings: str) -> Process:
     """`flask --app server run` on a free port, with SIBYL_* settings on top of the test environment."""
     port = free_port()
-    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_TRACKER_PATH": str(tracker),
-           "SIBYL_PUBLIC_URL": f"http://127.0.0.1:{port}"}  # as a deployment says where browsers reach it
+    env = {
+        **os.environ,
+        "SIBYL_DATABASE_URL": database_url,
+        "SIBYL_TRACKER_PATH": str(tracker),
+        "SIBYL_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }  # as a deployment says where browsers reach it
     env.update({f"SIBYL_{name.upper()}": value for name, value in (SHARED_ADDRESS | settings).items()})
     process = Process(flask_command("server", port), port, env, "/healthz")
     process.start()
@@ -83,11 +88,26 @@ def start_receiver(database_url: str, tracker: Path, **settings: str) -> Process
 def start_gunicorn(database_url: str) -> Process:
     """The web tier as `make serve` runs it: gunicorn, two workers, automation elsewhere."""
     port = free_port()
-    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_WORKER": "external", "SIBYL_AUTO_MIGRATE": "0",
-           "SIBYL_COLLECT_RATE_LIMIT": "1000000/minute"}
+    env = {
+        **os.environ,
+        "SIBYL_DATABASE_URL": database_url,
+        "SIBYL_WORKER": "external",
+        "SIBYL_AUTO_MIGRATE": "0",
+        "SIBYL_COLLECT_RATE_LIMIT": "1000000/minute",
+    }
     env.update({f"SIBYL_{name.upper()}": value for name, value in SHARED_ADDRESS.items()})
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:server.gunicorn_conf", "--workers", "2",
-               "--bind", f"127.0.0.1:{port}", "server:create_app()"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:server.gunicorn_conf",
+        "--workers",
+        "2",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "server:create_app()",
+    ]
     process = Process(command, port, env, "/healthz")
     process.start()
     return process

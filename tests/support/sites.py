@@ -1,4 +1,5 @@
 """Sites created straight in an app's database, for tests driving the app in process."""
+
 from __future__ import annotations
 
 import uuid

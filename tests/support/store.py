@@ -1,4 +1,5 @@
 """Direct access to the receiver's database, for arranging sites and reading results."""
+
 from __future__ import annotations
 
 import uuid
@@ -84,4 +85,3 @@ class Store:
     def contact(self, site: Site, email: str) -> Contact | None:
         with db.new_session(self.app) as session:
             return session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.email == email))
-

@@ -1,4 +1,5 @@
 """Test pages carrying a tracking snippet (the tracker's own or Brevo's newer loader), opened in Chromium."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """v3's contact attributes: list, create, change a category's values, delete."""
+
 from __future__ import annotations
 
 from flask import Response, jsonify, request
@@ -53,8 +54,11 @@ def update_attribute_route(category: str, name: str) -> Response:
     session = db.session()
     attribute = _existing_attribute(session, site, category, name)
     if attribute.type != AttributeType.CATEGORY:
-        raise ApiError(400, f"attributeName: {attribute.name} is a {attribute.type} attribute; "
-                            "only a category attribute's enumeration can be changed")
+        raise ApiError(
+            400,
+            f"attributeName: {attribute.name} is a {attribute.type} attribute; "
+            "only a category attribute's enumeration can be changed",
+        )
     if body.enumeration is None:
         raise ApiError(400, "enumeration: give the category's new list of {value, label}")
     try:

@@ -1,4 +1,5 @@
 """v3's blueprint, under `/v3`, and the path converter its contact routes use."""
+
 from __future__ import annotations
 
 from flask import Blueprint

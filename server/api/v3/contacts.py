@@ -1,4 +1,5 @@
 """v3's contacts: read, list, create, update and delete them, by email, id or ext_id."""
+
 from __future__ import annotations
 
 from datetime import time
@@ -79,8 +80,9 @@ def create_contact() -> Response | tuple[Response, int]:
     session = db.session()
     existing = _named_contact(session, site, body)
     if existing is not None and not body.updateEnabled:
-        raise ApiError(400, "Unable to create contact, email is already associated with another Contact",
-                       "duplicate_parameter")
+        raise ApiError(
+            400, "Unable to create contact, email is already associated with another Contact", "duplicate_parameter"
+        )
     contact = existing or Contact(site_id=site.id, email=body.email, ext_id=body.ext_id, attributes={})
     session.add(contact)
     _apply_contact_changes(session, site, contact, body)

@@ -1,4 +1,5 @@
 """v3's events: store them through the common ingest path, list them, and the site's tracking status."""
+
 from __future__ import annotations
 
 import json

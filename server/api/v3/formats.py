@@ -1,4 +1,5 @@
 """Brevo's formats on v3's wire: times in answers, whole numbers and dates in query strings."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
