@@ -76,22 +76,13 @@ def set_display_currency() -> Response:
 @bp.post("/categories")
 def create_update_category() -> Response | tuple[Response, int]:
     """201 `{id}` for a new category; 204 after updating one with `updateEnabled`; 400 when it exists without."""
-    site = site_from_api_key()
-    raw = json_body()
-    item = schemas.parse_item(schemas.CreateUpdateCategory, raw)
-    saved = _saving(lambda session: save_categories(session, site.id, [(item, raw)], bool(item.updateEnabled), None))
-    return (jsonify(id=item.id), 201) if saved.created else Response(status=204)
+    return _create_or_update(schemas.CreateUpdateCategory, save_categories)
 
 
 @bp.post("/categories/batch")
 def create_update_categories() -> tuple[Response, int]:
     """201 `{createdCount, updatedCount}`; the whole batch refused when one category is."""
-    site = site_from_api_key()
-    raw = json_body()
-    batch = schemas.parse_item(schemas.CategoryBatch, raw)
-    items = list(zip(batch.categories, raw["categories"], strict=True))
-    saved = _saving(lambda session: save_categories(session, site.id, items, bool(batch.updateEnabled)))
-    return jsonify(createdCount=saved.created, updatedCount=saved.updated), 201
+    return _create_or_update_batch(schemas.CategoryBatch, "categories", save_categories)
 
 
 @bp.get("/categories")
@@ -130,22 +121,13 @@ def category_json(category: Category) -> dict[str, Any]:
 @bp.post("/products")
 def create_update_product() -> Response | tuple[Response, int]:
     """201 `{id}` for a new product; 204 after updating one with `updateEnabled`; `name` needed only to create."""
-    site = site_from_api_key()
-    raw = json_body()
-    item = schemas.parse_item(schemas.CreateUpdateProduct, raw)
-    saved = _saving(lambda session: save_products(session, site.id, [(item, raw)], bool(item.updateEnabled), None))
-    return (jsonify(id=item.id), 201) if saved.created else Response(status=204)
+    return _create_or_update(schemas.CreateUpdateProduct, save_products)
 
 
 @bp.post("/products/batch")
 def create_update_products() -> tuple[Response, int]:
     """201 `{createdCount, updatedCount}`; the whole batch refused when one product is."""
-    site = site_from_api_key()
-    raw = json_body()
-    batch = schemas.parse_item(schemas.ProductBatch, raw)
-    items = list(zip(batch.products, raw["products"], strict=True))
-    saved = _saving(lambda session: save_products(session, site.id, items, bool(batch.updateEnabled)))
-    return jsonify(createdCount=saved.created, updatedCount=saved.updated), 201
+    return _create_or_update_batch(schemas.ProductBatch, "products", save_products)
 
 
 @bp.get("/products")
@@ -322,6 +304,33 @@ def _page(query: Select[Any], column: Any, tie: Any, default: int, most: int) ->
     session = db.session()
     count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     return count, list(session.scalars(_ordered(query, column, tie).limit(limit).offset(offset)))
+
+
+# A catalogue write: the session, the site, the items parsed and as sent, `updateEnabled`, and the batch's field name.
+Save = Callable[[Session, int, list[tuple[Any, dict[str, Any]]], bool, str | None], Saved]
+
+
+def _create_or_update(
+    model: type[schemas.CreateUpdateCategory | schemas.CreateUpdateProduct], save: Save
+) -> Response | tuple[Response, int]:
+    """One category or product: 201 `{id}` when new, 204 when updated."""
+    site = site_from_api_key()
+    raw = json_body()
+    item = schemas.parse_item(model, raw)
+    saved = _saving(lambda session: save(session, site.id, [(item, raw)], bool(item.updateEnabled), None))
+    return (jsonify(id=item.id), 201) if saved.created else Response(status=204)
+
+
+def _create_or_update_batch(
+    model: type[schemas.CategoryBatch | schemas.ProductBatch], field: str, save: Save
+) -> tuple[Response, int]:
+    """A batch of categories or products (under `field`): 201 with the counts, or nothing written."""
+    site = site_from_api_key()
+    raw = json_body()
+    batch = schemas.parse_item(model, raw)
+    items = list(zip(getattr(batch, field), raw[field], strict=True))
+    saved = _saving(lambda session: save(session, site.id, items, bool(batch.updateEnabled), field))
+    return jsonify(createdCount=saved.created, updatedCount=saved.updated), 201
 
 
 def _saving(write: Callable[[Session], Saved]) -> Saved:
