@@ -45,7 +45,7 @@ test: build chromium $(NODE_SDK)
 	fi
 
 # The fast part of the suite while working, on SQLite: no Chromium, nothing marked slow (pyproject.toml's markers).
-check: build
+check: build $(NODE_SDK)
 	$(PY) -m pytest -m "not browser and not slow"
 
 # ruff (lint, import order and layout) and mypy (strict types) over all the Python, as pyproject.toml configures them.
