@@ -130,6 +130,16 @@ def _example_with(path: list[str | int], value: Any) -> dict[str, Any]:
 
 BROKEN = [
     pytest.param(
+        _with({"trigger": {"page": "/products/*", "per": "cart"}, "steps": [{"email": {"template": "b"}}]}),
+        "trigger.per: a page view names no cart: use per contact or per event",
+        id="page-per-cart",
+    ),
+    pytest.param(
+        _with({"trigger": {"identified": True, "per": "cart"}, "steps": [{"email": {"template": "w"}}]}),
+        "trigger.per: a new contact names no cart: use per contact or per event",
+        id="identified-per-cart",
+    ),
+    pytest.param(
         _with({"steps": [{"wait": "1h"}, {"sleep": "1h"}]}),
         'steps[1]: not a known step (keys: "sleep"); use one of wait, wait_for, if, email or exit',
         id="unknown-step",

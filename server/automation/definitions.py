@@ -18,6 +18,7 @@ from pydantic import (
     StrictStr,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_core import ErrorDetails
@@ -79,12 +80,29 @@ class PageTrigger(_Strict):
     page: Annotated[StrictStr, Field(min_length=1, max_length=sizes.URL_CHARS, pattern=r"^/")]
     per: Per = Per.CONTACT
 
+    @field_validator("per")
+    @classmethod
+    def _no_cart(cls, per: Per) -> Per:
+        return _without_cart(per, "a page view")
+
 
 class IdentifiedTrigger(_Strict):
     """A contact is created."""
 
     identified: Literal[True]
     per: Per = Per.CONTACT
+
+    @field_validator("per")
+    @classmethod
+    def _no_cart(cls, per: Per) -> Per:
+        return _without_cart(per, "a new contact")
+
+
+def _without_cart(per: Per, trigger: str) -> Per:
+    """Only an event names a cart (its `eventdata.id`): other triggers run per contact or per event."""
+    if per is Per.CART:
+        raise ValueError(f"{trigger} names no cart: use per contact or per event")
+    return per
 
 
 def _kind(value: Any, kinds: type[StrEnum], what: str) -> Any:
