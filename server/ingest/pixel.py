@@ -4,7 +4,6 @@ shop's server when a customer signs in."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 from flask import Blueprint, jsonify
 from flask import request as current_request
@@ -12,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from werkzeug.wrappers import Response
 
 from .. import db
-from ..api.schemas import Email, Name, parse
+from ..api.schemas import Email, Name, Properties, parse
 from ..errors import ApiError
 from ..sites import client_keys
 from . import sizes
@@ -41,6 +40,12 @@ class PixelQuery(BaseModel):
     url: str | None = Field(default=None, max_length=sizes.URL_CHARS)
 
 
+class PixelProperties(BaseModel):
+    """The other query parameters, held to the rules of any event's properties."""
+
+    properties: Properties
+
+
 @bp.get("/p")
 def pixel() -> Response:
     """One identify, event, page view or link click; 200 with the email identified, which the plugin reads."""
@@ -51,7 +56,7 @@ def pixel() -> Response:
     site = client_keys.site(db.session(), query.key)
     if site is None:
         raise ApiError(401, "Key not found")
-    properties: dict[str, Any] = {name: args.get(name) for name in args if name not in _RESERVED}
+    properties = parse(PixelProperties, {"properties": {n: args.get(n) for n in args if n not in _RESERVED}}).properties
     name = query.sib_name or (query.url or "") or query.sib_type.value
     match query.sib_type:
         case PixelType.IDENTIFY:
