@@ -36,7 +36,8 @@ def validation_message(error: ValidationError, prefix: str = "") -> str:
     path = prefix
     for part in first["loc"]:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return f"{path or 'body'}: {first['msg']}"
+    cause = first.get("ctx", {}).get("error") if first["type"] == "value_error" else None
+    return f"{path or 'body'}: {cause if cause is not None else first['msg']}"  # our own words, not "Value error, …"
 
 
 def error_response(status: int, message: str, code: str | None = None) -> Response:

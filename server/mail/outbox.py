@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
@@ -63,9 +64,9 @@ class Sender:
     address: str
     delivers: bool
 
-    @property
+    @cached_property
     def domain(self) -> str:
-        """The domain of the Message-IDs: the sender's own."""
+        """The domain of the Message-IDs: the sender's own (read once, not for every email)."""
         return parseaddr(self.address)[1].rpartition("@")[2] or "localhost"
 
 

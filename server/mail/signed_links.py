@@ -10,6 +10,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from flask import Response, current_app, make_response, render_template
@@ -58,7 +59,9 @@ class Linked:
     contact: Contact | None
 
 
+@lru_cache(maxsize=32)
 def _signer(secret_key: str, purpose: str) -> URLSafeSerializer:
+    """One serializer per key and purpose: building one derives keys, and every email signs links."""
     return URLSafeSerializer(secret_key, salt=f"sibyl-{purpose}")
 
 
