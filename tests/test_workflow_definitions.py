@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from server.automation.definitions import (
     parse_workflow,
     presets,
     step_paths,
+    workflow_document,
 )
 
 EXAMPLE: dict[str, Any] = json.loads("""
@@ -272,3 +274,36 @@ def test_a_broken_document_is_refused_naming_where_and_why(document: Any, messag
         parse_workflow(document)
 
     assert str(refused.value) == message
+
+
+@pytest.mark.parametrize("name", ["example", *sorted(presets())])
+def test_a_workflow_written_back_reads_as_the_same_workflow(name: str) -> None:
+    workflow = parse_workflow(EXAMPLE) if name == "example" else presets()[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "defaulting to left-to-right union serialization"
+        document = workflow_document(workflow)
+    assert parse_workflow(json.loads(json.dumps(document))) == workflow
+
+
+def test_the_example_is_written_back_as_it_was_given() -> None:
+    assert workflow_document(parse_workflow(EXAMPLE)) == EXAMPLE
+
+
+@pytest.mark.parametrize(
+    ("given", "written"),
+    [
+        ("90s", "90s"),
+        ("120s", "2m"),
+        ("15m", "15m"),
+        ("90m", "90m"),
+        ("2h", "2h"),
+        ("24h", "24h"),
+        ("48h", "48h"),
+        ("72h", "3d"),
+        ("7d", "7d"),
+        ("1d", "24h"),
+    ],
+)
+def test_a_duration_is_written_as_people_write_waits(given: str, written: str) -> None:
+    document = workflow_document(parse_workflow(_with({"steps": [{"wait": given}, {"email": {"template": "t"}}]})))
+    assert document["steps"][0] == {"wait": written}

@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     StrictBool,
     StrictStr,
     model_validator,
@@ -47,7 +48,21 @@ def _duration(value: Any) -> Any:
     return timedelta(seconds=seconds)
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration), Field(strict=False)]
+def duration_text(duration: timedelta) -> str:
+    """A duration as a document writes it: whole days from three days up (`3d`, `7d`), else the largest whole unit
+    of hours, minutes or seconds (`24h`, `48h`, `15m`, `90s`), as people write waits."""
+    seconds = int(duration.total_seconds())
+    if seconds % 86400 == 0 and seconds >= 3 * 86400:
+        return f"{seconds // 86400}d"
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[
+    timedelta, BeforeValidator(_duration), Field(strict=False), PlainSerializer(duration_text, return_type=str)
+]
 Name = Annotated[StrictStr, Field(min_length=1, max_length=sizes.NAME_CHARS), AfterValidator(_not_blank)]
 EventName = Name
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]

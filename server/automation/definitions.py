@@ -120,8 +120,14 @@ def _kind(value: Any, kinds: type[StrEnum], what: str) -> Any:
 
 
 def _tag(kinds: type[StrEnum]) -> Any:
+    """The union member a document (when read) or a model (when written back) is: by its one kind key."""
+
     def tag(value: Any) -> str | None:
-        found = [kind.value for kind in kinds if isinstance(value, dict) and kind.value in value]
+        if isinstance(value, BaseModel):
+            keys = {field.alias or name for name, field in type(value).model_fields.items()}
+        else:
+            keys = set(value) if isinstance(value, dict) else set()
+        found = [kind.value for kind in kinds if kind.value in keys]
         return f"{kinds.__name__}:{found[0]}" if found else None
 
     return tag
@@ -277,6 +283,13 @@ def parse_workflow(raw: Any) -> Workflow:
         return Workflow.model_validate(raw)
     except ValidationError as error:
         raise DefinitionError(_problem(error.errors(include_url=False)[0])) from None
+
+
+def workflow_document(workflow: Workflow) -> dict[str, Any]:
+    """The workflow as a JSON document again, as it was given but for durations, written as `duration_text` does
+    (`72h` as `3d`); defaults left out. `parse_workflow` reads it back as the same workflow."""
+    document: dict[str, Any] = workflow.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return document
 
 
 def presets() -> dict[str, Workflow]:
