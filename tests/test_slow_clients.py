@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 import requests
 
-from .support.servers import Process, free_port
+from .support.servers import Process, start_gunicorn
 
 pytestmark = pytest.mark.slow
 
@@ -19,24 +17,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def small_web_tier(database_url: str) -> Iterator[Process]:
     """gunicorn as `make serve` runs it (server/gunicorn_conf.py), shrunk to one worker of two threads."""
-    port = free_port()
-    env = {**os.environ, "SIBYL_DATABASE_URL": database_url, "SIBYL_WORKER": "external", "SIBYL_BODY_TIMEOUT": "1s"}
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:server.gunicorn_conf",
-        "--workers",
-        "1",
-        "--threads",
-        "2",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "server:create_app()",
-    ]
-    process = Process(command, port, env, "/healthz")
-    process.start()
+    process = start_gunicorn(database_url, workers=1, threads=2, body_timeout="1s", auto_migrate="1")
     yield process
     process.stop()
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -32,15 +35,23 @@ def _access(site_ids: set[int] | None, names: dict[int, str]) -> str:
     return "every site" if site_ids is None else ", ".join(sorted(names[i] for i in site_ids)) or "no site"
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _password_option(what: str) -> Callable[[F], F]:
+    """`--password`, asked for (hidden, twice) when absent."""
+    return click.option(
+        "--password",
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        help=f"{what} (asked for, hidden, when absent).",
+    )
+
+
 @users_cli.command("create")
 @click.argument("email")
-@click.option(
-    "--password",
-    prompt=True,
-    hide_input=True,
-    confirmation_prompt=True,
-    help="The password (asked for, hidden, when absent).",
-)
+@_password_option("The password")
 @click.option("--site", "sites", multiple=True, help="A site the user may see (repeatable; none: every site).")
 def users_create_command(email: str, password: str, sites: tuple[str, ...]) -> None:
     """Create a dashboard user who signs in with EMAIL and the password."""
@@ -63,13 +74,7 @@ def users_list_command() -> None:
 
 @users_cli.command("password")
 @click.argument("email")
-@click.option(
-    "--password",
-    prompt=True,
-    hide_input=True,
-    confirmation_prompt=True,
-    help="The new password (asked for, hidden, when absent).",
-)
+@_password_option("The new password")
 def users_password_command(email: str, password: str) -> None:
     """Set a user's password; its sessions signed in with the old one end."""
     with db.new_session(current_app) as session:

@@ -85,8 +85,9 @@ def start_receiver(database_url: str, tracker: Path, **settings: str) -> Process
     return process
 
 
-def start_gunicorn(database_url: str) -> Process:
-    """The web tier as `make serve` runs it: gunicorn, two workers, automation elsewhere."""
+def start_gunicorn(database_url: str, workers: int = 2, threads: int | None = None, **settings: str) -> Process:
+    """The web tier as `make serve` runs it (server/gunicorn_conf.py): gunicorn, two workers unless told otherwise,
+    automation elsewhere, with SIBYL_* settings on top."""
     port = free_port()
     env = {
         **os.environ,
@@ -95,19 +96,10 @@ def start_gunicorn(database_url: str) -> Process:
         "SIBYL_AUTO_MIGRATE": "0",
         "SIBYL_COLLECT_RATE_LIMIT": "1000000/minute",
     }
-    env.update({f"SIBYL_{name.upper()}": value for name, value in SHARED_ADDRESS.items()})
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "-c",
-        "python:server.gunicorn_conf",
-        "--workers",
-        "2",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "server:create_app()",
-    ]
+    env.update({f"SIBYL_{name.upper()}": value for name, value in (SHARED_ADDRESS | settings).items()})
+    size = ["--workers", str(workers), *(["--threads", str(threads)] if threads else [])]
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:server.gunicorn_conf", *size]
+    command += ["--bind", f"127.0.0.1:{port}", "server:create_app()"]
     process = Process(command, port, env, "/healthz")
     process.start()
     return process
