@@ -7,16 +7,13 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..errors import ApiError
+from ..contacts.identity import contact_by_email, contact_by_ext_id
 from ..ingest.pipeline import IncomingEvent, event_time, ingest
-from ..models import Contact, Order, Site, utcnow
+from ..models import Order, Site, utcnow
 from . import schemas
-
-_ATTEMPTS = 3
+from .retries import committed
 
 
 class PaidStatus(StrEnum):
@@ -56,26 +53,16 @@ def record_orders(
     if events:
         ingest(session, site, events, also=write)
         return
-    for attempt in range(_ATTEMPTS):
-        try:
-            write(session)
-            session.commit()
-            return
-        except IntegrityError:
-            session.rollback()
-            if attempt == _ATTEMPTS - 1:
-                raise ApiError(
-                    503, "the same orders are being written at once; retry", "service_unavailable", retry_after=1
-                ) from None
+    committed(session, write, "orders")
 
 
 def _contact_id(session: Session, site: Site, order: schemas.Order) -> int | None:
-    for column, value in ((Contact.email, order.contact_email), (Contact.ext_id, order.contact_ext_id)):
-        if value is not None:
-            found = session.scalar(select(Contact.id).where(Contact.site_id == site.id, column == value))
-            if found is not None:
-                return found
-    return None
+    """The site's contact the order names, by email first, then by ext_id; None for one Sibyl does not know."""
+    email, ext_id = order.contact_email, order.contact_ext_id
+    contact = (contact_by_email(session, site.id, email) if email is not None else None) or (
+        contact_by_ext_id(session, site.id, ext_id) if ext_id is not None else None
+    )
+    return contact.id if contact is not None else None
 
 
 def _save(

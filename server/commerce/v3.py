@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import db
@@ -24,6 +23,7 @@ from ..models import Category, Order, Product
 from . import schemas
 from .catalogue import Saved, save_categories, save_products
 from .orders import record_orders
+from .retries import committed
 
 bp = Blueprint("commerce", __name__, url_prefix="/v3")
 
@@ -39,7 +39,6 @@ PRICE_FILTERS = {
     "eq": operator.eq,
     "ne": operator.ne,
 }
-_ATTEMPTS = 3
 DEFAULT_DISPLAY_CURRENCY = "EUR"
 CURRENCY_CODE = re.compile(r"[A-Za-z]{3}")  # the shape of an ISO 4217 code, in ASCII letters of either case
 
@@ -335,16 +334,4 @@ def _create_or_update_batch(
 
 def _saving(write: Callable[[Session], Saved]) -> Saved:
     """Run a catalogue write and commit; a concurrent writer of the same ids means a retry."""
-    session: Session = db.session()
-    for attempt in range(_ATTEMPTS):
-        try:
-            saved: Saved = write(session)
-            session.commit()
-            return saved
-        except IntegrityError:
-            session.rollback()
-            if attempt == _ATTEMPTS - 1:
-                raise ApiError(
-                    503, "the same items are being written at once; retry", "service_unavailable", retry_after=1
-                ) from None
-    raise AssertionError("unreachable")
+    return committed(db.session(), write, "items")
