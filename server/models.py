@@ -6,7 +6,20 @@ import secrets
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.schema import Table
@@ -57,6 +70,8 @@ class Site(Base):
     email_hosts: Mapped[list[str]] = mapped_column(JSONType, default=list)  # beside its origins' hosts
     servers: Mapped[list[str]] = mapped_column(JSONType, default=list)  # the shop's servers: addresses and ranges
     display_currency: Mapped[str | None] = mapped_column(String(3))  # ISO 4217; None: the default, EUR
+    # Bumped whenever one of the site's workflow definitions changes: ingest keeps the parsed definitions per stamp.
+    workflows_stamp: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Attribute(Base):
@@ -194,8 +209,86 @@ class Cart(Base):
     order_total: Mapped[float | None] = mapped_column(Float)  # the revenue of the order that closed it, if it said
 
 
+class WorkflowDefinition(Base):
+    """One of a site's workflows: its JSON document (the definition language), on or off, and its version."""
+
+    __tablename__ = "workflow_definitions"
+    __table_args__ = (UniqueConstraint("site_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Run(Base):
+    """One owner (a contact, or a visitor until identified) going through one workflow, under one key.
+
+    `step` is the path of its current or last step (`steps[2].then[0]`), `cursor` the step it executes next when
+    due, `waiting_for` the event a `wait_for` step awaits. `due_at` is set only while the worker has something to
+    do for it, so the worker reads due rows only, through their index.
+    """
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        Index("ix_runs_due", "due_at"),
+        Index("ix_runs_owner", "site_id", "owner"),
+        Index("ix_runs_contact_started", "contact_id", "started_at"),
+        Index("ix_runs_workflow_started", "workflow_id", "started_at"),
+        Index("ix_runs_workflow_state_step", "workflow_id", "state", "step"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow_definitions.id", ondelete="CASCADE"))
+    owner: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(255))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    visitor_id: Mapped[int | None] = mapped_column(ForeignKey("visitors.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(16))
+    holdout: Mapped[bool] = mapped_column(Boolean, default=False)
+    step: Mapped[str | None] = mapped_column(String(255))
+    cursor: Mapped[str | None] = mapped_column(String(255))
+    waiting_for: Mapped[str | None] = mapped_column(String(255))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    cycle: Mapped[int] = mapped_column(Integer, default=1)
+    data: Mapped[Any] = mapped_column(JSONType)  # the triggering event's eventdata.data
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # and its properties
+    history: Mapped[list[str]] = mapped_column(JSONType, default=list)  # the steps entered this cycle
+    exit_reason: Mapped[str | None] = mapped_column(String(40))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    converted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revenue: Mapped[float | None] = mapped_column(Float)
+
+
+class StepCount(Base):
+    """How many runs of a workflow's group (sent or held out) entered a step, were emailed or withheld there, and
+    converted after passing it, with the revenue; kept by the worker and ingest as they go: stats never scan runs."""
+
+    __tablename__ = "step_counts"
+
+    workflow_id: Mapped[int] = mapped_column(
+        ForeignKey("workflow_definitions.id", ondelete="CASCADE"), primary_key=True
+    )
+    path: Mapped[str] = mapped_column(String(255), primary_key=True)
+    holdout: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    entered: Mapped[int] = mapped_column(Integer, default=0)
+    emailed: Mapped[int] = mapped_column(Integer, default=0)
+    withheld: Mapped[int] = mapped_column(Integer, default=0)  # email steps that sent nothing (held out included)
+    converted: Mapped[int] = mapped_column(Integer, default=0)
+    revenue: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class OutboxEmail(Base):
-    """Every automation email, sent or not; one per cart cycle (`dedupe_key`)."""
+    """Every automation email, sent or not; one per cart cycle, or per run, step and cycle (`dedupe_key`)."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_next_attempt", "next_attempt_at"),)
@@ -203,6 +296,9 @@ class OutboxEmail(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     cart_id: Mapped[int | None] = mapped_column(ForeignKey("carts.id", ondelete="SET NULL"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    step: Mapped[str | None] = mapped_column(String(255))  # the run's step that wrote it
+    transactional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     dedupe_key: Mapped[str] = mapped_column(String(100), unique=True)
     message_id: Mapped[str] = mapped_column(String(255))
@@ -329,5 +425,16 @@ Index(
 )
 Index("ix_carts_site_updated", Cart.site_id, Cart.updated_at)
 Index("ix_outbox_cart", OutboxEmail.cart_id)
+Index("ix_outbox_run", OutboxEmail.run_id)
+# One open run per workflow, owner and key: a second one cannot be written, whatever two ingests do at once.
+Index(
+    "uq_runs_open",
+    Run.workflow_id,
+    Run.owner,
+    Run.key,
+    unique=True,
+    sqlite_where=Run.state == "waiting",
+    postgresql_where=Run.state == "waiting",
+)
 Index("ix_outbox_site_created", OutboxEmail.site_id, OutboxEmail.created_at)
 Index("ix_outbox_contact_created", OutboxEmail.contact_id, OutboxEmail.created_at)

@@ -9,14 +9,18 @@ from typing import Any
 from sqlalchemy import Select, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from ..models import Cart, OutboxEmail
+from ..models import Cart, OutboxEmail, Run
 from .states import CartState, CloseReason, closed
 
 BATCH = 500
 
 
 def lease(
-    session: Session, model: type[Cart] | type[OutboxEmail], ready: Select[Any], until: datetime, *returning: Any
+    session: Session,
+    model: type[Cart] | type[OutboxEmail] | type[Run],
+    ready: Select[Any],
+    until: datetime,
+    *returning: Any,
 ) -> list[Any]:
     """Lease up to BATCH of the rows `ready` selects until `until`, skipping rows another worker has locked."""
     claimable = ready.limit(BATCH).with_for_update(skip_locked=True).scalar_subquery()

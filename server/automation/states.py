@@ -32,3 +32,31 @@ def closed(reason: CloseReason, version: int | SQLColumnExpression[int]) -> dict
     """The columns of a cart closed for `reason`: closed, no longer due, and a new version (a worker holding
     the old one's claim leaves it alone). `version` is the cart's current one, a number or its SQL column."""
     return {"state": CartState.CLOSED, "closed_reason": reason, "due_at": None, "version": version + 1}
+
+
+class RunState(StrEnum):
+    """A run waits (for a time, an event, or its contact to be known), or has ended: done at its last step, or
+    exited (an `exit` step, an `exit_on` event, a definition that lost its step)."""
+
+    WAITING = "waiting"
+    DONE = "done"
+    EXITED = "exited"
+
+
+class ExitReason(StrEnum):
+    """Why a run exited."""
+
+    STEP = "exit_step"
+    EVENT = "exit_event"
+    REDEFINED = "step_removed"
+    MERGED = "merged"  # a visitor's run met the same run of the contact it turned out to be
+
+
+class Withheld(StrEnum):
+    """Why an email step sent nothing: the run is held out, or the contact may not be emailed now."""
+
+    HOLDOUT = "holdout"
+    NO_EMAIL = "no_email"
+    UNSUBSCRIBED = "unsubscribed"
+    RECENTLY_EMAILED = "recently_emailed"
+    NO_TEMPLATE = "no_template"

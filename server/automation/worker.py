@@ -1,4 +1,5 @@
-"""The automation worker: claims due carts, decides each one, writes its email to the outbox once, delivers it."""
+"""The automation worker: claims due carts and due workflow runs, decides each one, writes its emails to the outbox
+once, delivers them."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from ..sites import email_hosts
 from .carts import workflow_of
 from .claims import claim_due_carts, close_withheld, mark_emailed, take_unchanged
 from .decisions import decide
+from .runner import Mailer, RunPass, claim_due_runs
 from .states import CloseReason
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ class Worker:
         smtp_url = app.config["SMTP_URL"]
         smtp = parse_smtp_url(smtp_url) if smtp_url else None
         self.sender = Sender(str(app.config["MAIL_FROM"]), delivers=smtp is not None)
+        self.mailer = Mailer(self.sender, self.public_url, self.secret_key)
         self.delivery = (
             Delivery(
                 app,
@@ -105,8 +108,20 @@ class Worker:
         self.pruned_at = now
 
     def run_pass(self, stop: threading.Event | None = None) -> int:
-        """Queue the due carts' emails, then deliver what the outbox holds; the number of rows handled."""
-        return self.queue_due_carts() + self.deliver(stop)
+        """Queue the due carts' and runs' emails, then deliver what the outbox holds; the number of rows handled."""
+        return self.queue_due_carts() + self.advance_due_runs() + self.deliver(stop)
+
+    def advance_due_runs(self) -> int:
+        """Claim the due runs; in one transaction advance those unchanged since through the steps due now, write
+        their emails and their new positions. The number of runs advanced."""
+        with db.new_session(self.app) as session:
+            now = self.clock()
+            claimed = claim_due_runs(session, now, self.lease)
+            if not claimed:
+                return 0
+            RunPass(session, self.mailer, now).handle(claimed)
+            session.commit()
+            return len(claimed)
 
     def queue_due_carts(self) -> int:
         """Claim the due carts; in one transaction take those unchanged since, decide each, write the emails,

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
 from .. import db
+from ..automation.carts import MAX_PERIOD, workflow_of
 from ..ingest.trusted_servers import normalise_networks
 from ..models import Site
 from ..sites import (
@@ -23,6 +24,7 @@ from ..sites import (
     snippet,
     tracking_status,
 )
+from .options import duration_option
 
 sites_cli = AppGroup("sites", help="Create sites and print their tracking code.")
 
@@ -87,13 +89,26 @@ def snippet_command(name: str, url: str | None) -> None:
     "like the secret key: addresses or CIDR ranges, comma-separated ('' for none; the "
     "addresses of the site's origins count anyway).",
 )
+@click.option(
+    "--email-period",
+    help="At most one automation email per contact in this period, across all workflows: seconds, or 90s, 15m, "
+    "24h, 7d (0 for no limit); transactional email steps ignore it.",
+)
 def sites_set_command(
-    name: str, require_consent: bool | None, respect_dnt: bool | None, hosts: str | None, servers: str | None
+    name: str,
+    require_consent: bool | None,
+    respect_dnt: bool | None,
+    hosts: str | None,
+    servers: str | None,
+    email_period: str | None,
 ) -> None:
-    """Change a site's consent settings (its tracking code must then be pasted again), its emails' hosts or its
-    servers."""
+    """Change a site's consent settings (its tracking code must then be pasted again), its emails' hosts, its
+    servers or its email period."""
     with db.new_session(current_app) as session:
         site = site_named(session, name)
+        if email_period is not None:
+            settings = workflow_of(session, site.id)
+            settings.contact_period_seconds = duration_option(email_period, "--email-period", MAX_PERIOD, zero=True)
         if require_consent is not None:
             site.require_consent = require_consent
         if respect_dnt is not None:
@@ -116,6 +131,8 @@ def sites_set_command(
             f"emails link to {', '.join(sorted(email_hosts(site))) or 'no host (name an origin or --email-hosts)'}."
         )
         click.echo(f"{name}: trusted servers {', '.join(site.servers) or 'none listed'} (and the origins' addresses).")
+        period = workflow_of(session, site.id).contact_period_seconds
+        click.echo(f"{name}: at most one email per contact every {period:g}s" if period else f"{name}: no email period")
         if require_consent is not None or respect_dnt is not None:
             click.echo(f"Paste `flask --app server sites snippet {name}` again.")
 

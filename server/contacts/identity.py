@@ -38,6 +38,7 @@ class ContactBook:
         self.session = session
         self.site = site
         self._contacts: dict[str, Contact] = {}
+        self.created: set[int] = set()  # the contacts this ingest created (a workflow may start for each)
 
     @cached_property
     def attributes(self) -> dict[str, AttributeRule]:
@@ -52,6 +53,7 @@ class ContactBook:
                 found = Contact(site_id=self.site.id, email=email, attributes={})
                 self.session.add(found)
                 self.session.flush()
+                self.created.add(found.id)
             self._contacts[email] = found
         return self._contacts[email]
 
@@ -62,6 +64,7 @@ class ContactBook:
             found = Contact(site_id=self.site.id, ext_id=ext_id, attributes={})
             self.session.add(found)
             self.session.flush()
+            self.created.add(found.id)
         return found
 
     def give_ext_id(self, contact: Contact, ext_id: str) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..automation import runs
 from ..automation.carts import CartBook, adopt_visitor_carts, apply_event
 from ..contacts.addresses import normalise_email
 from ..contacts.identity import ContactBook, SeenVisitor, contact_by_id, link_visitor, see_visitor
@@ -93,6 +94,7 @@ def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
     seen = _stored_ids(connection, site.id, [event.message_id for event in events])
     book = ContactBook(session, site)
     carts = CartBook(connection, site.id)
+    workflow_runs = runs.RunBook(connection, site)
     visitors: dict[str, SeenVisitor] = {}
     rows: list[dict[str, Any]] = []
     stored = 0
@@ -102,7 +104,7 @@ def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
             continue
         seen.add(incoming.message_id)
         visitor = _visitor(connection, site.id, incoming.cuid, now, visitors) if incoming.cuid else None
-        contact_id = _identify(session, book, carts, incoming, visitor, rows)
+        contact_id = _identify(session, book, carts, workflow_runs, incoming, visitor, rows)
         row = {
             "site_id": site.id,
             "message_id": incoming.message_id,
@@ -119,6 +121,7 @@ def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
         }
         rows.append(row)
         apply_event(carts, row, incoming.sent_at)
+        runs.apply_event(workflow_runs, row, created_contact=_newly_created(book, contact_id))
         stored += 1
     _insert_events(connection, rows)
     carts.write()
@@ -153,10 +156,19 @@ def _visitor(
     return cache[cuid]
 
 
+def _newly_created(book: ContactBook, contact_id: int | None) -> bool:
+    """Whether this ingest created the contact and no earlier event of it has said so yet (once per contact)."""
+    if contact_id is None or contact_id not in book.created:
+        return False
+    book.created.discard(contact_id)
+    return True
+
+
 def _identify(
     session: Session,
     book: ContactBook,
     carts: CartBook,
+    workflow_runs: runs.RunBook,
     incoming: IncomingEvent,
     visitor: SeenVisitor | None,
     pending: list[dict[str, Any]],
@@ -174,7 +186,7 @@ def _identify(
         contact = contact_by_id(session, book.site.id, incoming.contact_id)
     elif email:
         contact = book.find_or_create_by_email(email)
-        _hand_over_visitor(session, carts, visitor, contact, pending)
+        _hand_over_visitor(session, carts, workflow_runs, visitor, contact, pending)
     elif visitor is not None and visitor.contact_id is not None:
         if not _changes_contact(book, incoming):
             return visitor.contact_id
@@ -192,15 +204,21 @@ def _identify(
 
 
 def _hand_over_visitor(
-    session: Session, carts: CartBook, visitor: SeenVisitor | None, contact: Contact, pending: list[dict[str, Any]]
+    session: Session,
+    carts: CartBook,
+    workflow_runs: runs.RunBook,
+    visitor: SeenVisitor | None,
+    contact: Contact,
+    pending: list[dict[str, Any]],
 ) -> None:
     """A visitor identified as another contact than its own becomes this one's, with its anonymous events (those
-    not yet written too) and its open carts."""
+    not yet written too), its open carts and its workflow runs."""
     if visitor is None or visitor.contact_id == contact.id:
         return
     _insert_events(session.connection(), pending)
     link_visitor(session, visitor, contact)
     adopt_visitor_carts(carts, visitor, contact)
+    workflow_runs.adopt(visitor.id, contact.id)
 
 
 def _changes_contact(book: ContactBook, incoming: IncomingEvent) -> bool:

@@ -81,11 +81,17 @@ def outbox_row(
     rendered: RenderedEmail,
     unsubscribe_url: str,
     now: datetime,
+    run_id: int | None = None,
+    step: str | None = None,
+    transactional: bool = False,
 ) -> dict[str, Any]:
     """An outbox row under its unique key, its Message-ID derived from it: ready for delivery, or held."""
     return {
         "site_id": site_id,
         "cart_id": cart_id,
+        "run_id": run_id,
+        "step": step,
+        "transactional": transactional,
         "contact_id": contact_id,
         "dedupe_key": key,
         "message_id": message_id(key, sender.domain),
@@ -116,12 +122,14 @@ def already_queued(session: Session, keys: Collection[str]) -> set[str]:
 
 
 def last_emailed_at(session: Session, contact_ids: list[int]) -> dict[int, datetime]:
-    """When each contact was last sent (or queued) a recovery email; cancelled ones do not count."""
+    """When each contact was last sent (or queued) an automation email that counts towards the site's email period:
+    a cart's or a workflow step's, not a transactional one; cancelled ones do not count."""
     rows = session.execute(
         select(OutboxEmail.contact_id, func.max(OutboxEmail.created_at))
         .where(
             OutboxEmail.contact_id.in_(set(contact_ids)),
-            OutboxEmail.cart_id.is_not(None),
+            or_(OutboxEmail.cart_id.is_not(None), OutboxEmail.run_id.is_not(None)),
+            OutboxEmail.transactional.is_(False),
             OutboxEmail.status != OutboxStatus.CANCELLED,
         )
         .group_by(OutboxEmail.contact_id)

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from server import create_app, db
 from server.automation.carts import workflow_of
-from server.models import Cart, Contact, Event, Site, Visitor
+from server.models import Cart, Contact, Event, Run, Site, Visitor
 from server.sites import create_site, snippet
 
 from .waiting import wait_until
@@ -51,9 +51,13 @@ class Store:
         return events
 
     def leave_only_carts_of(self, site: Site) -> None:
-        """Close other tests' carts, so that a worker with a moved clock mails this test's carts only."""
+        """Close other tests' carts and end their workflow runs, so that a worker with a moved clock mails this
+        test's carts and runs only."""
         with db.new_session(self.app) as session:
             session.execute(update(Cart).where(Cart.site_id != site.id).values(state="closed", due_at=None))
+            session.execute(
+                update(Run).where(Run.site_id != site.id, Run.state == "waiting").values(state="exited", due_at=None)
+            )
             session.commit()
 
     def receive_carts_at(self, site: Site, moment: datetime, cart_key: str | None = None) -> None:

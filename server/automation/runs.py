@@ -1,0 +1,353 @@
+"""Runs as ingest moves them, inside its transaction: an `exit_on` event ends a run, an awaited event takes its
+`wait_for` step's `then` branch, a trigger starts a run (or restarts one), a goal event converts the contact's runs.
+The worker does the steps; ingest only sets where a run goes next and makes it due."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Connection, and_, bindparam, case, insert, select, update
+
+from ..db import insert_for
+from ..models import Contact, Run, Site, StepCount, utcnow
+from .carts import DEFAULT_CART, cart_key, order_revenue, owner
+from .conditions import Subject, where_subject
+from .definitions import EventTrigger, IdentifiedTrigger, PageTrigger, Per
+from .library import enabled_plans
+from .matching import Facts, page_matches, where_passes
+from .plans import Plan
+from .states import ExitReason, RunState
+
+_RUNS = Run.__table__
+_COUNTS = StepCount.__table__
+_COLUMNS = ("id", "workflow_id", "key", "step", "waiting_for", "version", "holdout", "history")
+_OPEN_OF_OWNER = select(*(_RUNS.c[name] for name in _COLUMNS)).where(
+    _RUNS.c.site_id == bindparam("site_id"), _RUNS.c.owner == bindparam("owner"), _RUNS.c.state == RunState.WAITING
+)
+_EVER = (
+    select(_RUNS.c.id)
+    .where(
+        _RUNS.c.site_id == bindparam("site_id"),
+        _RUNS.c.owner == bindparam("owner"),
+        _RUNS.c.workflow_id == bindparam("workflow_id"),
+        _RUNS.c.key == bindparam("key"),
+    )
+    .limit(1)
+)
+_MOVE = (
+    update(_RUNS)
+    .where(_RUNS.c.id == bindparam("run_id"), _RUNS.c.version == bindparam("read_version"))
+    .values(version=_RUNS.c.version + 1, lease_until=None)
+)
+_INSERT = insert(_RUNS)
+_CONVERTIBLE = select(_RUNS.c.id, _RUNS.c.holdout, _RUNS.c.history).where(
+    _RUNS.c.workflow_id == bindparam("workflow_id"),
+    _RUNS.c.contact_id == bindparam("contact_id"),
+    _RUNS.c.converted_at.is_(None),
+    _RUNS.c.started_at >= bindparam("since"),
+)
+_CONVERT = update(_RUNS).where(_RUNS.c.id.in_(bindparam("run_ids", expanding=True)))
+_ATTRIBUTES = select(Contact.attributes).where(Contact.id == bindparam("contact_id"))
+
+
+@dataclass
+class OpenRun:
+    """A waiting run as ingest read it."""
+
+    id: int
+    workflow_id: int
+    key: str
+    step: str | None
+    waiting_for: str | None
+    version: int
+    holdout: bool
+    history: list[str]
+
+
+class RunBook:
+    """The runs one ingest touches: the site's plans, and each owner's waiting runs read once."""
+
+    def __init__(self, connection: Connection, site: Site, chance: Callable[[], float] = random.random) -> None:
+        self.connection = connection
+        self.site = site
+        self.chance = chance
+        self._plans: list[Plan] | None = None
+        self._open: dict[str, list[OpenRun]] = {}
+        self._attributes: dict[int, Mapping[str, Any]] = {}
+
+    @property
+    def plans(self) -> list[Plan]:
+        if self._plans is None:
+            self._plans = enabled_plans.of(self.connection, self.site.id, self.site.workflows_stamp or 0)
+        return self._plans
+
+    def open_runs(self, run_owner: str) -> list[OpenRun]:
+        if run_owner not in self._open:
+            rows = self.connection.execute(_OPEN_OF_OWNER, {"site_id": self.site.id, "owner": run_owner})
+            self._open[run_owner] = [OpenRun(**row._mapping) for row in rows]
+        return self._open[run_owner]
+
+    def adopt(self, visitor_id: int, contact_id: int) -> None:
+        """The visitor's runs become the contact's (see `adopt_visitor_runs`)."""
+        adopt_visitor_runs(self.connection, self.site.id, visitor_id, contact_id, utcnow())
+        self._open.pop(f"visitor:{visitor_id}", None)
+        self._open.pop(f"contact:{contact_id}", None)
+
+    def attributes(self, contact_id: int | None) -> Mapping[str, Any]:
+        if contact_id is None:
+            return {}
+        if contact_id not in self._attributes:
+            self._attributes[contact_id] = (
+                self.connection.execute(_ATTRIBUTES, {"contact_id": contact_id}).scalar() or {}
+            )
+        return self._attributes[contact_id]
+
+
+def page_path(event: Mapping[str, Any]) -> str | None:
+    """A page view's path: its `ma_path` property, else the path of its URL."""
+    path = (event["properties"] or {}).get("ma_path")
+    if isinstance(path, str) and path:
+        return path
+    url = event["url"] or (event["properties"] or {}).get("ma_url")
+    return urlsplit(url).path or "/" if isinstance(url, str) and url else None
+
+
+def apply_event(book: RunBook, event: Mapping[str, Any], created_contact: bool = False) -> None:
+    """Move the site's runs for one stored event: exits first, then awaited events, then triggers, then goals."""
+    plans = book.plans
+    if not plans:
+        return
+    run_owner = owner(event["contact_id"], event["visitor_id"])
+    if run_owner is None:
+        return
+    now = event["received_at"]
+    tracked = event["kind"] == "track"
+    for plan in plans:
+        if tracked and event["name"] in plan.exit_events:
+            _exit(book, plan, event, run_owner, now)
+        if tracked and event["name"] in plan.awaited_events:
+            _heard(book, plan, event, run_owner, now)
+        if _triggered(book, plan, event, created_contact):
+            _start(book, plan, event, run_owner, now)
+        goal = plan.workflow.goal
+        if tracked and goal is not None and event["name"] == goal.event and event["contact_id"] is not None:
+            convert(
+                book.connection,
+                plan,
+                event["contact_id"],
+                now - goal.within,
+                now,
+                (event["eventdata"] or {}).get("data"),
+            )
+
+
+def _same_key(plan: Plan, run: OpenRun, event: Mapping[str, Any]) -> bool:
+    """Whether an event concerns a run: for a run per cart the same cart (an event naming none concerns every cart
+    of the owner); for the others the owner is enough."""
+    if plan.per is not Per.CART:
+        return True
+    named = cart_key(event["eventdata"])
+    return named is None or named == run.key
+
+
+def _runs_of(book: RunBook, plan: Plan, run_owner: str) -> list[OpenRun]:
+    return [run for run in book.open_runs(run_owner) if run.workflow_id == plan.id]
+
+
+def _exit(book: RunBook, plan: Plan, event: Mapping[str, Any], run_owner: str, now: datetime) -> None:
+    for run in _runs_of(book, plan, run_owner):
+        if _same_key(plan, run, event):
+            _move(
+                book,
+                run,
+                state=RunState.EXITED,
+                exit_reason=ExitReason.EVENT,
+                due_at=None,
+                ended_at=now,
+                updated_at=now,
+            )
+            book.open_runs(run_owner).remove(run)
+
+
+def _heard(book: RunBook, plan: Plan, event: Mapping[str, Any], run_owner: str, now: datetime) -> None:
+    for run in _runs_of(book, plan, run_owner):
+        if run.waiting_for == event["name"] and run.step is not None and _same_key(plan, run, event):
+            _move(book, run, cursor=plan.branch(run.step, "then"), waiting_for=None, due_at=now, updated_at=now)
+            run.waiting_for = None
+
+
+def _move(book: RunBook, run: OpenRun, **values: Any) -> None:
+    """Write a run's new position, unless a worker changed it since it was read: then read it again and apply the
+    same rule to what the worker left (an event that races a timer wins, but over the run as it now is)."""
+    written = book.connection.execute(_MOVE, {"run_id": run.id, "read_version": run.version, **values}).rowcount
+    if written:
+        run.version += 1
+        return
+    fresh = book.connection.execute(
+        select(*(_RUNS.c[name] for name in _COLUMNS)).where(_RUNS.c.id == run.id, _RUNS.c.state == RunState.WAITING)
+    ).one_or_none()
+    if fresh is None:
+        return  # the worker ended it meanwhile: nothing left to move
+    run.version = fresh.version
+    if book.connection.execute(_MOVE, {"run_id": run.id, "read_version": run.version, **values}).rowcount:
+        run.version += 1
+
+
+def _triggered(book: RunBook, plan: Plan, event: Mapping[str, Any], created_contact: bool) -> bool:
+    trigger = plan.workflow.trigger
+    if isinstance(trigger, IdentifiedTrigger):
+        return created_contact
+    if isinstance(trigger, PageTrigger):
+        path = page_path(event) if event["kind"] == "page" else None
+        return path is not None and page_matches(trigger.page, path)
+    assert isinstance(trigger, EventTrigger)
+    if event["kind"] != "track" or event["name"] != trigger.event:
+        return False
+    if not trigger.where:
+        return True
+    needs_contact = any(where_subject(key)[0] is Subject.ATTRIBUTE for key in trigger.where)
+    facts = Facts(
+        data=(event["eventdata"] or {}).get("data"),
+        properties=event["properties"] or {},
+        attributes=book.attributes(event["contact_id"]) if needs_contact else {},
+    )
+    return where_passes(trigger.where, facts)
+
+
+def run_key(plan: Plan, event: Mapping[str, Any]) -> str:
+    """The key of the run an event starts: its cart, nothing more than the owner, or the event itself."""
+    if plan.per is Per.CART:
+        return cart_key(event["eventdata"]) or DEFAULT_CART
+    if plan.per is Per.EVENT:
+        return str(event["message_id"])
+    return ""
+
+
+def _start(book: RunBook, plan: Plan, event: Mapping[str, Any], run_owner: str, now: datetime) -> None:
+    """Start a run for the trigger; for the same key a waiting run restarts (when the workflow says so) or goes
+    on as it is; after a run ended, a new one starts only with re-entry on."""
+    key = run_key(plan, event)
+    data, properties = (event["eventdata"] or {}).get("data"), event["properties"] or {}
+    running = next((run for run in _runs_of(book, plan, run_owner) if run.key == key), None)
+    if running is not None:
+        if plan.workflow.restart:
+            _move(
+                book,
+                running,
+                cycle=_RUNS.c.cycle + 1,
+                step=None,
+                cursor=plan.first(),
+                waiting_for=None,
+                due_at=now,
+                data=data,
+                properties=properties,
+                updated_at=now,
+            )
+            running.step, running.waiting_for = None, None
+        return
+    if not plan.workflow.reentry:
+        params = {"site_id": book.site.id, "owner": run_owner, "workflow_id": plan.id, "key": key}
+        if book.connection.execute(_EVER, params).first() is not None:
+            return
+    row = {
+        "site_id": book.site.id,
+        "workflow_id": plan.id,
+        "owner": run_owner,
+        "key": key,
+        "contact_id": event["contact_id"],
+        "visitor_id": event["visitor_id"],
+        "state": RunState.WAITING,
+        "holdout": book.chance() < plan.workflow.holdout,
+        "step": None,
+        "cursor": plan.first(),
+        "waiting_for": None,
+        "due_at": now,
+        "lease_until": None,
+        "version": 1,
+        "cycle": 1,
+        "data": data,
+        "properties": properties,
+        "history": [],
+        "started_at": now,
+        "updated_at": now,
+    }
+    run_id = book.connection.execute(_INSERT.returning(_RUNS.c.id), row).scalar_one()
+    book.open_runs(run_owner).append(OpenRun(run_id, plan.id, key, None, None, 1, bool(row["holdout"]), []))
+
+
+def convert(connection: Connection, plan: Plan, contact_id: int, since: datetime, now: datetime, data: Any) -> None:
+    """The contact's runs of the workflow started since `since` and not converted yet convert now, with the
+    event's revenue; each step they passed counts the conversion too."""
+    runs = connection.execute(_CONVERTIBLE, {"workflow_id": plan.id, "contact_id": contact_id, "since": since}).all()
+    if not runs:
+        return
+    revenue = order_revenue(data)
+    connection.execute(_CONVERT.values(converted_at=now, revenue=revenue), {"run_ids": [run.id for run in runs]})
+    counts: dict[tuple[str, bool], int] = {}
+    for run in runs:
+        for path in run.history or []:
+            counts[path, run.holdout] = counts.get((path, run.holdout), 0) + 1
+    add_counts(
+        connection,
+        plan.id,
+        {
+            (path, holdout): {"converted": count, "revenue": (revenue or 0.0) * count}
+            for (path, holdout), count in counts.items()
+        },
+    )
+
+
+def add_counts(
+    connection: Connection, workflow_id: int, counts: Mapping[tuple[str, bool], Mapping[str, float]]
+) -> None:
+    """Add to the step counts (a row made for each step and group the first time), in one order (no deadlock)."""
+    if not counts:
+        return
+    upsert = insert_for(connection.dialect.name)(_COUNTS)
+    for (path, holdout), added in sorted(counts.items()):
+        values = {"entered": 0, "emailed": 0, "withheld": 0, "converted": 0, "revenue": 0.0, **added}
+        statement = upsert.values(workflow_id=workflow_id, path=path, holdout=holdout, **values).on_conflict_do_update(
+            index_elements=["workflow_id", "path", "holdout"],
+            set_={name: _COUNTS.c[name] + value for name, value in added.items()},
+        )
+        connection.execute(statement)
+
+
+def adopt_visitor_runs(connection: Connection, site_id: int, visitor_id: int, contact_id: int, now: datetime) -> None:
+    """On identification the visitor's runs become the contact's; a waiting one that meets the contact's own
+    waiting run of the same workflow and key exits (the contact's goes on); the rest, waiting for a contact to
+    email, become due."""
+    visitor_owner, contact_owner = f"visitor:{visitor_id}", f"contact:{contact_id}"
+    theirs = {
+        (row.workflow_id, row.key)
+        for row in connection.execute(_OPEN_OF_OWNER, {"site_id": site_id, "owner": contact_owner})
+    }
+    for row in connection.execute(_OPEN_OF_OWNER, {"site_id": site_id, "owner": visitor_owner}).all():
+        if (row.workflow_id, row.key) in theirs:
+            connection.execute(
+                update(_RUNS)
+                .where(_RUNS.c.id == row.id)
+                .values(
+                    state=RunState.EXITED,
+                    exit_reason=ExitReason.MERGED,
+                    due_at=None,
+                    ended_at=now,
+                    updated_at=now,
+                    version=_RUNS.c.version + 1,
+                )
+            )
+    connection.execute(
+        update(_RUNS)
+        .where(_RUNS.c.site_id == site_id, _RUNS.c.owner == visitor_owner)
+        .values(
+            owner=contact_owner,
+            contact_id=contact_id,
+            due_at=case((and_(_RUNS.c.state == RunState.WAITING, _RUNS.c.due_at.is_(None)), now), else_=_RUNS.c.due_at),
+            version=_RUNS.c.version + 1,
+        )
+    )

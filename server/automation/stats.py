@@ -1,0 +1,87 @@
+"""What a workflow did: for runs that sent and held-out runs, how many ran, were emailed, converted and for how
+much, the lift of sending with its interval, and the same counts per step with the runs waiting there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..models import Run, StepCount
+from .lift import Lift, lift
+from .states import RunState
+
+GROUPS = {"sent": False, "holdout": True}
+
+
+@dataclass
+class Counts:
+    """One group's figures, for the whole workflow (the path "") or one step."""
+
+    entered: int = 0
+    emailed: int = 0
+    withheld: int = 0
+    converted: int = 0
+    revenue: float = 0.0
+    waiting: int = 0
+
+
+@dataclass
+class Stats:
+    """A workflow's figures: per group and path ("" for the workflow as a whole), and the lift of sending."""
+
+    counts: dict[tuple[str, bool], Counts] = field(default_factory=dict)
+
+    def of(self, path: str, holdout: bool) -> Counts:
+        return self.counts.get((path, holdout)) or Counts()
+
+    def group(self, holdout: bool) -> dict[str, Any]:
+        """A group's runs, emails, conversions and revenue, as `workflows stats --json` writes them."""
+        whole = self.of("", holdout)
+        runs = whole.entered
+        emails = sum(counts.emailed for (path, held), counts in self.counts.items() if path and held is holdout)
+        return {
+            "runs": runs,
+            "emails": emails,
+            "conversions": min(whole.converted, runs),  # a run converting before its first step counts once it ran
+            "revenue": round(whole.revenue, 2),
+        }
+
+    @property
+    def lift(self) -> Lift | None:
+        sent, held = self.group(False), self.group(True)
+        return lift(sent["runs"], sent["conversions"], held["runs"], held["conversions"])
+
+    def document(self) -> dict[str, Any]:
+        """The JSON of `workflows stats --json`."""
+        measured = self.lift
+        return {
+            "groups": {name: self.group(holdout) for name, holdout in GROUPS.items()},
+            "lift": (
+                {"value": measured.value, "low": measured.low, "high": measured.high} if measured is not None else None
+            ),
+        }
+
+
+def workflow_stats(session: Session, workflow_id: int) -> Stats:
+    """The workflow's step counts, and its waiting runs per step (through the workflow, state and step index)."""
+    stats = Stats()
+    for row in session.execute(select(StepCount).where(StepCount.workflow_id == workflow_id)).scalars():
+        stats.counts[row.path, row.holdout] = Counts(
+            entered=row.entered,
+            emailed=row.emailed,
+            withheld=row.withheld,
+            converted=row.converted,
+            revenue=row.revenue,
+        )
+    waiting = session.execute(
+        select(Run.step, Run.holdout, func.count())
+        .where(Run.workflow_id == workflow_id, Run.state == RunState.WAITING)
+        .group_by(Run.step, Run.holdout)
+    )
+    for step, holdout, count in waiting:
+        counts = stats.counts.setdefault((step or "", holdout), Counts())
+        counts.waiting += count
+    return stats
