@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from server import create_app, db
+from server import db
 from server.automation.worker import Worker
 from server.models import OutboxEmail, Run, Site
 
@@ -20,7 +20,6 @@ from .support.carts import THOMAS, cart_updated, track
 from .support.cli import cli
 from .support.clock import Clock
 from .support.sites import new_site
-from .support.smtp_sink import SmtpSink
 from .support.store import Store
 
 BROWSER = {
