@@ -108,6 +108,23 @@ class RunBook:
         return self._attributes[contact_id]
 
 
+def contact_created(connection: Connection, site: Site, contact_id: int, now: datetime) -> None:
+    """A contact created outside an event (the API's contact creation) starts the workflows a new contact starts."""
+    event = {
+        "site_id": site.id,
+        "message_id": f"contact-{contact_id}",
+        "kind": "identify",
+        "name": "contact_created",
+        "url": None,
+        "visitor_id": None,
+        "contact_id": contact_id,
+        "properties": {},
+        "eventdata": None,
+        "received_at": now,
+    }
+    apply_event(RunBook(connection, site), event, created_contact=True)
+
+
 def page_path(event: Mapping[str, Any]) -> str | None:
     """A page view's path: its `ma_path` property, else the path of its URL."""
     path = (event["properties"] or {}).get("ma_path")
@@ -181,21 +198,21 @@ def _heard(book: RunBook, plan: Plan, event: Mapping[str, Any], run_owner: str, 
             run.waiting_for = None
 
 
-def _move(book: RunBook, run: OpenRun, **values: Any) -> None:
+def _move(book: RunBook, run: OpenRun, **values: Any) -> bool:
     """Write a run's new position, unless a worker changed it since it was read: then read it again and apply the
-    same rule to what the worker left (an event that races a timer wins, but over the run as it now is)."""
+    same change to what the worker left (an event that races a timer wins). False when the run ended meanwhile."""
     written = book.connection.execute(_MOVE, {"run_id": run.id, "read_version": run.version, **values}).rowcount
+    if not written:
+        fresh = book.connection.execute(
+            select(_RUNS.c.version).where(_RUNS.c.id == run.id, _RUNS.c.state == RunState.WAITING)
+        ).scalar()
+        if fresh is None:
+            return False  # the worker ended it meanwhile: nothing left to move
+        run.version = fresh
+        written = book.connection.execute(_MOVE, {"run_id": run.id, "read_version": run.version, **values}).rowcount
     if written:
         run.version += 1
-        return
-    fresh = book.connection.execute(
-        select(*(_RUNS.c[name] for name in _COLUMNS)).where(_RUNS.c.id == run.id, _RUNS.c.state == RunState.WAITING)
-    ).one_or_none()
-    if fresh is None:
-        return  # the worker ended it meanwhile: nothing left to move
-    run.version = fresh.version
-    if book.connection.execute(_MOVE, {"run_id": run.id, "read_version": run.version, **values}).rowcount:
-        run.version += 1
+    return bool(written)
 
 
 def _triggered(book: RunBook, plan: Plan, event: Mapping[str, Any], created_contact: bool) -> bool:
@@ -235,21 +252,24 @@ def _start(book: RunBook, plan: Plan, event: Mapping[str, Any], run_owner: str, 
     data, properties = (event["eventdata"] or {}).get("data"), event["properties"] or {}
     running = next((run for run in _runs_of(book, plan, run_owner) if run.key == key), None)
     if running is not None:
-        if plan.workflow.restart:
-            _move(
-                book,
-                running,
-                cycle=_RUNS.c.cycle + 1,
-                step=None,
-                cursor=plan.first(),
-                waiting_for=None,
-                due_at=now,
-                data=data,
-                properties=properties,
-                updated_at=now,
-            )
+        if not plan.workflow.restart:
+            return
+        restarted = _move(
+            book,
+            running,
+            cycle=_RUNS.c.cycle + 1,
+            step=None,
+            cursor=plan.first(),
+            waiting_for=None,
+            due_at=now,
+            data=data,
+            properties=properties,
+            updated_at=now,
+        )
+        if restarted:
             running.step, running.waiting_for = None, None
-        return
+            return
+        book.open_runs(run_owner).remove(running)  # it ended as the event came: a new run, as after any end
     if not plan.workflow.reentry:
         params = {"site_id": book.site.id, "owner": run_owner, "workflow_id": plan.id, "key": key}
         if book.connection.execute(_EVER, params).first() is not None:

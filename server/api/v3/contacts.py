@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ... import db
+from ...automation import runs
 from ...contacts.addresses import InvalidAddress, email_address
 from ...contacts.identity import ContactBook, contact_by_email, contact_by_ext_id, contact_by_id
 from ...contacts.privacy import erase_contact
@@ -86,6 +87,9 @@ def create_contact() -> Response | tuple[Response, int]:
     contact = existing or Contact(site_id=site.id, email=body.email, ext_id=body.ext_id, attributes={})
     session.add(contact)
     _apply_contact_changes(session, site, contact, body)
+    if existing is None:
+        session.flush()
+        runs.contact_created(session.connection(), site, contact.id, utcnow())
     _commit_contact(session)
     return Response(status=204) if existing is not None else (jsonify(id=contact.id), 201)
 
