@@ -158,7 +158,8 @@ class Event(Base):
 
 
 class Workflow(Base):
-    """A site's abandoned-cart workflow: on/off, delay, re-entry, cap on timer resets, the email's words."""
+    """A site's cart and email settings: its abandoned-cart workflow's on/off, delay and re-entry, the cap on a
+    cart's timer resets, the recovery email's subject, confirmed contacts only, and the email period."""
 
     __tablename__ = "workflows"
 
@@ -169,21 +170,22 @@ class Workflow(Base):
     max_resets: Mapped[int] = mapped_column(Integer, default=100)
     subject: Mapped[str] = mapped_column(String(255), default="You left something in your cart")
     confirmed_only: Mapped[bool] = mapped_column(Boolean, default=False)
-    contact_period_seconds: Mapped[float] = mapped_column(Float, default=86400.0)
+    contact_period_seconds: Mapped[float] = mapped_column(Float, default=86400.0)  # across all of its workflows
+    # The site's abandoned-cart workflow, which these settings write (the engine runs it like any other).
+    definition_id: Mapped[int | None] = mapped_column(ForeignKey("workflow_definitions.id", ondelete="SET NULL"))
 
 
 class Cart(Base):
     """One cart of one owner (a contact, or a visitor until identified) and its one timer.
 
     `deadline_at` is the last `cart_updated` plus the delay; `due_at` is the same time once the
-    cart may be emailed (open, owner identified, workflow on) and NULL otherwise, so the worker
-    reads only due rows through its index.
+    cart may be emailed (open, owner identified, workflow on) and NULL otherwise, as the dashboard
+    shows it. The timer that fires is its run's in the site's abandoned-cart workflow.
     """
 
     __tablename__ = "carts"
     __table_args__ = (
         UniqueConstraint("site_id", "owner", "cart_key"),
-        Index("ix_carts_due", "due_at"),
         Index("ix_carts_contact", "contact_id"),
     )
 
@@ -260,7 +262,7 @@ class Run(Base):
     cycle: Mapped[int] = mapped_column(Integer, default=1)
     data: Mapped[Any] = mapped_column(JSONType)  # the triggering event's eventdata.data
     properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # and its properties
-    history: Mapped[list[str]] = mapped_column(JSONType, default=list)  # the steps entered this cycle
+    history: Mapped[list[str]] = mapped_column(JSONType, default=list)  # the steps it entered (each once)
     exit_reason: Mapped[str | None] = mapped_column(String(40))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

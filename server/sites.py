@@ -14,6 +14,7 @@ from flask import render_template
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .automation.cart_workflow import add_cart_workflow
 from .automation.carts import new_workflow
 from .contacts.attributes import seed_attributes
 from .models import Site, utcnow
@@ -43,7 +44,9 @@ def create_site(session: Session, name: str, origins: list[str], cart_delay: flo
     session.add(site)
     session.flush()
     seed_attributes(session, site)
-    session.add(new_workflow(site.id, cart_delay))
+    settings = new_workflow(site.id, cart_delay)
+    session.add(settings)
+    add_cart_workflow(session, settings, utcnow())
     session.commit()
     return site
 

@@ -26,12 +26,13 @@ from server.dashboard.users import create_user
 from server.ingest.pipeline import IncomingEvent, ingest
 from server.mail.confirmation import confirmation_url
 from server.mail.unsubscribe import unsubscribe_url
-from server.models import Cart, Contact, Event, OutboxEmail, Site, Visitor
+from server.models import Cart, Contact, Event, OutboxEmail, Run, Site, Visitor
 
 from .support.dashboard import PASSWORD
 from .support.databases import sqlite_at
 from .support.guide import GUIDE_CART
 from .support.sites import new_site
+from .support.store import receive_carts_at
 
 PUBLIC_URL = "https://track.example.com"
 ATTACKER = "attacker.example"
@@ -93,13 +94,8 @@ def abandoned_cart(app: Flask, site: Site, email: str) -> None:
     )
     with db.new_session(app) as session:
         ingest(session, session.get_one(Site, site.id), [event])
-        deadline = moment + timedelta(hours=2)  # deadlines count from receipt: move it back as the clock cannot be
-        session.execute(
-            update(Cart)
-            .where(Cart.site_id == site.id)
-            .values(received_at=moment, deadline_at=deadline, due_at=deadline)
-        )
-        session.execute(update(Cart).where(Cart.site_id != site.id).values(state="closed", due_at=None))
+        receive_carts_at(session, site.id, moment)  # deadlines count from receipt: moved back as the clock cannot be
+        session.execute(update(Run).where(Run.site_id != site.id, Run.state == "waiting").values(state="exited"))
         session.commit()
 
 
@@ -126,7 +122,7 @@ def test_a_request_host_never_decides_the_links_of_the_inline_worker(
 
     shop = new_site(inline, "links")
     abandoned_cart(inline, shop, "ada@example.com")
-    assert worker.queue_due_carts() == 1
+    assert worker.advance_due_runs() == 1
     with db.new_session(inline) as session:
         [email] = session.scalars(select(OutboxEmail).where(OutboxEmail.site_id == shop.id))
     assert email.unsubscribe_url is not None and email.unsubscribe_url.startswith(DEFAULT_PUBLIC_URL + "/unsubscribe/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, bindparam, delete, insert, select, update
@@ -225,18 +226,29 @@ def _values(cart: CartRow) -> tuple[Any, ...]:
     return tuple(getattr(cart, name) for name in _COLUMNS)
 
 
-def apply_event(book: CartBook, event: Mapping[str, Any], sent_at: datetime | None) -> None:
+class CartChange(StrEnum):
+    """What an event did to a cart, as the runs that follow it read it: its timer started again (a new cart, a
+    new cycle or an update within the cap), it changed without moving its timer, or it closed."""
+
+    RESCHEDULED = "rescheduled"
+    KEPT = "kept"
+    CLOSED = "closed"
+
+
+CartChanges = dict[str, CartChange]  # by cart key
+
+
+def apply_event(book: CartBook, event: Mapping[str, Any], sent_at: datetime | None) -> CartChanges:
     """Move cart state for a stored custom event (its row in `events`, and the client's time for it when it gave
-    one not ahead of the server's); other events leave carts alone."""
+    one not ahead of the server's); other events leave carts alone. What happened to each cart it concerned."""
     if event["kind"] != "track" or (event["name"] != CART_UPDATED and event["name"] not in CLOSING_EVENTS):
-        return
+        return {}
     cart_owner = owner(event["contact_id"], event["visitor_id"])
     if cart_owner is None:
-        return
+        return {}
     if event["name"] == CART_UPDATED:
-        update_cart(book, event, cart_owner, sent_at)
-    else:
-        close_carts(book, event, cart_owner, sent_at, CLOSING_EVENTS[event["name"]])
+        return update_cart(book, event, cart_owner, sent_at)
+    return close_carts(book, event, cart_owner, sent_at, CLOSING_EVENTS[event["name"]])
 
 
 def arrived_late(sent_at: datetime | None, cart: CartRow) -> bool:
@@ -245,7 +257,7 @@ def arrived_late(sent_at: datetime | None, cart: CartRow) -> bool:
     return sent_at is not None and cart.sent_at is not None and sent_at < cart.sent_at
 
 
-def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_at: datetime | None) -> None:
+def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_at: datetime | None) -> CartChanges:
     """Store the snapshot and push the deadline; after an email, a new cycle if re-entry is on.
 
     The deadline counts from when the update was received; the client's time is only the event's to show.
@@ -257,16 +269,16 @@ def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_
     workflow = book.workflow
     if cart is None:
         if not has_lines(data):
-            return
+            return {}
         cart = CartRow(
             site_id=event["site_id"], owner=cart_owner, cart_key=key, state=CartState.OPEN, version=0, cycle=1, resets=0
         )
         book.add(cart)
     elif arrived_late(sent_at, cart):
-        return  # an older update arriving late changes nothing
+        return {key: CartChange.KEPT}  # an older update arriving late changes nothing
     elif cart.state == CartState.EMAILED and not workflow.reentry:
         _record_update(cart, event, sent_at, data)
-        return
+        return {key: CartChange.KEPT}
     elif cart.state != CartState.OPEN:
         cart.state, cart.cycle, cart.resets, cart.closed_reason = CartState.OPEN, cart.cycle + 1, 0, None
         cart.emailed_at, cart.deadline_at, cart.order_total = None, None, None
@@ -276,10 +288,13 @@ def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_
     _record_update(cart, event, sent_at, data)
     if not has_lines(data):
         close(cart, CloseReason.EMPTY)
-        return
+        return {key: CartChange.CLOSED}
+    change = CartChange.KEPT
     if cart.deadline_at is None or cart.resets <= workflow.max_resets:
         cart.deadline_at = received_at + timedelta(seconds=workflow.delay_seconds)
+        change = CartChange.RESCHEDULED
     schedule(cart, workflow)
+    return {key: change}
 
 
 def _record_update(cart: CartRow, event: Mapping[str, Any], sent_at: datetime | None, data: Any) -> None:
@@ -289,15 +304,18 @@ def _record_update(cart: CartRow, event: Mapping[str, Any], sent_at: datetime | 
 
 def close_carts(
     book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_at: datetime | None, reason: CloseReason
-) -> None:
+) -> CartChanges:
     """Close the named cart, or with no id every open cart of the owner (unless it was sent before their last
     update and arrived late): no email. An order's revenue stays with the carts it closed."""
     key = cart_key(event["eventdata"])
+    changes: CartChanges = {}
     for cart in [book.find(cart_owner, key)] if key is not None else book.carts_of(cart_owner):
         if cart is not None and cart.state != CartState.CLOSED and not arrived_late(sent_at, cart):
             close(cart, reason)
+            changes[cart.cart_key] = CartChange.CLOSED
             if reason is CloseReason.ORDERED:
                 cart.order_total = order_revenue((event["eventdata"] or {}).get("data"))
+    return changes
 
 
 def order_revenue(data: Any) -> float | None:

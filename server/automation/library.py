@@ -10,9 +10,12 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Run, Site, WorkflowDefinition
+from ..models import Run, Site, Workflow, WorkflowDefinition
 from ..sites import client_keys
-from .definitions import Workflow, parse_workflow, step_paths, workflow_document
+from .cart_workflow import mirror_settings, write_cart_workflow
+from .carts import reconfigure
+from .definitions import Workflow as Definition
+from .definitions import parse_workflow, step_paths, workflow_document
 from .plans import Plan
 from .states import ExitReason, RunState
 
@@ -71,7 +74,7 @@ def workflows_of(session: Session, site_id: int) -> list[WorkflowDefinition]:
     )
 
 
-def definition_of(definition: WorkflowDefinition) -> Workflow:
+def definition_of(definition: WorkflowDefinition) -> Definition:
     return parse_workflow(definition.document)
 
 
@@ -99,6 +102,10 @@ def import_workflow(session: Session, site: Site, raw: Any, now: datetime) -> Im
         definition.version += 1
         definition.updated_at = now
         exited = _exit_lost_runs(session, definition.id, set(step_paths(workflow)), now)
+        settings = _cart_settings_of(session, definition)
+        if settings is not None:
+            mirror_settings(settings, document)
+            reconfigure(session, settings)
     changed(session, site)
     session.flush()
     return Imported(definition, created, exited)
@@ -109,7 +116,25 @@ def set_enabled(session: Session, site: Site, definition: WorkflowDefinition, en
     definition.enabled = enabled
     definition.document = {**definition.document, "enabled": enabled}
     definition.updated_at = now
+    settings = _cart_settings_of(session, definition)
+    if settings is not None:
+        settings.enabled = enabled
+        reconfigure(session, settings)
     changed(session, site)
+
+
+def cart_settings_changed(session: Session, site: Site, settings: Workflow, old_delay: float, now: datetime) -> None:
+    """The site's cart settings changed (`workflows set`, the dashboard): its abandoned-cart workflow follows, and
+    its open carts show their new deadlines."""
+    write_cart_workflow(session, settings, now, old_delay)
+    reconfigure(session, settings)
+    changed(session, site)
+
+
+def _cart_settings_of(session: Session, definition: WorkflowDefinition) -> Workflow | None:
+    """The site's cart settings when this is its abandoned-cart workflow."""
+    settings = session.get(Workflow, definition.site_id)
+    return settings if settings is not None and settings.definition_id == definition.id else None
 
 
 def changed(session: Session, site: Site) -> None:

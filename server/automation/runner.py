@@ -11,29 +11,35 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, bindparam, or_, select, tuple_, update
+from sqlalchemy import Connection, Row, bindparam, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ..commerce.cart_items import readable_cart
-from ..mail.outbox import Sender, last_emailed_at, outbox_row, queue
+from ..mail.confirmation import confirmation_context, confirmation_key, confirmation_url
+from ..mail.outbox import Sender, already_queued, last_emailed_at, outbox_row, queue
 from ..mail.recovery import recovery_context
 from ..mail.render import render
 from ..mail.unsubscribe import unsubscribe_url
-from ..models import Contact, Run, Site, Workflow, WorkflowDefinition
+from ..models import Cart, Contact, Run, Site, Workflow, WorkflowDefinition
 from ..sites import email_hosts
 from .claims import lease
-from .definitions import Email, parse_workflow
+from .definitions import Email, Per, parse_workflow
 from .matching import Facts
 from .plans import Plan
 from .runs import add_counts
-from .states import RunState
+from .states import CartState, CloseReason, RunState, Withheld, closed
 from .steps import Moved, Standing, advance
+
+DEFAULT_PERIOD = 86400.0  # one email per contact per day, for a site without settings
+DEFAULT_SUBJECT = "You left something in your cart"
 
 _RUNS = Run.__table__
 _TAKE_COLUMNS = (
     _RUNS.c.id,
     _RUNS.c.site_id,
     _RUNS.c.workflow_id,
+    _RUNS.c.owner,
+    _RUNS.c.key,
     _RUNS.c.contact_id,
     _RUNS.c.holdout,
     _RUNS.c.step,
@@ -43,9 +49,9 @@ _TAKE_COLUMNS = (
     _RUNS.c.properties,
     _RUNS.c.history,
 )
-_CONTACTS = select(Contact.id, Contact.email, Contact.email_blacklisted, Contact.attributes, Contact.link_nonce).where(
-    Contact.id.in_(bindparam("contact_ids", expanding=True))
-)
+_CONTACTS = select(
+    Contact.id, Contact.email, Contact.email_blacklisted, Contact.confirmed_at, Contact.attributes, Contact.link_nonce
+).where(Contact.id.in_(bindparam("contact_ids", expanding=True)))
 _DEFINITIONS = select(WorkflowDefinition.id, WorkflowDefinition.version, WorkflowDefinition.document).where(
     WorkflowDefinition.id.in_(bindparam("workflow_ids", expanding=True))
 )
@@ -120,7 +126,8 @@ class Mailer:
 
 
 class RunPass:
-    """One pass over the due runs: read what they need once, advance each, write runs, emails and counts."""
+    """One pass over the due runs: read what they need once, advance each, write runs, emails, counts and the
+    state of the carts their built-in emails are about."""
 
     def __init__(self, session: Session, mailer: Mailer, now: datetime) -> None:
         self.session = session
@@ -128,7 +135,7 @@ class RunPass:
         self.now = now
         self._plans: dict[int, Plan] = {}
         self._sites: dict[int, Site] = {}
-        self._periods: dict[int, timedelta] = {}
+        self._settings: dict[int, Workflow | None] = {}
 
     def handle(self, claimed: list[tuple[int, int, datetime]]) -> int:
         """Advance the claimed runs still unchanged; the number of emails written."""
@@ -143,12 +150,12 @@ class RunPass:
                 _CONTACTS, {"contact_ids": list({run.contact_id for run in taken if run.contact_id is not None})}
             )
         }
+        carts = _Carts(self.session, [run for run in taken if self._plans[run.workflow_id].per is Per.CART])
         last_emailed = last_emailed_at(self.session, list(contacts))
         saves: list[dict[str, Any]] = []
         emails: list[dict[str, Any]] = []
-        counts: defaultdict[int, defaultdict[tuple[str, bool], defaultdict[str, float]]] = defaultdict(
-            lambda: defaultdict(lambda: defaultdict(float))
-        )
+        unconfirmed: dict[str, tuple[Row[Any], Row[Any]]] = {}
+        tallies = _Tallies()
         for run in taken:
             plan = self._plans[run.workflow_id]
             contact = contacts.get(run.contact_id) if run.contact_id is not None else None
@@ -158,35 +165,28 @@ class RunPass:
                 run.step,
                 due_at[run.id],
                 self.now,
-                Facts(
-                    data=run.data,
-                    properties=run.properties or {},
-                    attributes=contact.attributes or {} if contact else {},
-                ),
+                Facts(data=run.data, properties=run.properties or {}, attributes=_attributes(contact)),
                 run.holdout,
                 self._standing(run.site_id, contact, last_emailed),
             )
-            written = self._emails(run, contact, moved)
-            if written and contact is not None:
-                last_emailed[contact.id] = self.now
+            cart = carts.of(run)
+            written = [self._cart_email(run, path, email, contact, cart) for path, email in moved.emails if contact]
+            if contact is not None and any(not row["transactional"] for row in written):
+                last_emailed[contact.id] = self.now  # the period counts from it for the pass's next runs too
             emails += written
-            history = list(run.history or [])
-            tally = counts[run.workflow_id]
-            if not history:
-                tally["", run.holdout]["entered"] += 1
-            for path in moved.entered:
-                if path not in history:
-                    history.append(path)
-                    tally[path, run.holdout]["entered"] += 1
-            for row in written:
-                tally[row["step"], run.holdout]["emailed"] += 1
-            for path, _ in moved.withheld:
-                tally[path, run.holdout]["withheld"] += 1
+            carts.settle(cart, moved, bool(written))
+            if contact is not None and any(reason is Withheld.UNCONFIRMED for _, reason in moved.withheld):
+                unconfirmed[confirmation_key(contact.id)] = (run, contact)
+            history = tallies.count(run, moved, written)
             saves.append(self._save(run, moved, history))
+        asked = already_queued(self.session, unconfirmed)
+        emails += [
+            self._confirmation_email(run, contact) for key, (run, contact) in unconfirmed.items() if key not in asked
+        ]
         self.session.connection().execute(_SAVE, saves)
+        carts.write(self.now)
         queue(self.session, emails)
-        for workflow_id, tallied in sorted(counts.items()):
-            add_counts(self.session.connection(), workflow_id, {key: dict(values) for key, values in tallied.items()})
+        tallies.write(self.session.connection())
         return len(emails)
 
     def _save(self, run: Row[Any], moved: Moved, history: list[str]) -> dict[str, Any]:
@@ -207,32 +207,32 @@ class RunPass:
     def _standing(self, site_id: int, contact: Row[Any] | None, last_emailed: dict[int, datetime]) -> Standing:
         if contact is None:
             return Standing(known=False)
+        settings = self._site_settings(site_id)
         return Standing(
             known=True,
             email=contact.email is not None,
             unsubscribed=bool(contact.email_blacklisted),
             last_emailed_at=last_emailed.get(contact.id),
-            period=self._period(site_id),
+            period=timedelta(seconds=settings.contact_period_seconds if settings else DEFAULT_PERIOD),
+            confirmed=contact.confirmed_at is not None,
+            confirmed_only=bool(settings and settings.confirmed_only),
         )
 
-    def _emails(self, run: Row[Any], contact: Row[Any] | None, moved: Moved) -> list[dict[str, Any]]:
-        """The outbox rows of the email steps the run passed now (only a run with a contact gets that far)."""
-        if contact is None:
-            return []
-        return [self._cart_email(run, path, email, contact) for path, email in moved.emails]
-
-    def _cart_email(self, run: Row[Any], path: str, email: Email, contact: Row[Any]) -> dict[str, Any]:
-        """The built-in cart recovery email, for the cart the run follows (its trigger's latest snapshot)."""
+    def _cart_email(
+        self, run: Row[Any], path: str, email: Email, contact: Row[Any], cart: Row[Any] | None
+    ) -> dict[str, Any]:
+        """The built-in cart recovery email, listing what the run's cart holds now (its latest snapshot; the
+        triggering event's data when the cart is gone)."""
         site = self._site(run.site_id)
         link = unsubscribe_url(self.mailer.public_url, self.mailer.secret_key, site.id, contact.id, contact.link_nonce)
-        firstname = (contact.attributes or {}).get("FIRSTNAME")
+        settings = self._site_settings(site.id)
         rendered = render(
             "recovery",
             recovery_context(
                 shop_name=site.name,
-                subject=email.subject or self._subject(site.id),
-                firstname=str(firstname) if firstname else None,
-                cart=readable_cart(self.session, site.id, run.data),
+                subject=email.subject or (settings.subject if settings else DEFAULT_SUBJECT),
+                firstname=_firstname(contact),
+                cart=readable_cart(self.session, site.id, cart.snapshot if cart is not None else run.data),
                 unsubscribe_url=link,
                 hosts=email_hosts(site),
             ),
@@ -241,10 +241,36 @@ class RunPass:
             self.mailer.sender,
             f"run-{run.id}-{run.cycle}-{path}",
             site_id=site.id,
-            cart_id=None,
+            cart_id=cart.id if cart is not None else None,
             run_id=run.id,
             step=path,
             transactional=email.transactional,
+            contact_id=contact.id,
+            recipient=contact.email,
+            rendered=rendered,
+            unsubscribe_url=link,
+            now=self.now,
+        )
+
+    def _confirmation_email(self, run: Row[Any], contact: Row[Any]) -> dict[str, Any]:
+        """The one email asking the contact of a confirmed-only site to confirm."""
+        site = self._site(run.site_id)
+        secret, public = self.mailer.secret_key, self.mailer.public_url
+        link = unsubscribe_url(public, secret, site.id, contact.id, contact.link_nonce)
+        rendered = render(
+            "confirmation",
+            confirmation_context(
+                shop_name=site.name,
+                firstname=_firstname(contact),
+                confirm_url=confirmation_url(public, secret, site.id, contact.id, contact.link_nonce),
+                unsubscribe_url=link,
+            ),
+        )
+        return outbox_row(
+            self.mailer.sender,
+            confirmation_key(contact.id),
+            site_id=site.id,
+            cart_id=None,
             contact_id=contact.id,
             recipient=contact.email,
             rendered=rendered,
@@ -261,13 +287,113 @@ class RunPass:
             self._sites[site_id] = self.session.get_one(Site, site_id)
         return self._sites[site_id]
 
-    def _period(self, site_id: int) -> timedelta:
-        """The site's email period: at most one email per contact in it, across all its workflows."""
-        if site_id not in self._periods:
-            settings = self.session.get(Workflow, site_id)
-            self._periods[site_id] = timedelta(seconds=settings.contact_period_seconds if settings else 86400.0)
-        return self._periods[site_id]
+    def _site_settings(self, site_id: int) -> Workflow | None:
+        """The site's email settings: its email period, confirmed-only rule and the cart email's subject."""
+        if site_id not in self._settings:
+            self._settings[site_id] = self.session.get(Workflow, site_id)
+        return self._settings[site_id]
 
-    def _subject(self, site_id: int) -> str:
-        settings = self.session.get(Workflow, site_id)
-        return settings.subject if settings else "You left something in your cart"
+
+class _Tallies:
+    """The step counts one pass adds, per workflow, step and group, written once at its end."""
+
+    def __init__(self) -> None:
+        self._counts: defaultdict[int, defaultdict[tuple[str, bool], defaultdict[str, float]]] = defaultdict(
+            lambda: defaultdict(lambda: defaultdict(float))
+        )
+
+    def count(self, run: Row[Any], moved: Moved, written: list[dict[str, Any]]) -> list[str]:
+        """Count what the run did now: its start (first advance), each step it entered for the first time, its
+        emails and withheld emails. The run's history of steps entered, with the new ones."""
+        history = list(run.history or [])
+        tally = self._counts[run.workflow_id]
+        if not history:
+            tally["", run.holdout]["entered"] += 1
+        for path in moved.entered:
+            if path not in history:
+                history.append(path)
+                tally[path, run.holdout]["entered"] += 1
+        for row in written:
+            tally[row["step"], run.holdout]["emailed"] += 1
+        for path, _ in moved.withheld:
+            tally[path, run.holdout]["withheld"] += 1
+        return history
+
+    def write(self, connection: Connection) -> None:
+        for workflow_id, tallied in sorted(self._counts.items()):
+            add_counts(connection, workflow_id, {key: dict(values) for key, values in tallied.items()})
+
+
+# A built-in cart email withheld: the cart closes with the reason, as the dashboard shows it.
+_CART_CLOSES = {
+    Withheld.HOLDOUT: CloseReason.HELD_OUT,
+    Withheld.NO_EMAIL: CloseReason.NO_EMAIL,
+    Withheld.UNSUBSCRIBED: CloseReason.UNSUBSCRIBED,
+    Withheld.UNCONFIRMED: CloseReason.UNCONFIRMED,
+    Withheld.RECENTLY_EMAILED: CloseReason.RECENTLY_EMAILED,
+}
+_CARTS = Cart.__table__
+_CARTS_OF_RUNS = select(_CARTS.c.id, _CARTS.c.owner, _CARTS.c.cart_key, _CARTS.c.snapshot, _CARTS.c.version).where(
+    _CARTS.c.site_id == bindparam("site_id"),
+    tuple_(_CARTS.c.owner, _CARTS.c.cart_key).in_(bindparam("keys", expanding=True)),
+)
+# The cart's state follows its latest email step: emailed when one was written, closed with the reason when one
+# was withheld; a cart closed by the shop or the shopper (ordered, deleted, emptied) stays so.
+_SETTLEABLE = or_(_CARTS.c.state == CartState.OPEN, _CARTS.c.closed_reason.in_(list(_CART_CLOSES.values())))
+
+
+class _Carts:
+    """The carts the pass's runs per cart follow, read at once; their new states, written at once."""
+
+    def __init__(self, session: Session, runs: list[Row[Any]]) -> None:
+        self.session = session
+        self._carts: dict[tuple[int, str, str], Row[Any]] = {}
+        by_site: defaultdict[int, list[tuple[str, str]]] = defaultdict(list)
+        for run in runs:
+            by_site[run.site_id].append((run.owner, run.key))
+        for site_id, keys in by_site.items():
+            rows: list[Row[Any]] = list(session.execute(_CARTS_OF_RUNS, {"site_id": site_id, "keys": keys}))
+            for row in rows:
+                self._carts[site_id, row.owner, row.cart_key] = row
+        self._emailed: list[int] = []
+        self._closed: defaultdict[CloseReason, list[int]] = defaultdict(list)
+
+    def of(self, run: Row[Any]) -> Row[Any] | None:
+        return self._carts.get((run.site_id, run.owner, run.key))
+
+    def settle(self, cart: Row[Any] | None, moved: Moved, emailed: bool) -> None:
+        """Record what the run's built-in cart email steps did to its cart."""
+        if cart is None:
+            return
+        if emailed:
+            self._emailed.append(cart.id)
+        elif moved.withheld and moved.withheld[-1][1] in _CART_CLOSES:
+            self._closed[_CART_CLOSES[moved.withheld[-1][1]]].append(cart.id)
+
+    def write(self, now: datetime) -> None:
+        connection = self.session.connection()
+        if self._emailed:
+            connection.execute(
+                update(_CARTS)
+                .where(_CARTS.c.id.in_(self._emailed), _SETTLEABLE)
+                .values(
+                    state=CartState.EMAILED,
+                    emailed_at=now,
+                    closed_reason=None,
+                    due_at=None,
+                    version=_CARTS.c.version + 1,
+                )
+            )
+        for reason, cart_ids in self._closed.items():
+            connection.execute(
+                update(_CARTS).where(_CARTS.c.id.in_(cart_ids), _SETTLEABLE).values(**closed(reason, _CARTS.c.version))
+            )
+
+
+def _attributes(contact: Row[Any] | None) -> dict[str, Any]:
+    return dict(contact.attributes or {}) if contact is not None else {}
+
+
+def _firstname(contact: Row[Any]) -> str | None:
+    firstname = (contact.attributes or {}).get("FIRSTNAME")
+    return str(firstname) if firstname else None

@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, and_, bindparam, case, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, insert, select, update
 
 from ..db import insert_for
 from ..models import Contact, Run, Site, StepCount, utcnow
-from .carts import DEFAULT_CART, cart_key, order_revenue, owner
+from .carts import CART_UPDATED, DEFAULT_CART, CartChange, CartChanges, cart_key, order_revenue, owner
 from .conditions import Subject, where_subject
 from .definitions import EventTrigger, IdentifiedTrigger, PageTrigger, Per
 from .library import enabled_plans
@@ -38,11 +38,6 @@ _EVER = (
         _RUNS.c.key == bindparam("key"),
     )
     .limit(1)
-)
-_MOVE = (
-    update(_RUNS)
-    .where(_RUNS.c.id == bindparam("run_id"), _RUNS.c.version == bindparam("read_version"))
-    .values(version=_RUNS.c.version + 1, lease_until=None)
 )
 _INSERT = insert(_RUNS)
 _CONVERTIBLE = select(_RUNS.c.id, _RUNS.c.holdout, _RUNS.c.history).where(
@@ -134,8 +129,15 @@ def page_path(event: Mapping[str, Any]) -> str | None:
     return urlsplit(url).path or "/" if isinstance(url, str) and url else None
 
 
-def apply_event(book: RunBook, event: Mapping[str, Any], created_contact: bool = False) -> None:
-    """Move the site's runs for one stored event: exits first, then awaited events, then triggers, then goals."""
+def apply_event(
+    book: RunBook, event: Mapping[str, Any], cart_changes: CartChanges | None = None, created_contact: bool = False
+) -> None:
+    """Move the site's runs for one stored event (and what it did to carts): exits first, then awaited events,
+    then triggers, then goals.
+
+    Runs per cart follow the cart rules: a `cart_updated` starts or restarts one only when it moved its cart's timer
+    (not one sent before the cart's last update, nor one past the cap on resets), and a cart that closes (ordered,
+    deleted, emptied) ends its runs."""
     plans = book.plans
     if not plans:
         return
@@ -144,12 +146,16 @@ def apply_event(book: RunBook, event: Mapping[str, Any], created_contact: bool =
         return
     now = event["received_at"]
     tracked = event["kind"] == "track"
+    changes = cart_changes or {}
     for plan in plans:
         if tracked and event["name"] in plan.exit_events:
-            _exit(book, plan, event, run_owner, now)
+            _exit(book, plan, run_owner, now, _keys_named(plan, event), ExitReason.EVENT)
+        closed = {key for key, change in changes.items() if change is CartChange.CLOSED}
+        if plan.per is Per.CART and closed:
+            _exit(book, plan, run_owner, now, closed, ExitReason.CART_CLOSED)
         if tracked and event["name"] in plan.awaited_events:
             _heard(book, plan, event, run_owner, now)
-        if _triggered(book, plan, event, created_contact):
+        if _triggered(book, plan, event, created_contact) and _moves_cart(plan, event, changes):
             _start(book, plan, event, run_owner, now)
         goal = plan.workflow.goal
         if tracked and goal is not None and event["name"] == goal.event and event["contact_id"] is not None:
@@ -163,27 +169,33 @@ def apply_event(book: RunBook, event: Mapping[str, Any], created_contact: bool =
             )
 
 
-def _same_key(plan: Plan, run: OpenRun, event: Mapping[str, Any]) -> bool:
-    """Whether an event concerns a run: for a run per cart the same cart (an event naming none concerns every cart
-    of the owner); for the others the owner is enough."""
-    if plan.per is not Per.CART:
-        return True
-    named = cart_key(event["eventdata"])
-    return named is None or named == run.key
+def _keys_named(plan: Plan, event: Mapping[str, Any]) -> set[str] | None:
+    """The keys of the owner's runs an event concerns: for runs per cart the cart it names (one naming none concerns
+    every cart of the owner); for the others the owner is enough. None: every key."""
+    named = cart_key(event["eventdata"]) if plan.per is Per.CART else None
+    return {named} if named is not None else None
 
 
 def _runs_of(book: RunBook, plan: Plan, run_owner: str) -> list[OpenRun]:
     return [run for run in book.open_runs(run_owner) if run.workflow_id == plan.id]
 
 
-def _exit(book: RunBook, plan: Plan, event: Mapping[str, Any], run_owner: str, now: datetime) -> None:
+def _moves_cart(plan: Plan, event: Mapping[str, Any], changes: CartChanges) -> bool:
+    """Whether a trigger counts for a run per cart: a `cart_updated` only when it moved its cart's timer."""
+    if plan.per is not Per.CART or event["name"] != CART_UPDATED:
+        return True
+    return changes.get(run_key(plan, event)) is CartChange.RESCHEDULED
+
+
+def _exit(book: RunBook, plan: Plan, run_owner: str, now: datetime, keys: set[str] | None, reason: ExitReason) -> None:
+    """End the owner's waiting runs of the workflow under `keys` (None: all of them)."""
     for run in _runs_of(book, plan, run_owner):
-        if _same_key(plan, run, event):
+        if keys is None or run.key in keys:
             _move(
                 book,
                 run,
                 state=RunState.EXITED,
-                exit_reason=ExitReason.EVENT,
+                exit_reason=reason,
                 due_at=None,
                 ended_at=now,
                 updated_at=now,
@@ -193,26 +205,37 @@ def _exit(book: RunBook, plan: Plan, event: Mapping[str, Any], run_owner: str, n
 
 def _heard(book: RunBook, plan: Plan, event: Mapping[str, Any], run_owner: str, now: datetime) -> None:
     for run in _runs_of(book, plan, run_owner):
-        if run.waiting_for == event["name"] and run.step is not None and _same_key(plan, run, event):
-            _move(book, run, cursor=plan.branch(run.step, "then"), waiting_for=None, due_at=now, updated_at=now)
+        keys = _keys_named(plan, event)
+        if run.waiting_for == event["name"] and run.step is not None and (keys is None or run.key in keys):
+            still_waiting = (_RUNS.c.step == run.step, _RUNS.c.waiting_for == run.waiting_for)
+            _move(
+                book,
+                run,
+                *still_waiting,
+                cursor=plan.branch(run.step, "then"),
+                waiting_for=None,
+                due_at=now,
+                updated_at=now,
+            )
             run.waiting_for = None
 
 
-def _move(book: RunBook, run: OpenRun, **values: Any) -> bool:
-    """Write a run's new position, unless a worker changed it since it was read: then read it again and apply the
-    same change to what the worker left (an event that races a timer wins). False when the run ended meanwhile."""
-    written = book.connection.execute(_MOVE, {"run_id": run.id, "read_version": run.version, **values}).rowcount
-    if not written:
-        fresh = book.connection.execute(
-            select(_RUNS.c.version).where(_RUNS.c.id == run.id, _RUNS.c.state == RunState.WAITING)
-        ).scalar()
-        if fresh is None:
-            return False  # the worker ended it meanwhile: nothing left to move
-        run.version = fresh
-        written = book.connection.execute(_MOVE, {"run_id": run.id, "read_version": run.version, **values}).rowcount
-    if written:
+def _move(book: RunBook, run: OpenRun, *still: ColumnElement[bool], **values: Any) -> bool:
+    """Write a run's new position. When a worker changed the run since it was read (another version), the change
+    applies to the run as it now is only if it is still waiting and `still` holds (a `wait_for` event, say, only
+    while the run still waits for it): an event that races a timer wins, but never undoes what the timer did.
+    False when nothing was written."""
+    move = _RUNS.update().values(version=_RUNS.c.version + 1, lease_until=None, **values)
+    read = _RUNS.c.id == run.id, _RUNS.c.version == run.version
+    if book.connection.execute(move.where(*read)).rowcount:
         run.version += 1
-    return bool(written)
+        return True
+    now_waiting = _RUNS.c.id == run.id, _RUNS.c.state == RunState.WAITING, *still
+    version = book.connection.execute(move.where(*now_waiting).returning(_RUNS.c.version)).scalar()
+    if version is None:
+        return False
+    run.version = version
+    return True
 
 
 def _triggered(book: RunBook, plan: Plan, event: Mapping[str, Any], created_contact: bool) -> bool:
@@ -310,7 +333,7 @@ def convert(connection: Connection, plan: Plan, contact_id: int, since: datetime
     connection.execute(_CONVERT.values(converted_at=now, revenue=revenue), {"run_ids": [run.id for run in runs]})
     counts: dict[tuple[str, bool], int] = {}
     for run in runs:
-        for path in run.history or []:
+        for path in ["", *(run.history or [])]:  # the workflow as a whole, and each step the run passed
             counts[path, run.holdout] = counts.get((path, run.holdout), 0) + 1
     add_counts(
         connection,
@@ -339,28 +362,32 @@ def add_counts(
 
 
 def adopt_visitor_runs(connection: Connection, site_id: int, visitor_id: int, contact_id: int, now: datetime) -> None:
-    """On identification the visitor's runs become the contact's; a waiting one that meets the contact's own
-    waiting run of the same workflow and key exits (the contact's goes on); the rest, waiting for a contact to
-    email, become due."""
+    """On identification the visitor's runs become the contact's. Where both wait in the same workflow under the
+    same key, the one updated last goes on and the other exits (as the cart updated last wins a clash of carts);
+    the visitor's runs waiting for a contact to email become due."""
     visitor_owner, contact_owner = f"visitor:{visitor_id}", f"contact:{contact_id}"
-    theirs = {
-        (row.workflow_id, row.key)
-        for row in connection.execute(_OPEN_OF_OWNER, {"site_id": site_id, "owner": contact_owner})
-    }
-    for row in connection.execute(_OPEN_OF_OWNER, {"site_id": site_id, "owner": visitor_owner}).all():
-        if (row.workflow_id, row.key) in theirs:
-            connection.execute(
-                update(_RUNS)
-                .where(_RUNS.c.id == row.id)
-                .values(
-                    state=RunState.EXITED,
-                    exit_reason=ExitReason.MERGED,
-                    due_at=None,
-                    ended_at=now,
-                    updated_at=now,
-                    version=_RUNS.c.version + 1,
-                )
+    waiting = select(_RUNS.c.id, _RUNS.c.workflow_id, _RUNS.c.key, _RUNS.c.updated_at).where(
+        _RUNS.c.site_id == site_id, _RUNS.c.owner == bindparam("owner"), _RUNS.c.state == RunState.WAITING
+    )
+    theirs = {(row.workflow_id, row.key): row for row in connection.execute(waiting, {"owner": contact_owner})}
+    merged: list[int] = []
+    for row in connection.execute(waiting, {"owner": visitor_owner}).all():
+        clash = theirs.get((row.workflow_id, row.key))
+        if clash is not None:
+            merged.append(row.id if clash.updated_at >= row.updated_at else clash.id)
+    if merged:
+        connection.execute(
+            update(_RUNS)
+            .where(_RUNS.c.id.in_(merged))
+            .values(
+                state=RunState.EXITED,
+                exit_reason=ExitReason.MERGED,
+                due_at=None,
+                ended_at=now,
+                updated_at=now,
+                version=_RUNS.c.version + 1,
             )
+        )
     connection.execute(
         update(_RUNS)
         .where(_RUNS.c.site_id == site_id, _RUNS.c.owner == visitor_owner)

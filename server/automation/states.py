@@ -1,4 +1,4 @@
-"""A cart's states and the reasons it closes, and what closing one writes."""
+"""A cart's states and the reasons it closes, what closing one writes, and a workflow run's states and reasons."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class CloseReason(StrEnum):
     NO_EMAIL = "no_email"
     UNCONFIRMED = "unconfirmed"
     RECENTLY_EMAILED = "recently_emailed"
+    HELD_OUT = "held_out"
 
 
 def closed(reason: CloseReason, version: int | SQLColumnExpression[int]) -> dict[str, Any]:
@@ -50,6 +51,7 @@ class ExitReason(StrEnum):
     EVENT = "exit_event"
     REDEFINED = "step_removed"
     MERGED = "merged"  # a visitor's run met the same run of the contact it turned out to be
+    CART_CLOSED = "cart_closed"  # a run per cart whose cart was ordered, deleted or emptied
 
 
 class Withheld(StrEnum):
@@ -59,4 +61,5 @@ class Withheld(StrEnum):
     NO_EMAIL = "no_email"
     UNSUBSCRIBED = "unsubscribed"
     RECENTLY_EMAILED = "recently_emailed"
+    UNCONFIRMED = "unconfirmed"
     NO_TEMPLATE = "no_template"

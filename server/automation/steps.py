@@ -24,6 +24,8 @@ class Standing:
     last_emailed_at: datetime | None = None
     period: timedelta = timedelta(0)
     templates: Container[str] = frozenset()
+    confirmed: bool = True
+    confirmed_only: bool = False  # the site emails only contacts its own server vouched for
 
 
 @dataclass
@@ -62,12 +64,14 @@ def advance(
             return moved
         moved.step = cursor
         moved.entered.append(cursor)
-        if isinstance(current, WaitStep):
-            moved.cursor, moved.due_at = plan.following[cursor], at + current.wait
-            return moved
-        if isinstance(current, WaitForStep):
-            moved.cursor, moved.due_at = plan.branch(cursor, "else"), at + current.wait_for.timeout
-            moved.waiting_for = current.wait_for.event
+        if isinstance(current, WaitStep | WaitForStep):
+            ends = at + (current.wait if isinstance(current, WaitStep) else current.wait_for.timeout)
+            following = plan.following[cursor] if isinstance(current, WaitStep) else plan.branch(cursor, "else")
+            if ends <= now:  # over already (the worker was behind, or the workflow off): go on at once
+                cursor, at = following, ends
+                continue
+            moved.cursor, moved.due_at = following, ends
+            moved.waiting_for = current.wait_for.event if isinstance(current, WaitForStep) else None
             return moved
         if isinstance(current, ExitStep):
             moved.state, moved.exit_reason = RunState.EXITED, ExitReason.STEP
@@ -100,6 +104,8 @@ def withheld(
         return Withheld.NO_EMAIL
     if standing.unsubscribed:
         return Withheld.UNSUBSCRIBED
+    if standing.confirmed_only and not standing.confirmed:
+        return Withheld.UNCONFIRMED
     recent = last_emailed_at is not None and now - last_emailed_at < standing.period
     if recent and not email.transactional:
         return Withheld.RECENTLY_EMAILED

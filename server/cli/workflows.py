@@ -14,9 +14,16 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .. import db
-from ..automation.carts import MAX_DELAY, MAX_PERIOD, MAX_RESETS, reconfigure, workflow_of
+from ..automation.carts import MAX_DELAY, MAX_PERIOD, MAX_RESETS, workflow_of
 from ..automation.definitions import DefinitionError
-from ..automation.library import definition_of, import_workflow, set_enabled, workflow_named, workflows_of
+from ..automation.library import (
+    cart_settings_changed,
+    definition_of,
+    import_workflow,
+    set_enabled,
+    workflow_named,
+    workflows_of,
+)
 from ..automation.stats import workflow_stats
 from ..automation.worker import Worker
 from ..models import Contact, OutboxEmail, Run, WorkflowDefinition, utcnow
@@ -60,7 +67,9 @@ def workflows_set_command(
 ) -> None:
     """Change a site's abandoned-cart workflow and print it."""
     with db.new_session(current_app) as session:
-        workflow = workflow_of(session, site_named(session, site_name).id)
+        site = site_named(session, site_name)
+        workflow = workflow_of(session, site.id)
+        old_delay = workflow.delay_seconds
         if delay is not None:
             workflow.delay_seconds = duration_option(delay, "--delay", MAX_DELAY, zero=False)
         if contact_period is not None:
@@ -75,7 +84,7 @@ def workflows_set_command(
             workflow.max_resets = max_resets
         if subject is not None:
             workflow.subject = subject
-        reconfigure(session, workflow)
+        cart_settings_changed(session, site, workflow, old_delay, utcnow())
         session.commit()
         click.echo(
             f"{site_name}: {'on' if workflow.enabled else 'off'}, delay {workflow.delay_seconds:g}s, "

@@ -7,7 +7,8 @@ from werkzeug.wrappers import Response
 
 from .. import db
 from ..api.schemas import is_number
-from ..automation.carts import MAX_DELAY, MAX_PERIOD, MAX_RESETS, reconfigure, workflow_of
+from ..automation.carts import MAX_DELAY, MAX_PERIOD, MAX_RESETS, workflow_of
+from ..automation.library import cart_settings_changed
 from ..config import parse_duration
 from ..models import Site, Workflow, utcnow
 from .blueprint import bp
@@ -42,6 +43,7 @@ def save_workflow() -> Response | tuple[str, int]:
     site = visible_site(request.form.get("site", type=int))
     session = db.session()
     workflow = workflow_of(session, site.id)
+    old_delay = workflow.delay_seconds
     form = {
         "enabled": request.form.get("enabled") == "on",
         "delay": request.form.get("delay", "").strip(),
@@ -76,7 +78,7 @@ def save_workflow() -> Response | tuple[str, int]:
     workflow.delay_seconds, workflow.max_resets = delay, int(str(form["max_resets"]))
     workflow.subject = str(form["subject"])
     workflow.contact_period_seconds, workflow.confirmed_only = period, bool(form["confirmed_only"])
-    reconfigure(session, workflow)
+    cart_settings_changed(session, site, workflow, old_delay, utcnow())
     session.commit()
     flash(f"Saved: the workflow is {'on' if workflow.enabled else 'off'}, delay {duration(delay)}.", "success")
     return redirect(url_for("dashboard.automation", site=site.id))

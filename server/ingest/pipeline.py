@@ -120,8 +120,8 @@ def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
             "received_at": now,
         }
         rows.append(row)
-        apply_event(carts, row, incoming.sent_at)
-        runs.apply_event(workflow_runs, row, created_contact=_newly_created(book, contact_id))
+        changes = apply_event(carts, row, incoming.sent_at)
+        runs.apply_event(workflow_runs, row, changes, created_contact=_newly_created(book, contact_id))
         stored += 1
     _insert_events(connection, rows)
     carts.write()

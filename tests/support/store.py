@@ -7,10 +7,12 @@ from datetime import datetime
 
 from playwright.sync_api import Page
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from server import create_app, db
 from server.automation.carts import workflow_of
-from server.models import Cart, Contact, Event, Run, Site, Visitor
+from server.automation.library import cart_settings_changed
+from server.models import Cart, Contact, Event, Run, Site, Visitor, utcnow
 from server.sites import create_site, snippet
 
 from .waiting import wait_until
@@ -62,14 +64,9 @@ class Store:
 
     def receive_carts_at(self, site: Site, moment: datetime, cart_key: str | None = None) -> None:
         """Arrange the site's carts (or one) as if the receiver, whose clock tests cannot move, had received their
-        last update at `moment`: their deadlines, which count from receipt, move with it."""
+        last update at `moment`: their deadlines and their runs' timers, which count from receipt, move with it."""
         with db.new_session(self.app) as session:
-            query = select(Cart).where(Cart.site_id == site.id)
-            for cart in session.scalars(query if cart_key is None else query.where(Cart.cart_key == cart_key)):
-                shift = moment - cart.received_at
-                cart.received_at = moment
-                cart.deadline_at = cart.deadline_at + shift if cart.deadline_at else None
-                cart.due_at = cart.due_at + shift if cart.due_at else None
+            receive_carts_at(session, site.id, moment, cart_key)
             session.commit()
 
     def received(self, site: Site) -> list[datetime]:
@@ -77,9 +74,11 @@ class Store:
         return [event.received_at for event in self.events(site)]
 
     def set_cart_delay(self, site: Site, seconds: float) -> None:
+        """The site's abandoned-cart delay, as `workflows set --delay` sets it (but any number of seconds)."""
         with db.new_session(self.app) as session:
             workflow = workflow_of(session, site.id)
-            workflow.delay_seconds = seconds
+            old_delay, workflow.delay_seconds = workflow.delay_seconds, seconds
+            cart_settings_changed(session, session.get_one(Site, site.id), workflow, old_delay, utcnow())
             session.commit()
 
     def visitor(self, visitor_id: int | None) -> Visitor | None:
@@ -89,3 +88,16 @@ class Store:
     def contact(self, site: Site, email: str) -> Contact | None:
         with db.new_session(self.app) as session:
             return session.scalar(select(Contact).where(Contact.site_id == site.id, Contact.email == email))
+
+
+def receive_carts_at(session: Session, site_id: int, moment: datetime, cart_key: str | None = None) -> None:
+    """Move the site's carts (or one) and their runs back to as if received at `moment`."""
+    query = select(Cart).where(Cart.site_id == site_id)
+    for cart in session.scalars(query if cart_key is None else query.where(Cart.cart_key == cart_key)):
+        shift = moment - cart.received_at
+        cart.received_at = moment
+        cart.deadline_at = cart.deadline_at + shift if cart.deadline_at else None
+        cart.due_at = cart.due_at + shift if cart.due_at else None
+        for run in session.scalars(select(Run).where(Run.site_id == site_id, Run.key == cart.cart_key)):
+            run.started_at, run.updated_at = run.started_at + shift, run.updated_at + shift
+            run.due_at = run.due_at + shift if run.due_at else None
