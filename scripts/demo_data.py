@@ -276,10 +276,10 @@ def _store(app: Flask, site: Site, visits: list[Visit], now: datetime) -> None:
         stored = session.get_one(Site, site.id)
         for visit in visits:
             clock[0] = visit.start
-            worker.queue_due_carts()
+            worker.advance_due_runs()
             ingest(session, stored, [replace(event, cuid=visit.cuid) for event in visit.events])
     clock[0] = now
-    worker.queue_due_carts()
+    worker.advance_due_runs()
     with db.new_session(app) as session:  # a contact's dates are its events', not this script's run's
         for model, column, start, end in (
             (Contact, Event.contact_id, "created_at", "modified_at"),
