@@ -1,5 +1,5 @@
-"""Benchmark the abandoned-cart worker: emails per second into a local SMTP sink, and the cost of a
-pass that finds nothing due with 1,000,000 waiting carts against an empty table.
+"""Benchmark the abandoned-cart workflow's worker: emails per second into a local SMTP sink, and the cost
+of a pass that finds nothing due with 1,000,000 waiting carts (and their runs) against an empty table.
 
     .venv/bin/python -m bench.worker [--carts 10000] [--waiting 1000000]
 
@@ -26,7 +26,7 @@ from bench.databases import fresh_database, kinds
 from bench.table import Row, render
 from server import create_app, db
 from server.automation.worker import Worker
-from server.models import Cart, Contact, OutboxEmail
+from server.models import Cart, Contact, OutboxEmail, Run, Workflow
 from server.sites import create_site
 from tests.support.guide import GUIDE_CART
 
@@ -67,9 +67,12 @@ def fresh_app(database_url: str, smtp_url: str) -> Any:
 
 
 def add_carts(app: Any, site_id: int, count: int, due: bool) -> None:
-    """`count` carts of `count` contacts, due an hour ago, or parked (never due)."""
+    """`count` carts of `count` contacts, each waiting in the site's abandoned-cart workflow: due an hour ago, or
+    parked (due in a month)."""
     now = datetime.now(UTC)
+    deadline = now - timedelta(hours=1) if due else now + timedelta(days=30)
     with db.new_session(app) as session:
+        workflow_id = session.get_one(Workflow, site_id).definition_id
         for start in range(0, count, 10_000):
             size = min(10_000, count - start)
             contacts = (
@@ -104,8 +107,33 @@ def add_carts(app: Any, site_id: int, count: int, due: bool) -> None:
                         "resets": 0,
                         "updated_at": now - timedelta(hours=3),
                         "received_at": now - timedelta(hours=3),
-                        "deadline_at": now - timedelta(hours=1) if due else now + timedelta(days=30),
-                        "due_at": now - timedelta(hours=1) if due else None,
+                        "deadline_at": deadline,
+                        "due_at": deadline,
+                    }
+                    for contact_id in contacts
+                ],
+            )
+            session.execute(
+                insert(Run),
+                [
+                    {
+                        "site_id": site_id,
+                        "workflow_id": workflow_id,
+                        "owner": f"contact:{contact_id}",
+                        "key": "cart:1",
+                        "contact_id": contact_id,
+                        "state": "waiting",
+                        "holdout": False,
+                        "step": "steps[0]",
+                        "cursor": "steps[1]",
+                        "due_at": deadline,
+                        "version": 1,
+                        "cycle": 1,
+                        "data": GUIDE_CART,
+                        "properties": {},
+                        "history": ["steps[0]"],
+                        "started_at": now - timedelta(hours=3),
+                        "updated_at": now - timedelta(hours=3),
                     }
                     for contact_id in contacts
                 ],

@@ -50,13 +50,12 @@ def add_cart_workflow(session: Session, settings: Workflow, now: datetime) -> Wo
     return definition
 
 
-def write_cart_workflow(session: Session, settings: Workflow, now: datetime, old_delay: float) -> None:
+def write_cart_workflow(session: Session, settings: Workflow, now: datetime, old_delay: float) -> WorkflowDefinition:
     """Write the site's abandoned-cart workflow from its changed settings; with a new delay, the runs waiting at
     its wait move to the new deadline (counted from the same last update)."""
     definition = session.get(WorkflowDefinition, settings.definition_id) if settings.definition_id else None
     if definition is None:
-        add_cart_workflow(session, settings, now)
-        return
+        return add_cart_workflow(session, settings, now)
     document = cart_document(settings, definition.name)
     if document != definition.document:
         definition.document, definition.enabled = document, settings.enabled
@@ -65,6 +64,7 @@ def write_cart_workflow(session: Session, settings: Workflow, now: datetime, old
     shift = timedelta(seconds=settings.delay_seconds - old_delay)
     if shift:
         _move_waiting(session, definition.id, shift)
+    return definition
 
 
 def mirror_settings(settings: Workflow, document: dict[str, Any]) -> None:

@@ -20,9 +20,9 @@ from .plans import Plan
 from .states import ExitReason, RunState
 
 _DEFINITIONS = WorkflowDefinition.__table__
-_ENABLED = (
+_OF_SITE = (
     select(_DEFINITIONS.c.id, _DEFINITIONS.c.version, _DEFINITIONS.c.document)
-    .where(_DEFINITIONS.c.site_id == bindparam("site_id"), _DEFINITIONS.c.enabled.is_(True))
+    .where(_DEFINITIONS.c.site_id == bindparam("site_id"))
     .order_by(_DEFINITIONS.c.id)
 )
 _CACHED_SITES = 1024
@@ -38,7 +38,8 @@ class Imported:
 
 
 class Plans:
-    """Each site's enabled workflows as plans, read and parsed again only when the site's stamp moved."""
+    """Each site's workflows as plans (those switched off too: exits and goals still apply to their runs), read
+    and parsed again only when the site's stamp moved."""
 
     def __init__(self) -> None:
         self._plans: dict[int, tuple[int, list[Plan]]] = {}
@@ -49,7 +50,7 @@ class Plans:
             return cached[1]
         plans = [
             Plan(row.id, row.version, parse_workflow(row.document))
-            for row in connection.execute(_ENABLED, {"site_id": site_id})
+            for row in connection.execute(_OF_SITE, {"site_id": site_id})
         ]
         if len(self._plans) >= _CACHED_SITES:
             self._plans.clear()
@@ -57,7 +58,7 @@ class Plans:
         return plans
 
 
-enabled_plans = Plans()
+site_plans = Plans()
 
 
 def workflow_named(session: Session, site_id: int, name: str) -> WorkflowDefinition | None:
@@ -126,7 +127,8 @@ def set_enabled(session: Session, site: Site, definition: WorkflowDefinition, en
 def cart_settings_changed(session: Session, site: Site, settings: Workflow, old_delay: float, now: datetime) -> None:
     """The site's cart settings changed (`workflows set`, the dashboard): its abandoned-cart workflow follows, and
     its open carts show their new deadlines."""
-    write_cart_workflow(session, settings, now, old_delay)
+    definition = write_cart_workflow(session, settings, now, old_delay)
+    _exit_lost_runs(session, definition.id, set(step_paths(definition_of(definition))), now)
     reconfigure(session, settings)
     changed(session, site)
 

@@ -36,6 +36,7 @@ DEFAULT_SUBJECT = "You left something in your cart"
 _RUNS = Run.__table__
 _TAKE_COLUMNS = (
     _RUNS.c.id,
+    _RUNS.c.version,
     _RUNS.c.site_id,
     _RUNS.c.workflow_id,
     _RUNS.c.owner,
@@ -96,23 +97,37 @@ def claim_due_runs(session: Session, now: datetime, lease_for: timedelta) -> lis
     return [(row.id, row.version, row.due_at) for row in rows]
 
 
-def take_unchanged(session: Session, claimed: list[tuple[int, int, datetime]], now: datetime) -> list[Row[Any]]:
-    """Of the claimed runs, take those still waiting, due and unchanged (no longer due nor leased, held by this
-    transaction until it saves them). A run an event moved since the claim has another version: the event wins."""
+def claimed_runs(session: Session, claimed: list[tuple[int, int, datetime]], now: datetime) -> list[Row[Any]]:
+    """The claimed runs as they are, still waiting, due and unchanged (read only: nothing is held while a pass
+    works out what they do)."""
     if not claimed:
         return []
-    return list(
+    unchanged = select(*_TAKE_COLUMNS).where(
+        tuple_(_RUNS.c.id, _RUNS.c.version).in_([(run_id, version) for run_id, version, _ in claimed]),
+        _RUNS.c.state == RunState.WAITING,
+        _RUNS.c.due_at <= now,
+    )
+    rows: list[Row[Any]] = list(session.execute(unchanged))
+    return rows
+
+
+def take_unchanged(session: Session, runs: list[Row[Any]], now: datetime) -> set[int]:
+    """Of the runs read, take those still waiting, due and unchanged since: no longer due nor leased, and held by
+    this transaction until it saves them. A run an event moved meanwhile has another version: the event wins."""
+    if not runs:
+        return set()
+    return set(
         session.execute(
             update(Run)
             .where(
-                tuple_(Run.id, Run.version).in_([(run_id, version) for run_id, version, _ in claimed]),
+                tuple_(Run.id, Run.version).in_([(run.id, run.version) for run in runs]),
                 Run.state == RunState.WAITING,
                 Run.due_at <= now,
             )
             .values(due_at=None, lease_until=None)
-            .returning(*_TAKE_COLUMNS)
+            .returning(Run.id)
             .execution_options(synchronize_session=False)
-        ).all()
+        ).scalars()
     )
 
 
@@ -138,29 +153,29 @@ class RunPass:
         self._settings: dict[int, Workflow | None] = {}
 
     def handle(self, claimed: list[tuple[int, int, datetime]]) -> int:
-        """Advance the claimed runs still unchanged; the number of emails written."""
+        """Advance the claimed runs still unchanged; the number of emails written.
+
+        What each run does and its emails are worked out first, from what is read; only then are the runs still
+        unchanged taken and the results of those written, so a pass holds its writes (SQLite's one writer, or
+        PostgreSQL's row locks) only as long as writing takes, never while emails are rendered."""
         due_at = {run_id: due for run_id, _, due in claimed}
-        taken = take_unchanged(self.session, claimed, self.now)
-        if not taken:
+        runs = claimed_runs(self.session, claimed, self.now)
+        if not runs:
             return 0
-        self._read_plans({run.workflow_id for run in taken})
+        self._read_plans({run.workflow_id for run in runs})
         contacts = {
             row.id: row
             for row in self.session.execute(
-                _CONTACTS, {"contact_ids": list({run.contact_id for run in taken if run.contact_id is not None})}
+                _CONTACTS, {"contact_ids": list({run.contact_id for run in runs if run.contact_id is not None})}
             )
         }
-        carts = _Carts(self.session, [run for run in taken if self._plans[run.workflow_id].per is Per.CART])
+        carts = _Carts(self.session, [run for run in runs if self._plans[run.workflow_id].per is Per.CART])
         last_emailed = last_emailed_at(self.session, list(contacts))
-        saves: list[dict[str, Any]] = []
-        emails: list[dict[str, Any]] = []
-        unconfirmed: dict[str, tuple[Row[Any], Row[Any]]] = {}
-        tallies = _Tallies()
-        for run in taken:
-            plan = self._plans[run.workflow_id]
+        advanced = []
+        for run in runs:
             contact = contacts.get(run.contact_id) if run.contact_id is not None else None
             moved = advance(
-                plan,
+                self._plans[run.workflow_id],
                 run.cursor,
                 run.step,
                 due_at[run.id],
@@ -173,12 +188,22 @@ class RunPass:
             written = [self._cart_email(run, path, email, contact, cart) for path, email in moved.emails if contact]
             if contact is not None and any(not row["transactional"] for row in written):
                 last_emailed[contact.id] = self.now  # the period counts from it for the pass's next runs too
+            advanced.append((run, contact, cart, moved, written))
+        taken = take_unchanged(self.session, runs, self.now)
+        saves: list[dict[str, Any]] = []
+        emails: list[dict[str, Any]] = []
+        unconfirmed: dict[str, tuple[Row[Any], Row[Any]]] = {}
+        tallies = _Tallies()
+        for run, contact, cart, moved, written in advanced:
+            if run.id not in taken:
+                continue
             emails += written
             carts.settle(cart, moved, bool(written))
             if contact is not None and any(reason is Withheld.UNCONFIRMED for _, reason in moved.withheld):
                 unconfirmed[confirmation_key(contact.id)] = (run, contact)
-            history = tallies.count(run, moved, written)
-            saves.append(self._save(run, moved, history))
+            saves.append(self._save(run, moved, tallies.count(run, moved, written)))
+        if not saves:
+            return 0
         asked = already_queued(self.session, unconfirmed)
         emails += [
             self._confirmation_email(run, contact) for key, (run, contact) in unconfirmed.items() if key not in asked

@@ -14,23 +14,35 @@ from urllib.parse import urlsplit
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, insert, select, update
 
 from ..db import insert_for
-from ..models import Contact, Run, Site, StepCount, utcnow
+from ..models import Contact, OutboxEmail, Run, Site, StepCount, utcnow
 from .carts import CART_UPDATED, DEFAULT_CART, CartChange, CartChanges, cart_key, order_revenue, owner
 from .conditions import Subject, where_subject
 from .definitions import EventTrigger, IdentifiedTrigger, PageTrigger, Per
-from .library import enabled_plans
+from .library import site_plans
 from .matching import Facts, page_matches, where_passes
 from .plans import Plan
 from .states import ExitReason, RunState
 
 _RUNS = Run.__table__
 _COUNTS = StepCount.__table__
+_OUTBOX = OutboxEmail.__table__
 _COLUMNS = ("id", "workflow_id", "key", "step", "waiting_for", "version", "holdout", "history")
 _OPEN_OF_OWNER = select(*(_RUNS.c[name] for name in _COLUMNS)).where(
     _RUNS.c.site_id == bindparam("site_id"), _RUNS.c.owner == bindparam("owner"), _RUNS.c.state == RunState.WAITING
 )
 _EVER = (
     select(_RUNS.c.id)
+    .where(
+        _RUNS.c.site_id == bindparam("site_id"),
+        _RUNS.c.owner == bindparam("owner"),
+        _RUNS.c.workflow_id == bindparam("workflow_id"),
+        _RUNS.c.key == bindparam("key"),
+    )
+    .limit(1)
+)
+_EMAILED_EVER = (
+    select(_RUNS.c.id)
+    .join(_OUTBOX, _OUTBOX.c.run_id == _RUNS.c.id)
     .where(
         _RUNS.c.site_id == bindparam("site_id"),
         _RUNS.c.owner == bindparam("owner"),
@@ -78,7 +90,7 @@ class RunBook:
     @property
     def plans(self) -> list[Plan]:
         if self._plans is None:
-            self._plans = enabled_plans.of(self.connection, self.site.id, self.site.workflows_stamp or 0)
+            self._plans = site_plans.of(self.connection, self.site.id, self.site.workflows_stamp or 0)
         return self._plans
 
     def open_runs(self, run_owner: str) -> list[OpenRun]:
@@ -148,14 +160,15 @@ def apply_event(
     tracked = event["kind"] == "track"
     changes = cart_changes or {}
     for plan in plans:
+        enabled = plan.workflow.enabled  # a workflow switched off starts nothing, but what ends its runs still does
         if tracked and event["name"] in plan.exit_events:
             _exit(book, plan, run_owner, now, _keys_named(plan, event), ExitReason.EVENT)
         closed = {key for key, change in changes.items() if change is CartChange.CLOSED}
         if plan.per is Per.CART and closed:
             _exit(book, plan, run_owner, now, closed, ExitReason.CART_CLOSED)
-        if tracked and event["name"] in plan.awaited_events:
+        if enabled and tracked and event["name"] in plan.awaited_events:
             _heard(book, plan, event, run_owner, now)
-        if _triggered(book, plan, event, created_contact) and _moves_cart(plan, event, changes):
+        if enabled and _triggered(book, plan, event, created_contact) and _moves_cart(plan, event, changes):
             _start(book, plan, event, run_owner, now)
         goal = plan.workflow.goal
         if tracked and goal is not None and event["name"] == goal.event and event["contact_id"] is not None:
@@ -295,7 +308,10 @@ def _start(book: RunBook, plan: Plan, event: Mapping[str, Any], run_owner: str, 
         book.open_runs(run_owner).remove(running)  # it ended as the event came: a new run, as after any end
     if not plan.workflow.reentry:
         params = {"site_id": book.site.id, "owner": run_owner, "workflow_id": plan.id, "key": key}
-        if book.connection.execute(_EVER, params).first() is not None:
+        # Per cart, re-entry is about emails: a cart emailed once is not emailed again, but one that was ordered,
+        # deleted or emptied and filled again is a new cart.
+        earlier = _EMAILED_EVER if plan.per is Per.CART else _EVER
+        if book.connection.execute(earlier, params).first() is not None:
             return
     row = {
         "site_id": book.site.id,

@@ -12,6 +12,9 @@ from .matching import Facts, condition_passes
 from .plans import Plan
 from .states import ExitReason, RunState, Withheld
 
+# An email due a whole period after the last one is not held back by the seconds the worker took to reach either.
+PERIOD_GRACE = timedelta(minutes=1)
+
 
 @dataclass(frozen=True)
 class Standing:
@@ -58,6 +61,9 @@ def advance(
     moved = Moved(step=step)
     last_emailed_at = standing.last_emailed_at
     while cursor is not None:
+        if cursor not in plan.steps:  # its definition changed under it and lost the step: the run cannot go on
+            moved.state, moved.exit_reason = RunState.EXITED, ExitReason.REDEFINED
+            return moved
         current = plan.steps[cursor]
         if isinstance(current, EmailStep) and not standing.known:
             moved.cursor = cursor  # an anonymous run waits here until its visitor is identified
@@ -106,7 +112,7 @@ def withheld(
         return Withheld.UNSUBSCRIBED
     if standing.confirmed_only and not standing.confirmed:
         return Withheld.UNCONFIRMED
-    recent = last_emailed_at is not None and now - last_emailed_at < standing.period
+    recent = last_emailed_at is not None and now - last_emailed_at < standing.period - PERIOD_GRACE
     if recent and not email.transactional:
         return Withheld.RECENTLY_EMAILED
     return None
