@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import auth, contacts, display, live, outbox, overview, sites, workflows  # noqa: F401 (each adds its pages to bp)
+from . import (  # noqa: F401 (each adds its pages to bp)
+    auth,
+    contacts,
+    display,
+    flows,
+    live,
+    outbox,
+    overview,
+    sites,
+    workflows,
+)
 from .blueprint import bp
 from .scope import all_sites
 

@@ -23,10 +23,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ..api.schemas import MAX_ID
-from ..automation.states import CartState, CloseReason
+from ..automation.states import CartState, CloseReason, RunState
+from ..automation.stats import Counts, Stats
 from ..contacts.addresses import normalise_email
 from ..mail.outbox import OutboxStatus
-from ..models import Base, Cart, Contact, Event, OutboxEmail, Visitor
+from ..models import Base, Cart, Contact, Event, OutboxEmail, StepCount, Visitor
+from ..models import Run as EngineRun
 from ..sqlfunctions import day_of, json_values
 
 T = TypeVar("T")
@@ -284,6 +286,81 @@ def failed_count(session: Session, site_id: int) -> int:
         .where(OutboxEmail.site_id == site_id, OutboxEmail.status == OutboxStatus.FAILED)
     )
     return session.scalar(query) or 0
+
+
+# Engine workflows
+
+
+@dataclass(frozen=True)
+class WorkflowFigures:
+    """A workflow's line in the list: runs waiting now, and runs, emails and conversions of both groups."""
+
+    waiting: int
+    runs: int
+    emails: int
+    conversions: int
+
+
+def workflow_figures(session: Session, workflow_ids: list[int]) -> dict[int, WorkflowFigures]:
+    """Each workflow's figures in two reads for all of them: its step counts (never its runs), and its waiting
+    runs counted in the (workflow_id, state, step) index."""
+    if not workflow_ids:
+        return {}
+    stats: dict[int, Stats] = {workflow_id: Stats() for workflow_id in workflow_ids}
+    for row in session.scalars(select(StepCount).where(StepCount.workflow_id.in_(workflow_ids))):
+        stats[row.workflow_id].counts[row.path, row.holdout] = Counts(
+            entered=row.entered, emailed=row.emailed, withheld=row.withheld, converted=row.converted
+        )
+    waiting_query = (
+        select(EngineRun.workflow_id, func.count())
+        .where(EngineRun.workflow_id.in_(workflow_ids), EngineRun.state == RunState.WAITING)
+        .group_by(EngineRun.workflow_id)
+    )
+    waiting: dict[int, int] = {workflow_id: count for workflow_id, count in session.execute(waiting_query).all()}
+    figures = {}
+    for workflow_id, figures_of in stats.items():
+        groups = (figures_of.group(False), figures_of.group(True))
+        figures[workflow_id] = WorkflowFigures(
+            waiting=waiting.get(workflow_id, 0),
+            runs=sum(group["runs"] for group in groups),
+            emails=sum(group["emails"] for group in groups),
+            conversions=sum(group["conversions"] for group in groups),
+        )
+    return figures
+
+
+@dataclass(frozen=True)
+class WorkflowRun:
+    """One run of an engine workflow, with its contact's email (None while the visitor is anonymous)."""
+
+    run: EngineRun
+    email: str | None
+
+
+@dataclass(frozen=True)
+class RunsSlice:
+    """The newest runs started before a run (or the newest of all), and the last of them when older ones follow."""
+
+    runs: list[WorkflowRun]
+    older_than: int | None  # the run id to ask older runs from; None when these are the oldest
+
+
+def workflow_runs(session: Session, workflow_id: int, before: EngineRun | None, limit: int = PAGE_SIZE) -> RunsSlice:
+    """A workflow's runs, newest first, `limit` at a time, after `before` (a run of it) when given: a range of the
+    (workflow_id, started_at) index, never a count or an offset, however many runs it has."""
+    query = (
+        select(EngineRun, Contact.email)
+        .outerjoin(Contact, EngineRun.contact_id == Contact.id)
+        .where(EngineRun.workflow_id == workflow_id)
+    )
+    if before is not None:
+        query = query.where(
+            EngineRun.started_at <= before.started_at,
+            or_(EngineRun.started_at < before.started_at, EngineRun.id < before.id),
+        )
+    rows = session.execute(query.order_by(EngineRun.started_at.desc(), EngineRun.id.desc()).limit(limit + 1)).all()
+    runs = [WorkflowRun(run, email) for run, email in rows[:limit]]
+    return RunsSlice(runs, runs[-1].run.id if len(rows) > limit else None)
 
 
 # Outbox

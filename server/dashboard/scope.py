@@ -9,10 +9,10 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from .. import db
-from ..models import Contact, OutboxEmail, Site
+from ..models import Contact, OutboxEmail, Site, WorkflowDefinition
 from .queries import by_id
 
-Record = TypeVar("Record", Contact, OutboxEmail)
+Record = TypeVar("Record", Contact, OutboxEmail, WorkflowDefinition)
 
 
 def all_sites() -> list[Site]:
@@ -60,7 +60,8 @@ def remember(site: Site) -> None:
 
 
 def record_of_a_site(model: type[Record], row_id: int, missing: str) -> tuple[Record, Site]:
-    """A contact's or an email's row (404 with `missing` when there is none) and its site, now the current one."""
+    """A contact's, an email's or a workflow's row (404 with `missing` when there is none) and its site, now the
+    current one."""
     row = by_id(db.session(), model, row_id)
     if row is None or not current_user.may_see(row.site_id):
         abort(404, missing)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import re
 import uuid
+from html.parser import HTMLParser
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -36,3 +38,47 @@ def sign_in(client: FlaskClient, email: str, password: str = PASSWORD) -> FlaskC
     answer = client.post("/login", data={"email": email, "password": password, "csrf_token": csrf_token(client)})
     assert answer.status_code == 302, answer.get_data(as_text=True)
     return client
+
+
+class _Tables(HTMLParser):
+    """The text of each cell of each row of one table (found by id), as a reader sees it: tags dropped, spaces
+    collapsed."""
+
+    def __init__(self, table_id: str) -> None:
+        super().__init__()
+        self.table_id = table_id
+        self.depth = 0  # tables open inside the wanted one, itself included
+        self.rows: list[list[str]] = []
+        self.cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table" and (self.depth or dict(attrs).get("id") == self.table_id):
+            self.depth += 1
+        elif self.depth and tag == "tr":
+            self.rows.append([])
+        elif self.depth and tag in ("td", "th"):
+            self.cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and self.depth:
+            self.depth -= 1
+        elif self.depth and tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append(" ".join("".join(self.cell).split()))
+            self.cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self.cell is not None:
+            self.cell.append(data)
+
+
+def table_rows(page: str, table_id: str) -> list[list[str]]:
+    """The rows of the table `table_id` on `page` (its header row first), each a list of its cells' text."""
+    parser = _Tables(table_id)
+    parser.feed(page)
+    return parser.rows
+
+
+def text_of(page: str, element_id: str) -> str:
+    """The text of the element `element_id` on `page`, tags dropped and spaces collapsed ("" when there is none)."""
+    match = re.search(rf'<(\w+)[^>]*\bid="{re.escape(element_id)}"[^>]*>(.*?)</\1>', page, re.DOTALL)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", match.group(2))).split()) if match else ""
