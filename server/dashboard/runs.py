@@ -20,7 +20,8 @@ CANCEL_REASONS: dict[str, str] = {
     CloseReason.UNCONFIRMED: (
         "not emailed: the contact has not confirmed (confirmed contacts only; it was asked once by email)"
     ),
-    CloseReason.RECENTLY_EMAILED: "not emailed: the contact had a recovery email within the period",
+    CloseReason.RECENTLY_EMAILED: "not emailed: the contact had an automation email within the email period",
+    CloseReason.HELD_OUT: "not emailed: held out as the control group of the workflow",
 }
 
 

@@ -158,6 +158,7 @@ EXIT_REASONS: dict[str, str] = {
     ExitReason.EVENT: "on an exit_on event",
     ExitReason.REDEFINED: "its step was removed from the document",
     ExitReason.MERGED: "merged into the same run of the contact the visitor turned out to be",
+    ExitReason.CART_CLOSED: "its cart was ordered, deleted or emptied",
 }
 
 
