@@ -501,6 +501,24 @@ def test_without_reentry_a_key_never_has_a_second_run(
     assert subjects(app, site) == ["Your cart"]
 
 
+def test_without_reentry_a_cart_ordered_and_filled_again_is_a_new_cart(
+    app: Flask, client: FlaskClient, site: Site, worker: Worker, clock: Clock, tmp_path: Path
+) -> None:
+    import_workflow(app, site, cart_workflow(email("Your cart", transactional=True), reentry=False), tmp_path)
+    send(client, site, cart_updated(clock.now))
+    catch_up(clock)
+    worker.run_pass()
+    send(client, site, track("order_completed", clock.now, {"id": "cart:42", "data": {"total": 30}}))
+    send(client, site, cart_updated(clock.now))
+    catch_up(clock)
+    worker.run_pass()
+    assert [(run["key"], run["state"]) for run in runs_listed(app, site, "Cart")] == [
+        ("cart:42", "done"),
+        ("cart:42", "done"),
+    ]
+    assert subjects(app, site) == ["Your cart", "Your cart"]
+
+
 # Exit events
 
 

@@ -32,13 +32,12 @@ def cart_document(settings: Workflow, name: str | None = None) -> dict[str, Any]
     return workflow_document(parse_workflow(document))
 
 
-def add_cart_workflow(session: Session, settings: Workflow, now: datetime) -> WorkflowDefinition:
-    """A new site's abandoned-cart workflow, from its settings."""
-    document = cart_document(settings)
+def new_definition(session: Session, site_id: int, document: dict[str, Any], now: datetime) -> WorkflowDefinition:
+    """A new workflow of the site, from a valid document (its name and on/off are the document's)."""
     definition = WorkflowDefinition(
-        site_id=settings.site_id,
+        site_id=site_id,
         name=document["name"],
-        enabled=settings.enabled,
+        enabled=document.get("enabled", True),
         document=document,
         version=1,
         created_at=now,
@@ -46,6 +45,12 @@ def add_cart_workflow(session: Session, settings: Workflow, now: datetime) -> Wo
     )
     session.add(definition)
     session.flush()
+    return definition
+
+
+def add_cart_workflow(session: Session, settings: Workflow, now: datetime) -> WorkflowDefinition:
+    """A new site's abandoned-cart workflow, from its settings."""
+    definition = new_definition(session, settings.site_id, cart_document(settings), now)
     settings.definition_id = definition.id
     return definition
 

@@ -227,10 +227,13 @@ def _values(cart: CartRow) -> tuple[Any, ...]:
 
 
 class CartChange(StrEnum):
-    """What an event did to a cart, as the runs that follow it read it: its timer started again (a new cart, a
-    new cycle or an update within the cap), it changed without moving its timer, or it closed."""
+    """What an event did to a cart, as the runs that follow it read it: its timer started again (a new cart or an
+    update within the cap, a new cycle after a close or after an email), it changed without moving its timer, or
+    it closed."""
 
     RESCHEDULED = "rescheduled"
+    REOPENED = "reopened"  # a new cycle of a cart closed before (ordered, deleted, emptied, withheld)
+    REENTERED = "reentered"  # a new cycle of a cart emailed before (re-entry on)
     KEPT = "kept"
     CLOSED = "closed"
 
@@ -267,6 +270,7 @@ def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_
     received_at = event["received_at"]
     cart = book.find(cart_owner, key)
     workflow = book.workflow
+    opened = CartChange.RESCHEDULED
     if cart is None:
         if not has_lines(data):
             return {}
@@ -280,6 +284,7 @@ def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_
         _record_update(cart, event, sent_at, data)
         return {key: CartChange.KEPT}
     elif cart.state != CartState.OPEN:
+        opened = CartChange.REENTERED if cart.state == CartState.EMAILED else CartChange.REOPENED
         cart.state, cart.cycle, cart.resets, cart.closed_reason = CartState.OPEN, cart.cycle + 1, 0, None
         cart.emailed_at, cart.deadline_at, cart.order_total = None, None, None
     else:
@@ -292,7 +297,7 @@ def update_cart(book: CartBook, event: Mapping[str, Any], cart_owner: str, sent_
     change = CartChange.KEPT
     if cart.deadline_at is None or cart.resets <= workflow.max_resets:
         cart.deadline_at = received_at + timedelta(seconds=workflow.delay_seconds)
-        change = CartChange.RESCHEDULED
+        change = opened
     schedule(cart, workflow)
     return {key: change}
 

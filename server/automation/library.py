@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from ..models import Run, Site, Workflow, WorkflowDefinition
 from ..sites import client_keys
-from .cart_workflow import mirror_settings, write_cart_workflow
+from .cart_workflow import mirror_settings, new_definition, write_cart_workflow
 from .carts import reconfigure
 from .definitions import Workflow as Definition
 from .definitions import parse_workflow, step_paths, workflow_document
 from .plans import Plan
-from .states import ExitReason, RunState
+from .states import ExitReason, RunState, exited
 
 _DEFINITIONS = WorkflowDefinition.__table__
 _OF_SITE = (
@@ -88,16 +88,7 @@ def import_workflow(session: Session, site: Site, raw: Any, now: datetime) -> Im
     exited = 0
     created = definition is None
     if definition is None:
-        definition = WorkflowDefinition(
-            site_id=site.id,
-            name=workflow.name,
-            enabled=workflow.enabled,
-            document=document,
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(definition)
+        definition = new_definition(session, site.id, document, now)
     else:
         definition.document, definition.enabled = document, workflow.enabled
         definition.version += 1
@@ -159,14 +150,7 @@ def _exit_lost_runs(session: Session, workflow_id: int, paths: set[str], now: da
         session.execute(
             update(Run)
             .where(Run.id.in_(lost[start : start + 500]))
-            .values(
-                state=RunState.EXITED,
-                exit_reason=ExitReason.REDEFINED,
-                due_at=None,
-                ended_at=now,
-                updated_at=now,
-                version=Run.version + 1,
-            )
+            .values(**exited(ExitReason.REDEFINED, now), version=Run.version + 1)
             .execution_options(synchronize_session=False)
         )
     return len(lost)

@@ -14,43 +14,28 @@ from urllib.parse import urlsplit
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, insert, select, update
 
 from ..db import insert_for
-from ..models import Contact, OutboxEmail, Run, Site, StepCount, utcnow
+from ..models import Contact, Run, Site, StepCount, utcnow
 from .carts import CART_UPDATED, DEFAULT_CART, CartChange, CartChanges, cart_key, order_revenue, owner
 from .conditions import Subject, where_subject
 from .definitions import EventTrigger, IdentifiedTrigger, PageTrigger, Per
 from .library import site_plans
 from .matching import Facts, page_matches, where_passes
 from .plans import Plan
-from .states import ExitReason, RunState
+from .states import ExitReason, RunState, exited
 
 _RUNS = Run.__table__
 _COUNTS = StepCount.__table__
-_OUTBOX = OutboxEmail.__table__
 _COLUMNS = ("id", "workflow_id", "key", "step", "waiting_for", "version", "holdout", "history")
 _OPEN_OF_OWNER = select(*(_RUNS.c[name] for name in _COLUMNS)).where(
     _RUNS.c.site_id == bindparam("site_id"), _RUNS.c.owner == bindparam("owner"), _RUNS.c.state == RunState.WAITING
 )
-_EVER = (
-    select(_RUNS.c.id)
-    .where(
-        _RUNS.c.site_id == bindparam("site_id"),
-        _RUNS.c.owner == bindparam("owner"),
-        _RUNS.c.workflow_id == bindparam("workflow_id"),
-        _RUNS.c.key == bindparam("key"),
-    )
-    .limit(1)
+_SAME_KEY = (
+    _RUNS.c.site_id == bindparam("site_id"),
+    _RUNS.c.owner == bindparam("owner"),
+    _RUNS.c.workflow_id == bindparam("workflow_id"),
+    _RUNS.c.key == bindparam("key"),
 )
-_EMAILED_EVER = (
-    select(_RUNS.c.id)
-    .join(_OUTBOX, _OUTBOX.c.run_id == _RUNS.c.id)
-    .where(
-        _RUNS.c.site_id == bindparam("site_id"),
-        _RUNS.c.owner == bindparam("owner"),
-        _RUNS.c.workflow_id == bindparam("workflow_id"),
-        _RUNS.c.key == bindparam("key"),
-    )
-    .limit(1)
-)
+_EVER = select(_RUNS.c.id).where(*_SAME_KEY).limit(1)
 _INSERT = insert(_RUNS)
 _CONVERTIBLE = select(_RUNS.c.id, _RUNS.c.holdout, _RUNS.c.history).where(
     _RUNS.c.workflow_id == bindparam("workflow_id"),
@@ -169,7 +154,7 @@ def apply_event(
         if enabled and tracked and event["name"] in plan.awaited_events:
             _heard(book, plan, event, run_owner, now)
         if enabled and _triggered(book, plan, event, created_contact) and _moves_cart(plan, event, changes):
-            _start(book, plan, event, run_owner, now)
+            _start(book, plan, event, run_owner, now, changes)
         goal = plan.workflow.goal
         if tracked and goal is not None and event["name"] == goal.event and event["contact_id"] is not None:
             convert(
@@ -193,26 +178,33 @@ def _runs_of(book: RunBook, plan: Plan, run_owner: str) -> list[OpenRun]:
     return [run for run in book.open_runs(run_owner) if run.workflow_id == plan.id]
 
 
+_MOVED = (CartChange.RESCHEDULED, CartChange.REOPENED, CartChange.REENTERED)
+
+
 def _moves_cart(plan: Plan, event: Mapping[str, Any], changes: CartChanges) -> bool:
     """Whether a trigger counts for a run per cart: a `cart_updated` only when it moved its cart's timer."""
     if plan.per is not Per.CART or event["name"] != CART_UPDATED:
         return True
-    return changes.get(run_key(plan, event)) is CartChange.RESCHEDULED
+    return changes.get(run_key(plan, event)) in _MOVED
+
+
+def _may_enter_again(book: RunBook, plan: Plan, key: str, run_owner: str, changes: CartChanges) -> bool:
+    """Whether a new run may start for a key that may have had runs: always with re-entry on. Off, per cart it is
+    about the cart (a cart emailed once is not emailed again, one closed and filled again is a new cart); for the
+    others no second run for the key, ever."""
+    if plan.workflow.reentry:
+        return True
+    if plan.per is Per.CART and changes.get(key) is not None:
+        return changes[key] is not CartChange.REENTERED
+    params = {"site_id": book.site.id, "owner": run_owner, "workflow_id": plan.id, "key": key}
+    return book.connection.execute(_EVER, params).first() is None
 
 
 def _exit(book: RunBook, plan: Plan, run_owner: str, now: datetime, keys: set[str] | None, reason: ExitReason) -> None:
     """End the owner's waiting runs of the workflow under `keys` (None: all of them)."""
     for run in _runs_of(book, plan, run_owner):
         if keys is None or run.key in keys:
-            _move(
-                book,
-                run,
-                state=RunState.EXITED,
-                exit_reason=reason,
-                due_at=None,
-                ended_at=now,
-                updated_at=now,
-            )
+            _move(book, run, **exited(reason, now))
             book.open_runs(run_owner).remove(run)
 
 
@@ -281,7 +273,9 @@ def run_key(plan: Plan, event: Mapping[str, Any]) -> str:
     return ""
 
 
-def _start(book: RunBook, plan: Plan, event: Mapping[str, Any], run_owner: str, now: datetime) -> None:
+def _start(
+    book: RunBook, plan: Plan, event: Mapping[str, Any], run_owner: str, now: datetime, changes: CartChanges
+) -> None:
     """Start a run for the trigger; for the same key a waiting run restarts (when the workflow says so) or goes
     on as it is; after a run ended, a new one starts only with re-entry on."""
     key = run_key(plan, event)
@@ -306,13 +300,8 @@ def _start(book: RunBook, plan: Plan, event: Mapping[str, Any], run_owner: str, 
             running.step, running.waiting_for = None, None
             return
         book.open_runs(run_owner).remove(running)  # it ended as the event came: a new run, as after any end
-    if not plan.workflow.reentry:
-        params = {"site_id": book.site.id, "owner": run_owner, "workflow_id": plan.id, "key": key}
-        # Per cart, re-entry is about emails: a cart emailed once is not emailed again, but one that was ordered,
-        # deleted or emptied and filled again is a new cart.
-        earlier = _EMAILED_EVER if plan.per is Per.CART else _EVER
-        if book.connection.execute(earlier, params).first() is not None:
-            return
+    if not _may_enter_again(book, plan, key, run_owner, changes):
+        return
     row = {
         "site_id": book.site.id,
         "workflow_id": plan.id,
@@ -395,14 +384,7 @@ def adopt_visitor_runs(connection: Connection, site_id: int, visitor_id: int, co
         connection.execute(
             update(_RUNS)
             .where(_RUNS.c.id.in_(merged))
-            .values(
-                state=RunState.EXITED,
-                exit_reason=ExitReason.MERGED,
-                due_at=None,
-                ended_at=now,
-                updated_at=now,
-                version=_RUNS.c.version + 1,
-            )
+            .values(**exited(ExitReason.MERGED, now), version=_RUNS.c.version + 1)
         )
     connection.execute(
         update(_RUNS)

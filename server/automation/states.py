@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -63,3 +64,9 @@ class Withheld(StrEnum):
     RECENTLY_EMAILED = "recently_emailed"
     UNCONFIRMED = "unconfirmed"
     NO_TEMPLATE = "no_template"
+
+
+def exited(reason: ExitReason, now: datetime) -> dict[str, Any]:
+    """The columns of a run that exits for `reason` now: no longer due, ended. (Its version moves with every
+    write of a run, so whoever writes it bumps that too.)"""
+    return {"state": RunState.EXITED, "exit_reason": reason, "due_at": None, "ended_at": now, "updated_at": now}

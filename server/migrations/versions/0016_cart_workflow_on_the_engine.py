@@ -71,6 +71,7 @@ def cart_document(enabled: bool, delay_seconds: float, reentry: bool) -> dict[st
         "restart": True,
         "exit_on": ["order_completed", "cart_deleted"],
         "reentry": reentry,
+        "goal": {"event": "order_completed", "within": "7d"},
         "steps": [{"wait": duration_text(delay_seconds)}, {"email": {}}],
     }
 
