@@ -95,7 +95,9 @@ def abandoned_cart(app: Flask, site: Site, email: str) -> None:
     with db.new_session(app) as session:
         ingest(session, session.get_one(Site, site.id), [event])
         receive_carts_at(session, site.id, moment)  # deadlines count from receipt: moved back as the clock cannot be
-        session.execute(update(Run).where(Run.site_id != site.id, Run.state == "waiting").values(state="exited"))
+        session.execute(
+            update(Run).where(Run.site_id != site.id, Run.state == "waiting").values(state="exited", due_at=None)
+        )
         session.commit()
 
 
