@@ -1,21 +1,26 @@
-"""Benchmark the dashboard: every page's response time with 1,000,000 events and 100,000 contacts in one site.
+"""Benchmark the dashboard: every page's response time with 1,000,000 events, 100,000 contacts and 1,000,000
+workflow runs in one site.
 
-    .venv/bin/python -m bench.dashboard [--events 1000000] [--contacts EVENTS/10] [--runs 7] [--pages overview,contact]
+    .venv/bin/python -m bench.dashboard [--events 1000000] [--contacts EVENTS/10] [--workflow-runs EVENTS]
+        [--runs 7] [--pages overview,contact]
 
 On SQLite, and on PostgreSQL too when SIBYL_BENCH_POSTGRES_URL names a server, each on a fresh database.
 Seeds it in bulk (a month of page views, cart events and identifications in time order, carts in every
-state and their emails: SQLAlchemy Core executemany in large chunks on SQLite, COPY on PostgreSQL),
-signs in with Flask's test client and times, per page, the median and slowest of `--runs` requests after
-one warm-up request. `--pages` times only the pages whose label or path contains one of its words.
+state and their emails, then two months of runs of the three-email cart series with their step counts:
+SQLAlchemy Core executemany in large chunks on SQLite, COPY on PostgreSQL), signs in with Flask's test
+client and times, per page, the median and slowest of `--runs` requests after one warm-up request. `--pages`
+times only the pages whose label or path contains one of its words.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import statistics
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,8 +32,11 @@ from sqlalchemy.orm import Session
 from bench.databases import fresh_database, kinds
 from bench.table import Row, render
 from server import create_app, db
+from server.automation.definitions import PRESETS
+from server.automation.library import import_workflow
+from server.automation.states import ExitReason, RunState
 from server.dashboard.users import create_user
-from server.models import Cart, Contact, Event, OutboxEmail, Visitor
+from server.models import Cart, Contact, Event, OutboxEmail, Run, Site, StepCount, Visitor
 from server.sites import create_site
 
 PASSWORD = "bench-password"
@@ -234,6 +242,139 @@ def seed(app: Flask, contacts: int, events: int, now: datetime) -> dict[str, int
     }
 
 
+# The cart series preset (three emails, after 1h, 24h and 48h more) with a tenth of its runs held out, as a shop
+# measuring its lift would run it; its waits, each with the email step that follows and when the wait begins and
+# ends after the run's start.
+SERIES_DOCUMENT = json.loads((PRESETS / "cart-series.json").read_text()) | {"holdout": 0.1}
+SERIES = [
+    ("steps[0]", "steps[1]", timedelta(hours=0), timedelta(hours=1)),
+    ("steps[2]", "steps[3]", timedelta(hours=1), timedelta(hours=25)),
+    ("steps[4]", "steps[5]", timedelta(hours=25), timedelta(hours=73)),
+]
+RUNS_SPAN = timedelta(days=60)  # runs start at an even rate over the last two months
+GOAL = timedelta(days=7)  # the preset's goal: an order within 7 days of the start converts the run
+ANONYMOUS = 0.03  # runs of a visitor never identified: they wait at the first email for an address
+ORDERS = {False: 0.05, True: 0.035}  # an order during each wait, sent and held out: exits on it and converts
+LEAVES = 0.03  # a cart deleted or emptied during each wait: the run exits
+REFUSED = 0.04  # a sent run's email withheld (no address, unsubscribed, emailed recently)
+LATE_ORDERS = {False: 0.02, True: 0.015}  # an order after the last email, within the goal's 7 days
+
+Tally = defaultdict[tuple[str, bool], defaultdict[str, float]]
+
+
+def series_run(rng: random.Random, started: datetime, now: datetime, holdout: bool, known: bool) -> dict[str, Any]:
+    """Where a run of the series started at `started` is at `now`: exited by an order or a closed cart during a
+    wait, waiting at a wait (an anonymous run at the first email, for an address), or done after its last email;
+    converted when its contact ordered within the goal. Its columns, with `emailed` and `withheld` paths added."""
+    age = now - started
+    run: dict[str, Any] = {"emailed": [], "withheld": [], "converted_at": None, "revenue": None}
+    history: list[str] = []
+    for wait, email, begins, ends in SERIES:
+        history.append(wait)
+        draw, at = rng.random(), begins + (ends - begins) * rng.random()
+        if draw < ORDERS[holdout] + LEAVES and at <= age:
+            ordered = draw < ORDERS[holdout]
+            reason = ExitReason.EVENT if ordered or rng.random() < 0.5 else ExitReason.CART_CLOSED
+            ended = started + at
+            if ordered and known:
+                run |= {"converted_at": ended}
+            exited = {"state": RunState.EXITED, "step": wait, "cursor": None, "due_at": None, "history": history}
+            return run | exited | {"exit_reason": reason, "updated_at": ended, "ended_at": ended}
+        if age < ends or not known:
+            due = started + ends if known else None  # an anonymous run waits at the email until it has an address
+            waiting = {"state": RunState.WAITING, "step": wait, "cursor": email, "due_at": due, "history": history}
+            return run | waiting | {"exit_reason": None, "updated_at": started + begins, "ended_at": None}
+        history.append(email)
+        run["emailed" if not holdout and rng.random() >= REFUSED else "withheld"].append(email)
+    ended = started + SERIES[-1][3]
+    late = ended + (GOAL - SERIES[-1][3]) * rng.random()
+    if rng.random() < LATE_ORDERS[holdout] and late <= now:
+        run |= {"converted_at": late}
+    done = {"state": RunState.DONE, "step": SERIES[-1][1], "cursor": None, "due_at": None, "history": history}
+    return run | done | {"exit_reason": None, "updated_at": ended, "ended_at": ended}
+
+
+def count_run(tally: Tally, run: dict[str, Any]) -> None:
+    """Add the run to the step counts as the worker and ingest would have: its start, each step it entered, its
+    emails sent and withheld, and its conversion on the workflow and each step it passed."""
+    holdout = run["holdout"]
+    for path in ["", *run["history"]]:
+        tally[path, holdout]["entered"] += 1
+    for path in run["emailed"]:
+        tally[path, holdout]["emailed"] += 1
+    for path in run["withheld"]:
+        tally[path, holdout]["withheld"] += 1
+    if run["converted_at"] is not None:
+        for path in ["", *run["history"]]:
+            tally[path, holdout]["converted"] += 1
+            tally[path, holdout]["revenue"] += run["revenue"]
+
+
+def seed_workflow(app: Flask, site_id: int, count: int, now: datetime) -> dict[str, int]:
+    """The cart series with `count` runs of the site's contacts (a few of anonymous visitors) over two months, in
+    the order they started, and the step counts they add up to; the workflow's id, a run in the middle and how
+    many runs wait, are held out and converted."""
+    rng = random.Random(2)
+    with db.new_session(app) as session:
+        site = session.get_one(Site, site_id)
+        workflow_id = import_workflow(session, site, SERIES_DOCUMENT, now - RUNS_SPAN).definition.id
+        session.commit()
+        contact_ids = list(session.scalars(select(Contact.id).where(Contact.site_id == site_id)))
+        anonymous = list(session.scalars(select(Visitor.id).where(Visitor.contact_id.is_(None))))
+    carts = [cart_data(rng) for _ in range(64)]
+    starts = sorted(now - RUNS_SPAN * rng.random() for _ in range(count))
+    tally: Tally = defaultdict(lambda: defaultdict(float))
+
+    def row(started: datetime) -> dict[str, Any]:
+        visitor = rng.choice(anonymous) if anonymous and rng.random() < ANONYMOUS else None
+        contact = rng.choice(contact_ids) if visitor is None else None
+        holdout = rng.random() < SERIES_DOCUMENT["holdout"]
+        cart = rng.choice(carts)
+        run = series_run(rng, started, now, holdout, contact is not None) | {"holdout": holdout, "data": cart}
+        if run["converted_at"] is not None:
+            run["revenue"] = float(cart["total"])
+        count_run(tally, run)
+        del run["emailed"], run["withheld"]
+        return run | {
+            "site_id": site_id,
+            "workflow_id": workflow_id,
+            "owner": f"contact:{contact}" if contact is not None else f"visitor:{visitor}",
+            "key": f"cart:{rng.randrange(1, 100_000)}",
+            "contact_id": contact,
+            "visitor_id": visitor,
+            "waiting_for": None,
+            "lease_until": None,
+            "version": 1,
+            "cycle": 1,
+            "properties": {},
+            "started_at": started,
+        }
+
+    run_ids = bulk(
+        app, Run, ([row(started) for started in starts[part : part + CHUNK]] for part in range(0, count, CHUNK))
+    )
+    with db.new_session(app) as session:
+        session.execute(
+            insert(StepCount),
+            [
+                {"workflow_id": workflow_id, "path": path, "holdout": holdout, **values}
+                for (path, holdout), values in sorted(tally.items())
+            ],
+        )
+        session.execute(text("ANALYZE"))
+        session.commit()
+        waiting_runs = select(func.count()).where(Run.workflow_id == workflow_id, Run.state == RunState.WAITING)
+        waiting = session.scalar(waiting_runs) or 0
+    return {
+        "workflow": workflow_id,
+        "middle_run": run_ids[len(run_ids) // 2],
+        "runs": len(run_ids),
+        "waiting": waiting,
+        "held_out": int(tally["", True]["entered"]),
+        "converted": int(tally["", False]["converted"] + tally["", True]["converted"]),
+    }
+
+
 def signed_in_client(app: Flask) -> Any:
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
@@ -258,6 +399,9 @@ def pages(ids: dict[str, int], contacts: int, events: int) -> list[tuple[str, st
         ("/automation", "automation, all runs"),
         ("/automation?status=failed", "automation, failed runs"),
         ("/automation?status=cancelled&page=10", "automation, cancelled, page 10"),
+        (f"/workflows?site={site}", "workflows"),
+        (f"/workflows/{ids['workflow']}", f"a workflow with {ids['runs']:,} runs"),
+        (f"/workflows/{ids['workflow']}?before={ids['middle_run']}", "its runs older than the middle one"),
         ("/outbox", "outbox"),
         ("/outbox?status=failed", "outbox, failed"),
         (f"/outbox/{ids['email']}", "one email"),
@@ -272,18 +416,29 @@ def chosen(page: tuple[str, str], words: list[str] | None) -> bool:
     return words is None or any(word in page[0] or word in page[1] for word in words)
 
 
-def measure(kind: str, events: int, contacts: int, runs: int, words: list[str] | None = None) -> list[Row]:
+def measure(
+    kind: str, events: int, contacts: int, workflow_runs: int, runs: int, words: list[str] | None = None
+) -> list[Row]:
     area = f"dashboard ({kind})"
     with fresh_database(kind) as url:
         app = create_app({"DATABASE_URL": url, "WORKER": "external"})
+        now = datetime.now(UTC)
         started = time.perf_counter()
-        ids = seed(app, contacts, events, datetime.now(UTC))
+        ids = seed(app, contacts, events, now)
+        seeded = time.perf_counter()
+        ids |= seed_workflow(app, ids["site"], workflow_runs, now)
         result = [
             Row(
                 area,
                 f"seed {events:,} events, {contacts:,} contacts, {ids['carts']:,} carts, {ids['emails']:,} emails",
-                f"{time.perf_counter() - started:.0f} s",
-            )
+                f"{seeded - started:.0f} s",
+            ),
+            Row(
+                area,
+                f"seed {ids['runs']:,} runs of one workflow ({ids['waiting']:,} waiting, {ids['held_out']:,} held out, "
+                f"{ids['converted']:,} converted)",
+                f"{time.perf_counter() - seeded:.0f} s",
+            ),
         ]
         client = signed_in_client(app)
         for path, label in (page for page in pages(ids, contacts, events) if chosen(page, words)):
@@ -309,22 +464,28 @@ def measure(kind: str, events: int, contacts: int, runs: int, words: list[str] |
 
 
 def rows(
-    events: int = 1_000_000, contacts: int | None = None, runs: int = 7, words: list[str] | None = None
+    events: int = 1_000_000,
+    contacts: int | None = None,
+    runs: int = 7,
+    words: list[str] | None = None,
+    workflow_runs: int | None = None,
 ) -> list[Row]:
     """Every page (or those `words` choose) on SQLite, then on PostgreSQL when SIBYL_BENCH_POSTGRES_URL names one."""
     contacts = contacts if contacts is not None else max(events // 10, 100)
-    return [row for kind in kinds() for row in measure(kind, events, contacts, runs, words)]
+    workflow_runs = workflow_runs if workflow_runs is not None else events
+    return [row for kind in kinds() for row in measure(kind, events, contacts, workflow_runs, runs, words)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--contacts", type=int, help="default: a tenth of --events")
+    parser.add_argument("--workflow-runs", type=int, help="runs of the one workflow; default: as many as --events")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--pages", help="comma-separated words: time only the pages whose label or path has one")
     args = parser.parse_args()
     words = [word.strip() for word in args.pages.split(",")] if args.pages else None
-    print(render(rows(args.events, args.contacts, args.runs, words)))
+    print(render(rows(args.events, args.contacts, args.runs, words, args.workflow_runs)))
 
 
 if __name__ == "__main__":
