@@ -241,7 +241,7 @@ class Run(Base):
         Index("ix_runs_owner", "site_id", "owner"),
         Index("ix_runs_contact_started", "contact_id", "started_at"),
         Index("ix_runs_workflow_started", "workflow_id", "started_at"),
-        Index("ix_runs_workflow_state_step", "workflow_id", "state", "step"),
+        Index("ix_runs_workflow_state_step", "workflow_id", "state", "step", "holdout"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -303,7 +303,7 @@ class WorkflowFigures:
 
 def workflow_figures(session: Session, workflow_ids: list[int]) -> dict[int, WorkflowFigures]:
     """Each workflow's figures in two reads for all of them: its step counts (never its runs), and its waiting
-    runs counted in the (workflow_id, state, step) index."""
+    runs counted in the (workflow_id, state, step, holdout) index."""
     if not workflow_ids:
         return {}
     stats: dict[int, Stats] = {workflow_id: Stats() for workflow_id in workflow_ids}

@@ -65,7 +65,7 @@ def upgrade() -> None:
     op.create_index('ix_runs_owner', 'runs', ['site_id', 'owner'])
     op.create_index('ix_runs_contact_started', 'runs', ['contact_id', 'started_at'])
     op.create_index('ix_runs_workflow_started', 'runs', ['workflow_id', 'started_at'])
-    op.create_index('ix_runs_workflow_state_step', 'runs', ['workflow_id', 'state', 'step'])
+    op.create_index('ix_runs_workflow_state_step', 'runs', ['workflow_id', 'state', 'step', 'holdout'])
     op.create_index(
         'uq_runs_open',
         'runs',
