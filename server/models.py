@@ -115,6 +115,7 @@ class Contact(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     link_nonce: Mapped[str | None] = mapped_column(String(32), default=new_link_nonce)
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # IANA name, as its browser last said on identify
 
 
 class Visitor(Base):
@@ -159,7 +160,7 @@ class Event(Base):
 
 class Workflow(Base):
     """A site's cart and email settings: its abandoned-cart workflow's on/off, delay and re-entry, the cap on a
-    cart's timer resets, the recovery email's subject, confirmed contacts only, and the email period."""
+    cart's timer resets, the recovery email's subject, confirmed contacts only, the email period and quiet hours."""
 
     __tablename__ = "workflows"
 
@@ -171,6 +172,10 @@ class Workflow(Base):
     subject: Mapped[str] = mapped_column(String(255), default="You left something in your cart")
     confirmed_only: Mapped[bool] = mapped_column(Boolean, default=False)
     contact_period_seconds: Mapped[float] = mapped_column(Float, default=86400.0)  # across all of its workflows
+    # Quiet hours, minutes after midnight in the contact's time zone (the site's when unknown); none: no quiet hours.
+    quiet_start: Mapped[int | None] = mapped_column(Integer)
+    quiet_end: Mapped[int | None] = mapped_column(Integer)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     # The site's abandoned-cart workflow, which these settings write (the engine runs it like any other).
     definition_id: Mapped[int | None] = mapped_column(ForeignKey("workflow_definitions.id", ondelete="SET NULL"))
 
@@ -242,6 +247,7 @@ class Run(Base):
         Index("ix_runs_contact_started", "contact_id", "started_at"),
         Index("ix_runs_workflow_started", "workflow_id", "started_at"),
         Index("ix_runs_workflow_state_step", "workflow_id", "state", "step", "holdout"),
+        Index("ix_runs_site_converted", "site_id", "converted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
