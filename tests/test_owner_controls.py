@@ -185,3 +185,37 @@ def test_an_out_of_range_duration_is_an_option_error_not_a_crash(app: Flask, opt
     site = new_site(app, "owner")
     result = cli(app, "workflows", "set", site.name, option, value)
     assert result.exit_code == 2 and f"Invalid value for {option}: '{value}': from " in result.output
+
+
+def test_the_automation_page_sets_quiet_hours_and_the_shops_zone_and_names_what_it_cannot_read(
+    app: Flask, owner: FlaskClient
+) -> None:
+    site = new_site(app, "owner")
+    form = {
+        "csrf_token": csrf_token(owner, "/automation"),
+        "site": site.id,
+        "delay": "1h",
+        "max_resets": "100",
+        "subject": "Your cart",
+        "contact_period": "1d",
+        "enabled": "on",
+    }
+    answer = owner.post("/automation", data={**form, "quiet_hours": "21h to 8h", "time_zone": "Mars/Base"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert "Write a span of the 24-hour clock, such as 21:00-08:00" in page and "An IANA time zone" in page
+    with db.new_session(app) as session:
+        settings = session.get_one(Workflow, site.id)
+        assert (settings.quiet_start, settings.time_zone) == (None, "UTC")
+
+    answer = owner.post("/automation", data={**form, "quiet_hours": "21:30-7:00", "time_zone": "Europe/Paris"})
+    assert answer.status_code == 302
+    page = owner.get(f"/automation?site={site.id}").get_data(as_text=True)
+    assert 'value="21:30-07:00"' in page and 'value="Europe/Paris"' in page
+    result = cli(app, "sites", "set", site.name)
+    assert "quiet hours 21:30-07:00, time zone Europe/Paris" in result.output
+
+    assert owner.post("/automation", data={**form, "quiet_hours": "", "time_zone": "UTC"}).status_code == 302
+    with db.new_session(app) as session:
+        settings = session.get_one(Workflow, site.id)
+        assert (settings.quiet_start, settings.quiet_end, settings.time_zone) == (None, None, "UTC")

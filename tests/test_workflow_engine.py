@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -18,7 +19,7 @@ from server import db
 from server.automation.runner import RunPass, claim_due_runs
 from server.automation.stats import workflow_stats
 from server.automation.worker import Worker
-from server.models import OutboxEmail, Run, Site, WorkflowDefinition
+from server.models import Contact, OutboxEmail, Run, Site, WorkflowDefinition
 
 from .support.carts import THOMAS, cart_updated, track
 from .support.cli import cli
@@ -752,6 +753,119 @@ def test_an_email_period_of_zero_lifts_the_cap(
     assert result.exit_code == 0, result.output
     two_workflows(app, site, tmp_path, email("Follow-up"))
     assert emails_at_the_start_and_an_hour_later(app, client, site, worker, clock) == ["Reminder", "Follow-up"]
+
+
+# Quiet hours
+
+
+def quiet_around(moment: datetime, zone: str) -> tuple[str, datetime]:
+    """Quiet hours from an hour before `moment` to two hours after it, on the clock of `zone`; when they end."""
+    local = moment.astimezone(ZoneInfo(zone))
+    start, end = local - timedelta(hours=1), local + timedelta(hours=2)
+    return f"{start:%H:%M}-{end:%H:%M}", end.replace(second=0, microsecond=0).astimezone(UTC)
+
+
+def quiet_site(app: Flask, site: Site, quiet: str, zone: str = "UTC") -> None:
+    result = cli(app, "sites", "set", site.name, "--quiet-hours", quiet, "--time-zone", zone)
+    assert result.exit_code == 0, result.output
+    assert f"quiet hours {quiet}, time zone {zone}" in result.output
+
+
+def thomas_in(app: Flask, site: Site, zone: str | None) -> None:
+    """Thomas's browser said it is in `zone` (None: it never said)."""
+    with db.new_session(app) as session:
+        contact = session.scalars(select(Contact).where(Contact.site_id == site.id, Contact.email == THOMAS)).one()
+        contact.time_zone = zone
+        session.commit()
+
+
+def cart_emailed_at_once(
+    app: Flask, client: FlaskClient, site: Site, clock: Clock, tmp_path: Path, zone: str | None, **options: Any
+) -> None:
+    """A workflow emailing Thomas's cart as soon as it is updated, and his cart, his browser in `zone`."""
+    import_workflow(app, site, cart_workflow(email("Your cart", **options)), tmp_path)
+    send(client, site, cart_updated(clock.now))
+    thomas_in(app, site, zone)
+    catch_up(clock)
+
+
+def test_an_email_due_in_the_contacts_quiet_hours_waits_for_their_end_in_the_contacts_zone(
+    app: Flask, client: FlaskClient, site: Site, worker: Worker, clock: Clock, tmp_path: Path
+) -> None:
+    quiet, ends = quiet_around(clock.now, "Asia/Tokyo")
+    quiet_site(app, site, quiet, zone="Pacific/Honolulu")  # nineteen hours behind Tokyo: outside the span there
+    cart_emailed_at_once(app, client, site, clock, tmp_path, "Asia/Tokyo")
+    worker.run_pass()
+    assert subjects(app, site) == []
+    (run,) = runs_of(app, site)
+    assert (run.state, run.cursor, run.due_at) == ("waiting", "steps[0]", ends)
+    clock.now = ends - timedelta(seconds=1)
+    worker.run_pass()
+    assert subjects(app, site) == []
+    clock.now = ends
+    worker.run_pass()
+    assert subjects(app, site) == ["Your cart"]
+    assert [(run.state, run.step) for run in runs_of(app, site)] == [("done", "steps[0]")]
+
+
+def test_a_contact_whose_browser_never_said_its_zone_has_the_sites_quiet_hours(
+    app: Flask, client: FlaskClient, site: Site, worker: Worker, clock: Clock, tmp_path: Path
+) -> None:
+    quiet, ends = quiet_around(clock.now, "America/New_York")
+    quiet_site(app, site, quiet, zone="America/New_York")
+    cart_emailed_at_once(app, client, site, clock, tmp_path, None)
+    worker.run_pass()
+    assert subjects(app, site) == []
+    assert [run.due_at for run in runs_of(app, site)] == [ends]
+
+
+def test_outside_the_contacts_quiet_hours_the_email_goes_at_once(
+    app: Flask, client: FlaskClient, site: Site, worker: Worker, clock: Clock, tmp_path: Path
+) -> None:
+    quiet, _ = quiet_around(clock.now, "Asia/Tokyo")
+    quiet_site(app, site, quiet, zone="Asia/Tokyo")
+    cart_emailed_at_once(app, client, site, clock, tmp_path, "Pacific/Honolulu")
+    worker.run_pass()
+    assert subjects(app, site) == ["Your cart"]
+
+
+def test_a_transactional_email_ignores_quiet_hours(
+    app: Flask, client: FlaskClient, site: Site, worker: Worker, clock: Clock, tmp_path: Path
+) -> None:
+    quiet, _ = quiet_around(clock.now, "UTC")
+    quiet_site(app, site, quiet)
+    cart_emailed_at_once(app, client, site, clock, tmp_path, "UTC", transactional=True)
+    worker.run_pass()
+    assert subjects(app, site) == ["Your cart"]
+
+
+def test_quiet_hours_off_send_at_once(
+    app: Flask, client: FlaskClient, site: Site, worker: Worker, clock: Clock, tmp_path: Path
+) -> None:
+    quiet, _ = quiet_around(clock.now, "UTC")
+    quiet_site(app, site, quiet)
+    result = cli(app, "sites", "set", site.name, "--quiet-hours", "off")
+    assert "quiet hours off" in result.output
+    cart_emailed_at_once(app, client, site, clock, tmp_path, "UTC")
+    worker.run_pass()
+    assert subjects(app, site) == ["Your cart"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--quiet-hours", "25:00-08:00", "24-hour clock"),
+        ("--quiet-hours", "21:00", "24-hour clock"),
+        ("--quiet-hours", "08:00-08:00", "starts and ends at the same time"),
+        ("--time-zone", "Mars/Olympus_Mons", "not an IANA time zone"),
+    ],
+)
+def test_sites_set_refuses_quiet_hours_and_zones_it_cannot_read(
+    app: Flask, site: Site, option: str, value: str, said: str
+) -> None:
+    result = cli(app, "sites", "set", site.name, option, value)
+    assert result.exit_code == 2
+    assert option in result.output and said in result.output
 
 
 # Several workers

@@ -7,7 +7,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -26,6 +26,7 @@ from .claims import lease
 from .definitions import Email, Per, parse_workflow
 from .matching import Facts
 from .plans import Plan
+from .quiet_hours import QuietHours, zone_named
 from .runs import add_counts
 from .states import CartState, CloseReason, RunState, Withheld, closed
 from .steps import Moved, Standing, advance
@@ -51,7 +52,13 @@ _TAKE_COLUMNS = (
     _RUNS.c.history,
 )
 _CONTACTS = select(
-    Contact.id, Contact.email, Contact.email_blacklisted, Contact.confirmed_at, Contact.attributes, Contact.link_nonce
+    Contact.id,
+    Contact.email,
+    Contact.email_blacklisted,
+    Contact.confirmed_at,
+    Contact.attributes,
+    Contact.link_nonce,
+    Contact.time_zone,
 ).where(Contact.id.in_(bindparam("contact_ids", expanding=True)))
 _DEFINITIONS = select(WorkflowDefinition.id, WorkflowDefinition.version, WorkflowDefinition.document).where(
     WorkflowDefinition.id.in_(bindparam("workflow_ids", expanding=True))
@@ -241,6 +248,8 @@ class RunPass:
             period=timedelta(seconds=settings.contact_period_seconds if settings else DEFAULT_PERIOD),
             confirmed=contact.confirmed_at is not None,
             confirmed_only=bool(settings and settings.confirmed_only),
+            quiet=QuietHours.stored(settings.quiet_start, settings.quiet_end) if settings else None,
+            zone=zone_named(contact.time_zone) or zone_named(settings.time_zone if settings else None) or UTC,
         )
 
     def _cart_email(

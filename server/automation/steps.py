@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Container
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from .definitions import Email, EmailStep, ExitStep, IfStep, WaitForStep, WaitStep
 from .matching import Facts, condition_passes
 from .plans import Plan
+from .quiet_hours import QuietHours
 from .states import ExitReason, RunState, Withheld
 
 # An email due a whole period after the last one is not held back by the seconds the worker took to reach either.
@@ -19,7 +20,8 @@ PERIOD_GRACE = timedelta(minutes=1)
 @dataclass(frozen=True)
 class Standing:
     """What the email steps need to know of the run's contact: none yet (an anonymous run waits for one), no
-    address, unsubscribed, or when it was last emailed; the site's one-email-per-period rule and its templates."""
+    address, unsubscribed, or when it was last emailed, and its time zone; the site's one-email-per-period rule, its
+    quiet hours and its templates."""
 
     known: bool
     email: bool = True
@@ -29,6 +31,8 @@ class Standing:
     templates: Container[str] = frozenset()
     confirmed: bool = True
     confirmed_only: bool = False  # the site emails only contacts its own server vouched for
+    quiet: QuietHours | None = None
+    zone: tzinfo = UTC  # the contact's, or the site's when its browser never said
 
 
 @dataclass
@@ -68,6 +72,11 @@ def advance(
         if isinstance(current, EmailStep) and not standing.known:
             moved.cursor = cursor  # an anonymous run waits here until its visitor is identified
             return moved
+        if isinstance(current, EmailStep) and (
+            until := quiet_until(current.email, holdout, standing, last_emailed_at, now)
+        ):
+            moved.cursor, moved.due_at = cursor, until  # the email waits for the contact's morning
+            return moved
         moved.step = cursor
         moved.entered.append(cursor)
         if isinstance(current, WaitStep | WaitForStep):
@@ -95,6 +104,18 @@ def advance(
         cursor = plan.following[cursor]
     moved.state = RunState.DONE
     return moved
+
+
+def quiet_until(
+    email: Email, holdout: bool, standing: Standing, last_emailed_at: datetime | None, now: datetime
+) -> datetime | None:
+    """When the quiet hours the contact is in now end, for an email that would go out now (or, held out, would
+    have: the groups keep the same timing); None when it goes now. A transactional email ignores quiet hours."""
+    if email.transactional or standing.quiet is None:
+        return None
+    if withheld(email, holdout, standing, last_emailed_at, now) not in (None, Withheld.HOLDOUT):
+        return None  # it sends nothing either way: the run goes on at once
+    return standing.quiet.until(now, standing.zone)
 
 
 def withheld(

@@ -1,9 +1,10 @@
-"""Option values the commands share: a duration within bounds."""
+"""Option values the commands share: a duration within bounds, quiet hours."""
 
 from __future__ import annotations
 
 import click
 
+from ..automation.quiet_hours import QuietHours
 from ..config import parse_duration
 
 
@@ -17,3 +18,13 @@ def duration_option(text: str, option: str, at_most: float, zero: bool) -> float
         least = "0" if zero else "more than 0"
         raise click.BadParameter(f"{text!r}: from {least} to {at_most / 86400:g} days", param_hint=option)
     return seconds
+
+
+def quiet_hours_option(text: str) -> QuietHours | None:
+    """The span `text` gives (`21:00-08:00`), or None for `off`."""
+    if text.strip().lower() in ("off", "none", ""):
+        return None
+    try:
+        return QuietHours.parse(text)
+    except ValueError as error:
+        raise click.BadParameter(f"{text!r}: {error}", param_hint="--quiet-hours") from None

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from .. import db
 from ..automation.carts import MAX_PERIOD, workflow_of
+from ..automation.quiet_hours import QuietHours, zone_named
 from ..ingest.trusted_servers import normalise_networks
 from ..models import Site
 from ..sites import (
@@ -24,7 +25,7 @@ from ..sites import (
     snippet,
     tracking_status,
 )
-from .options import duration_option
+from .options import duration_option, quiet_hours_option
 
 sites_cli = AppGroup("sites", help="Create sites and print their tracking code.")
 
@@ -94,6 +95,12 @@ def snippet_command(name: str, url: str | None) -> None:
     help="At most one automation email per contact in this period, across all workflows: seconds, or 90s, 15m, "
     "24h, 7d (0 for no limit); transactional email steps ignore it.",
 )
+@click.option(
+    "--quiet-hours",
+    help="Automation emails due in this span of the contact's night wait for its end, in the contact's time zone "
+    "(the site's when its browser never said): 21:00-08:00, or 'off'; transactional email steps ignore it.",
+)
+@click.option("--time-zone", help="The site's IANA time zone, for contacts whose own is unknown: Europe/Paris, UTC.")
 def sites_set_command(
     name: str,
     require_consent: bool | None,
@@ -101,14 +108,25 @@ def sites_set_command(
     hosts: str | None,
     servers: str | None,
     email_period: str | None,
+    quiet_hours: str | None,
+    time_zone: str | None,
 ) -> None:
     """Change a site's consent settings (its tracking code must then be pasted again), its emails' hosts, its
-    servers or its email period."""
+    servers, its email period, quiet hours or time zone."""
     with db.new_session(current_app) as session:
         site = site_named(session, name)
+        settings = workflow_of(session, site.id)
         if email_period is not None:
-            settings = workflow_of(session, site.id)
             settings.contact_period_seconds = duration_option(email_period, "--email-period", MAX_PERIOD, zero=True)
+        if quiet_hours is not None:
+            quiet = quiet_hours_option(quiet_hours)
+            settings.quiet_start, settings.quiet_end = (quiet.start, quiet.end) if quiet else (None, None)
+        if time_zone is not None:
+            if zone_named(time_zone) is None:
+                raise click.BadParameter(
+                    f"{time_zone!r} is not an IANA time zone this server knows", param_hint="--time-zone"
+                )
+            settings.time_zone = time_zone
         if require_consent is not None:
             site.require_consent = require_consent
         if respect_dnt is not None:
@@ -131,8 +149,13 @@ def sites_set_command(
             f"emails link to {', '.join(sorted(email_hosts(site))) or 'no host (name an origin or --email-hosts)'}."
         )
         click.echo(f"{name}: trusted servers {', '.join(site.servers) or 'none listed'} (and the origins' addresses).")
-        period = workflow_of(session, site.id).contact_period_seconds
+        period = settings.contact_period_seconds
         click.echo(f"{name}: at most one email per contact every {period:g}s" if period else f"{name}: no email period")
+        quiet = QuietHours.stored(settings.quiet_start, settings.quiet_end)
+        click.echo(
+            f"{name}: quiet hours {quiet or 'off'}, time zone {settings.time_zone} "
+            "(for contacts whose browser did not say theirs)."
+        )
         if require_consent is not None or respect_dnt is not None:
             click.echo(f"Paste `flask --app server sites snippet {name}` again.")
 

@@ -9,6 +9,7 @@ from .. import db
 from ..api.schemas import is_number
 from ..automation.carts import MAX_DELAY, MAX_PERIOD, MAX_RESETS, workflow_of
 from ..automation.library import cart_settings_changed
+from ..automation.quiet_hours import QuietHours, zone_named
 from ..config import parse_duration
 from ..models import Site, Workflow, utcnow
 from .blueprint import bp
@@ -34,6 +35,8 @@ def automation() -> str:
         "subject": workflow.subject,
         "contact_period": duration(workflow.contact_period_seconds),
         "confirmed_only": workflow.confirmed_only,
+        "quiet_hours": str(QuietHours.stored(workflow.quiet_start, workflow.quiet_end) or ""),
+        "time_zone": workflow.time_zone,
     }
     return _page(site, workflow, form, {})
 
@@ -52,8 +55,17 @@ def save_workflow() -> Response | tuple[str, int]:
         "subject": request.form.get("subject", "").strip(),
         "contact_period": request.form.get("contact_period", "").strip(),
         "confirmed_only": request.form.get("confirmed_only") == "on",
+        "quiet_hours": request.form.get("quiet_hours", "").strip(),
+        "time_zone": request.form.get("time_zone", "").strip() or "UTC",
     }
     errors: dict[str, str] = {}
+    quiet: QuietHours | None = None
+    try:
+        quiet = QuietHours.parse(str(form["quiet_hours"])) if form["quiet_hours"] else None
+    except ValueError as error:
+        errors["quiet_hours"] = f"{str(error).capitalize()}; empty: none."
+    if zone_named(str(form["time_zone"])) is None:
+        errors["time_zone"] = "An IANA time zone, such as Europe/Paris or America/New_York."
     period = 0.0
     try:
         period = parse_duration(str(form["contact_period"]))
@@ -78,6 +90,8 @@ def save_workflow() -> Response | tuple[str, int]:
     workflow.delay_seconds, workflow.max_resets = delay, int(str(form["max_resets"]))
     workflow.subject = str(form["subject"])
     workflow.contact_period_seconds, workflow.confirmed_only = period, bool(form["confirmed_only"])
+    workflow.quiet_start, workflow.quiet_end = (quiet.start, quiet.end) if quiet else (None, None)
+    workflow.time_zone = str(form["time_zone"])
     cart_settings_changed(session, site, workflow, old_delay, utcnow())
     session.commit()
     flash(f"Saved: the workflow is {'on' if workflow.enabled else 'off'}, delay {duration(delay)}.", "success")
