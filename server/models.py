@@ -242,7 +242,7 @@ class Run(Base):
 
     __tablename__ = "runs"
     __table_args__ = (
-        Index("ix_runs_due", "due_at"),
+        Index("ix_runs_workflow_due", "workflow_id", "due_at"),
         Index("ix_runs_owner", "site_id", "owner"),
         Index("ix_runs_contact_started", "contact_id", "started_at"),
         Index("ix_runs_workflow_started", "workflow_id", "started_at"),

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from server import db
 from server.automation.runner import RunPass, claim_due_runs
@@ -24,6 +24,7 @@ from server.models import Contact, OutboxEmail, Run, Site, WorkflowDefinition
 from .support.carts import THOMAS, cart_updated, track
 from .support.cli import cli
 from .support.clock import Clock
+from .support.databases import on_postgres
 from .support.guide import GUIDE_CART
 from .support.sites import new_site
 from .support.store import Store
@@ -896,6 +897,28 @@ def test_two_workers_passing_the_same_runs_write_each_email_once(
         clock.advance(timedelta(minutes=30))
     written = Counter((sent.recipient, sent.step) for sent in emails_of(app, site))
     assert written == {(shopper, step): 1 for shopper in SHOPPERS for step in ("steps[0]", "steps[2]")}
+
+
+@pytest.mark.skipif(on_postgres(), reason="reads SQLite's query plans")
+def test_a_claim_reads_only_due_runs_of_enabled_workflows_through_their_index(app: Flask, clock: Clock) -> None:
+    """However many overdue runs a workflow switched off keeps, a pass never reads them."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(_connection: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    engine = app.extensions["sibyl.engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with db.new_session(app) as session:
+            claim_due_runs(session, clock.now, timedelta(minutes=1))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    (statement, parameters), *_ = [(text, values) for text, values in seen if "UPDATE runs" in text]
+    with engine.connect() as connection:
+        plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+    assert any("ix_runs_workflow_due (workflow_id=? AND due_at<?)" in line for line in plan), plan
+    assert not any(line.startswith("SCAN runs") for line in plan), plan
 
 
 def test_a_claim_outlived_by_its_lease_writes_nothing_twice(

@@ -93,13 +93,12 @@ def _plan(workflow_id: int, version: int, document: dict[str, Any]) -> Plan:
 
 
 def claim_due_runs(session: Session, now: datetime, lease_for: timedelta) -> list[tuple[int, int, datetime]]:
-    """Lease the due runs of enabled workflows that no one holds: (id, version, due time) of each. Reads due rows
-    only, through the due-time index."""
+    """Lease the due runs of enabled workflows that no one holds: (id, version, due time) of each. Reads the due
+    rows of enabled workflows only, through the (workflow, due time) index: the overdue runs of a workflow switched
+    off are never read while it is off, however many."""
+    enabled = select(WorkflowDefinition.id).where(WorkflowDefinition.enabled.is_(True))
     free = or_(Run.lease_until.is_(None), Run.lease_until < now)
-    enabled = select(WorkflowDefinition.id).where(
-        WorkflowDefinition.id == Run.workflow_id, WorkflowDefinition.enabled.is_(True)
-    )
-    ready = select(Run.id).where(Run.due_at <= now, free, enabled.exists()).order_by(Run.due_at)
+    ready = select(Run.id).where(Run.workflow_id.in_(enabled), Run.due_at <= now, free).order_by(Run.due_at)
     rows = lease(session, Run, ready, now + lease_for, Run.id, Run.version, Run.due_at)
     return [(row.id, row.version, row.due_at) for row in rows]
 
