@@ -96,7 +96,9 @@ def claim_due_runs(session: Session, now: datetime, lease_for: timedelta) -> lis
     """Lease the due runs of enabled workflows that no one holds: (id, version, due time) of each. Reads the due
     rows of enabled workflows only, through the (workflow, due time) index: the overdue runs of a workflow switched
     off are never read while it is off, however many."""
-    enabled = select(WorkflowDefinition.id).where(WorkflowDefinition.enabled.is_(True))
+    enabled = list(session.scalars(select(WorkflowDefinition.id).where(WorkflowDefinition.enabled.is_(True))))
+    if not enabled:
+        return []
     free = or_(Run.lease_until.is_(None), Run.lease_until < now)
     ready = select(Run.id).where(Run.workflow_id.in_(enabled), Run.due_at <= now, free).order_by(Run.due_at)
     rows = lease(session, Run, ready, now + lease_for, Run.id, Run.version, Run.due_at)
