@@ -30,6 +30,10 @@ const enqueue = (type, name, properties, extra) => {
     properties,
     ...extra,
   }
+  // An identified message carries the browser's IANA time zone (none without Intl), for quiet hours in its own time
+  try {
+    message.email && (message.tz = Intl.DateTimeFormat().resolvedOptions().timeZone)
+  } catch {}
   check(size(message) <= MAX_BYTES, 'size')
   if (off()) return
   add(message)
