@@ -243,16 +243,26 @@ def test_a_contact_is_exported_as_json_and_deleted_from_its_page(owner: FlaskCli
     store(
         app,
         site,
-        event("identify", "identify", now, email="erase.me@example.com", attributes={"FIRSTNAME": "Ada"}),
+        event(
+            "identify",
+            "identify",
+            now,
+            email="erase.me@example.com",
+            attributes={"FIRSTNAME": "Ada"},
+            time_zone="Europe/London",
+        ),
         event("page", "Home", now, email="erase.me@example.com", url="https://shop.example/"),
     )
     with db.new_session(app) as session:
         contact_id = session.scalar(select(Contact.id).where(Contact.site_id == site.id))
+    shown = owner.get(f"/contacts/{contact_id}").get_data(as_text=True)
+    assert '<th scope="row">Time zone</th><td id="time-zone">Europe/London</td>' in shown
     download = owner.get(f"/contacts/{contact_id}/export.json")
     assert download.status_code == 200
     assert download.headers["Content-Disposition"] == f'attachment; filename="contact-{contact_id}.json"'
     document = download.get_json()
     assert document["contact"]["attributes"] == {"FIRSTNAME": "Ada"}
+    assert document["contact"]["time_zone"] == "Europe/London"
     assert sorted(event["name"] for event in document["events"]) == ["Home", "identify"]
 
     page = f"/contacts/{contact_id}"

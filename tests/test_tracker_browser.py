@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, Request, Route
@@ -47,6 +48,59 @@ def test_calls_made_before_load_are_sent_once_each_in_order(
     contact = store.contact(site, "thomas@example.com")
     assert contact is not None and contact.attributes == {"FIRSTNAME": "Thomas"}
     assert {event.contact_id for event in events} == {contact.id}
+
+
+def sent_messages(page: Page, receiver: Process) -> list[dict[str, Any]]:
+    """Every message the page sends to /collect from now on, as sent: the list fills while Playwright runs (a
+    wait_until with the page)."""
+    messages: list[dict[str, Any]] = []
+
+    def collected(request: Request) -> None:
+        if request.url == f"{receiver.url}/collect" and request.post_data:
+            messages.extend(json.loads(request.post_data)["messages"])
+
+    page.on("request", collected)
+    return messages
+
+
+@pytest.mark.browser_context_args(timezone_id="Asia/Tokyo")
+def test_an_identify_call_gives_the_contact_the_browsers_time_zone(
+    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site, receiver: Process
+) -> None:
+    sent = sent_messages(page, receiver)
+    open_tracked(page, page_host, tracking_code, "/tz-identify", "sendinblue.identify('kenji@example.com')")
+    wait_until(lambda: len(sent) == 2, page=page)
+    store.wait_for_events(site, 2)
+    contact = store.contact(site, "kenji@example.com")
+    assert contact is not None and contact.time_zone == "Asia/Tokyo"
+    assert [(m["type"], m.get("tz")) for m in sent] == [("page", None), ("identify", "Asia/Tokyo")]  # only the identify
+
+
+@pytest.mark.browser_context_args(timezone_id="Asia/Tokyo")
+def test_a_page_identified_by_sib_email_id_gives_the_contact_the_browsers_time_zone(
+    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site, receiver: Process
+) -> None:
+    sent = sent_messages(page, receiver)
+    open_tracked(page, page_host, tracking_code, "/tz-email-id", "window.sib.email_id = 'yuki@example.com'")
+    page.evaluate("sendinblue.track('viewed')")
+    wait_until(lambda: len(sent) == 2, page=page)
+    store.wait_for_events(site, 2)
+    contact = store.contact(site, "yuki@example.com")
+    assert contact is not None and contact.time_zone == "Asia/Tokyo"
+    assert {(m["email"], m["tz"]) for m in sent} == {("yuki@example.com", "Asia/Tokyo")}
+
+
+def test_a_browser_without_intl_identifies_without_a_time_zone(
+    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site, receiver: Process
+) -> None:
+    sent = sent_messages(page, receiver)
+    page.add_init_script("delete window.Intl")
+    open_tracked(page, page_host, tracking_code, "/tz-no-intl", "sendinblue.identify('old.browser@example.com')")
+    wait_until(lambda: len(sent) == 2, page=page)
+    store.wait_for_events(site, 2)
+    contact = store.contact(site, "old.browser@example.com")
+    assert contact is not None and contact.time_zone is None
+    assert [("tz" in m) for m in sent] == [False, False]
 
 
 def test_page_view_carries_brevos_reserved_properties_and_the_visitor_cookie(

@@ -82,6 +82,8 @@ Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
 Properties = Annotated[dict[str, Any], AfterValidator(bounded), AfterValidator(_identifying_email)]
 Identifier = Annotated[str, Field(pattern=r"^[\w.\-]+$", min_length=1, max_length=sizes.ID_CHARS)]
 Name = Annotated[str, Field(min_length=1, max_length=sizes.NAME_CHARS)]
+# Shaped like an IANA time zone's name (`Asia/Tokyo`, `Etc/GMT+9`); whether this server knows the zone is ingest's rule
+TimeZoneName = Annotated[str, Field(min_length=1, max_length=sizes.TIME_ZONE_CHARS, pattern=r"^[A-Za-z0-9_+\-/]+$")]
 EventName = Annotated[str, Field(min_length=1, max_length=sizes.NAME_CHARS, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
@@ -134,6 +136,7 @@ class Message(BaseModel):
     url: str | None = Field(default=None, max_length=sizes.URL_CHARS)
     name: str | None = Field(default=None, max_length=sizes.NAME_CHARS)
     email: Email | None = None
+    tz: TimeZoneName | None = None  # the browser's, sent with an identification
     properties: Properties = Field(default_factory=dict)
     eventdata: EventData | None = None
 
@@ -176,6 +179,7 @@ def _spelled(raw: Any, name: str, other: str) -> Any:
 class V2Identify(BaseModel):
     email: Email
     attributes: MaybeProperties = Field(default_factory=dict)
+    tz: TimeZoneName | None = None  # the contact's IANA time zone, as the tracker's own identify sends it
 
 
 class V2TrackEvent(BaseModel):

@@ -54,6 +54,7 @@ def export_contact(session: Session, contact: Contact) -> dict[str, Any]:
             "email": contact.email,
             "ext_id": contact.ext_id,
             "attributes": contact.attributes or {},
+            "time_zone": contact.time_zone,
             "emailBlacklisted": contact.email_blacklisted,
             "smsBlacklisted": contact.sms_blacklisted,
             "confirmed_at": _stamp(contact.confirmed_at),

@@ -103,6 +103,7 @@ def _incoming_events(batch: Batch, ip: str | None) -> list[IncomingEvent]:
             url=message.url,
             cuid=batch.cuid,
             email=message.email,
+            time_zone=message.tz,
             properties=message.properties,
             eventdata=message.eventdata.model_dump(exclude_unset=True) if message.eventdata else None,
             attributes=message.properties if message.type == "identify" else {},

@@ -15,6 +15,7 @@ from ..automation import runs
 from ..automation.carts import CartBook, adopt_visitor_carts, apply_event
 from ..contacts.addresses import normalise_email
 from ..contacts.identity import ContactBook, SeenVisitor, contact_by_id, link_visitor, see_visitor
+from ..contacts.time_zones import known_zone
 from ..models import Contact, Event, Site, utcnow
 from ..sites import traffic
 
@@ -39,6 +40,7 @@ class IncomingEvent:
     eventdata: dict[str, Any] | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     ip: str | None = None
+    time_zone: str | None = None  # the sender's IANA time zone, as a browser gives it with an identification
     sent_at: datetime | None = None  # the client's own time for the event, when comparable (see client_time)
     vouched: bool = False  # sent with the secret key: the shop itself stands behind this contact
     identifies: bool = True  # False once the abuse limits refused its identification: it changes no contact
@@ -187,6 +189,7 @@ def _identify(
     elif email:
         contact = book.find_or_create_by_email(email)
         _hand_over_visitor(session, carts, workflow_runs, visitor, contact, pending)
+        _store_time_zone(contact, incoming.time_zone)
     elif visitor is not None and visitor.contact_id is not None:
         if not _changes_contact(book, incoming):
             return visitor.contact_id
@@ -219,6 +222,14 @@ def _hand_over_visitor(
     link_visitor(session, visitor, contact)
     adopt_visitor_carts(carts, visitor, contact)
     workflow_runs.adopt(visitor.id, contact.id)
+
+
+def _store_time_zone(contact: Contact, time_zone: str | None) -> None:
+    """The time zone an identification gives becomes its contact's, the latest one winning, when this server's zone
+    database knows it (an unknown zone leaves the contact's as it was)."""
+    if time_zone is not None and time_zone != contact.time_zone and known_zone(time_zone):
+        contact.time_zone = time_zone
+        contact.modified_at = utcnow()
 
 
 def _changes_contact(book: ContactBook, incoming: IncomingEvent) -> bool:
@@ -262,6 +273,8 @@ def identified_emails(events: list[IncomingEvent]) -> set[str]:
 def without_identification(events: list[IncomingEvent]) -> list[IncomingEvent]:
     """The events as anonymous ones of their browser: an identification refused, the rest still stored."""
     return [
-        replace(event, email=None, attributes={}, identifies=False) if identified_email(event) else event
+        replace(event, email=None, attributes={}, time_zone=None, identifies=False)
+        if identified_email(event)
+        else event
         for event in events
     ]

@@ -68,7 +68,7 @@ def store_server_event(
 @bp.post("/identify")
 def identify() -> Response:
     body = parse_body(V2Identify)
-    return _store("identify", "identify", body.email, body.attributes, attributes=body.attributes)
+    return _store("identify", "identify", body.email, body.attributes, attributes=body.attributes, time_zone=body.tz)
 
 
 @bp.post("/trackEvent")

@@ -2,11 +2,11 @@
 import { off, sib } from './config.js'
 import { consent } from './consent.js'
 import { newId } from './ids.js'
+import { MAX_BYTES } from './limits.js'
 import { add } from './queue.js'
 import { schedule, size } from './transport.js'
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
-const MAX_MESSAGE = 32000 // bytes of JSON, the server's per-event limit
 
 // Call-time URL and timestamp of a call replayed from the loader stub's queue
 let at = {}
@@ -30,7 +30,11 @@ const enqueue = (type, name, properties, extra) => {
     properties,
     ...extra,
   }
-  check(size(message) <= MAX_MESSAGE, 'size')
+  // An identified message carries the browser's IANA time zone (none without Intl), for quiet hours in its own time
+  try {
+    message.email && (message.tz = Intl.DateTimeFormat().resolvedOptions().timeZone)
+  } catch {}
+  check(size(message) <= MAX_BYTES, 'size')
   if (off()) return
   add(message)
   schedule()
@@ -58,16 +62,16 @@ export const page = (name, properties) => {
 
 export const trackLink = (elements, properties) => {
   properties = props(properties)
-  for (const el of elements.nodeType ? [elements] : [...elements])
+  for (const el of elements.nodeType ? [elements] : elements)
     el.addEventListener('click', safe(() => enqueue('link', named(el.href), properties)))
 }
 
-// Public entry points never throw into the page: a bad call is ignored with one warning
+// Public entry points return nothing and never throw into the page: a bad call is ignored with one warning
 export const safe =
   (fn) =>
   (...args) => {
     try {
-      return fn(...args)
+      fn(...args)
     } catch (e) {
       console.warn(e)
     }

@@ -3,7 +3,7 @@ export const sib = (window.sib ||= {})
 
 const src = new URL((document.currentScript || document.getElementById('sendinblue-js') || {}).src || location.href)
 
-export const endpoint = new URL('collect', src).href
+export const endpoint = new URL('collect', src)
 
 // The snippet's window.sib.client_key, else ?key= on sa.js's URL; Brevo's "init" command may set it later
 sib.client_key ||= src.searchParams.get('key')
@@ -25,7 +25,7 @@ let given // consent given on this page, for when localStorage cannot remember i
 export const remember = (yes) => {
   given = yes
   try {
-    yes ? (localStorage.sib_consent = 1) : localStorage.removeItem('sib_consent')
+    yes ? (localStorage.sib_consent = 1) : delete localStorage.sib_consent
   } catch {}
 }
 

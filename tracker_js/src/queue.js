@@ -1,14 +1,13 @@
 // queue.js — unsent messages, in memory and mirrored to localStorage (key sib_q) until the server acknowledges them
 import { held } from './config.js'
-
-const KEY = 'sib_q'
-const MAX = 200
+import { MAX_QUEUE } from './limits.js'
 
 let saving
 
+// The stored queue; none yet (undefined is no JSON), unreadable or blocked: empty
 const read = () => {
   try {
-    return JSON.parse(localStorage[KEY] || '[]')
+    return JSON.parse(localStorage.sib_q)
   } catch {
     return []
   }
@@ -21,11 +20,11 @@ const store = (messages, removed = []) => {
   if (held()) return
   try {
     const skip = new Set(removed.map((m) => m.id))
-    localStorage[KEY] = JSON.stringify(
+    localStorage.sib_q = JSON.stringify(
       read()
         .concat(messages)
         .filter((m) => !skip.has(m.id) && skip.add(m.id))
-        .slice(-MAX)
+        .slice(-MAX_QUEUE)
     )
   } catch {}
 }
@@ -40,7 +39,7 @@ export const save = () => {
 }
 
 export const add = (message) => {
-  queue = queue.concat(message).slice(-MAX)
+  queue = queue.concat(message).slice(-MAX_QUEUE)
   saving ||= setTimeout(save)
 }
 
@@ -59,6 +58,6 @@ export const forget = (messages) => {
 export const clear = () => {
   queue = []
   try {
-    localStorage.removeItem(KEY)
+    delete localStorage.sib_q
   } catch {}
 }

@@ -1,12 +1,8 @@
 // transport.js — delivers the queue to /collect: batched keepalive fetch with backoff, sendBeacon when the page hides
 import { endpoint, held, sib } from './config.js'
+import { DELAY, MAX_BACKOFF, MAX_BYTES, MAX_COUNT } from './limits.js'
 import { forget, queue, release, save } from './queue.js'
 import { visitor } from './visitor.js'
-
-const DELAY = 1000 // wait after the first message, to batch what follows
-const MAX_COUNT = 50
-const MAX_BYTES = 32000 // per request; keepalive requests share a 64 KB quota
-const MAX_BACKOFF = 60000
 
 let timer
 let flying = []
@@ -46,7 +42,7 @@ const send = async () => {
     r = await fetch(endpoint, { method: 'POST', body: body(sent), keepalive: true })
   } catch {}
   flying = []
-  if (!r || r.status == 408 || r.status == 429 || r.status > 499) {
+  if (!r || /408|429|^5/.test(r.status)) {
     clearTimeout(timer)
     timer = 0
     return schedule(r?.headers.get('Retry-After') * 1000 || Math.min(MAX_BACKOFF, DELAY * 2 ** tries++) * (0.5 + Math.random()))

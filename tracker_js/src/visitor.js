@@ -7,7 +7,7 @@ let id
 export const visitor = () => {
   if (!id) {
     try {
-      id = (document.cookie.match(/(?:^|; )sib_cuid=([^;]+)/) || [])[1] || newId()
+      id = (document.cookie.match(/(^|; )sib_cuid=([^;]+)/) || [])[2] || newId()
       document.cookie =
         'sib_cuid=' + id + '; path=/; max-age=34214400; SameSite=Lax' + (location.protocol == 'https:' ? '; Secure' : '')
     } catch {}
