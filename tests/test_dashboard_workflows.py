@@ -10,17 +10,21 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from server import db
 from server.automation.library import import_workflow, workflow_named
-from server.automation.lift import lift
+from server.automation.lift import Lift, lift
 from server.automation.worker import Worker
+from server.dashboard.overview import LiftWords, lift_words
+from server.dashboard.queries import Recovered, recovered_orders
 from server.models import Site, WorkflowDefinition, utcnow
 
 from .support.browser import BROWSER_HEADERS
@@ -400,7 +404,7 @@ def order(moment: datetime, total: float, cart: str, email: str = THOMAS) -> dic
 
 
 def recovered_card(owner: FlaskClient, site: Site) -> str:
-    """The overview's Recovered figure as its reader sees it: label, orders, revenue and lift."""
+    """The overview's Recovered figure as its reader sees it: label, orders and revenue."""
     return text_of(page_of(owner, f"/?site={site.id}"), "recovered-card")
 
 
@@ -461,7 +465,7 @@ def test_held_out_runs_show_the_lift_of_the_workflows_against_them(
     send(client, site, cart_updated(clock.now))  # Thomas's run: held out, no email
     catch_up(clock)
     worker.run_pass()
-    assert recovered_card(owner, site) == "Recovered 0 ordered after an email"  # no sent run to compare yet
+    assert text_of(page_of(owner, f"/?site={site.id}"), "recovered-lift") == ""  # no sent run to compare with yet
     stored(app, site, {**CART_EMAIL, "holdout": 0})
     send(client, site, cart_updated(clock.now, email=ANNA), cuid="d" * 20)  # Anna's run: sent
     catch_up(clock)
@@ -475,10 +479,27 @@ def test_held_out_runs_show_the_lift_of_the_workflows_against_them(
 
     page = page_of(owner, f"/?site={site.id}")
     assert text_of(page, "recovered-lift") == (
-        f"+100.0 points (95 % interval {points(measured.low)} to {points(measured.high)}) against held-out "
+        f"Lift +100.0 points (95 % interval {points(measured.low)} to {points(measured.high)}) against held-out "
         "contacts. The interval includes 0: no difference is shown yet."
     )
-    assert text_of(page, "recovered-card").startswith("Recovered 1 ordered after an email, 30.00 in orders +100.0")
+    assert re.search(r'<a [^>]*id="recovered-lift" href="/workflows"', page)  # where each workflow's lift is
+    assert text_of(page, "recovered-card") == "Recovered 1 ordered after an email, 30.00 in orders"
+
+
+def test_the_lift_says_in_points_whether_its_interval_shows_a_difference() -> None:
+    minus = "\u2212"
+    assert lift_words(Lift(0.031, -0.004, 0.066)) == LiftWords(
+        "+3.1",
+        f"(95 % interval {minus}0.4 to +6.6) against held-out contacts.",
+        "The interval includes 0: no difference is shown yet.",
+    )
+    assert lift_words(Lift(0.05, 0.012, 0.09)).verdict == "The emails brought more conversions, beyond chance."
+    held_out_better = lift_words(Lift(-0.05, -0.09, -0.0004))
+    assert (held_out_better.points, held_out_better.verdict) == (
+        f"{minus}5.0",
+        "Held-out contacts converted more, beyond chance.",
+    )
+    assert held_out_better.interval == f"(95 % interval {minus}9.0 to {minus}0.0) against held-out contacts."
 
 
 def test_a_cart_the_abandoned_cart_emailed_and_ordered_is_recovered_as_before(
@@ -513,3 +534,42 @@ def test_the_overview_reads_converted_runs_and_their_emails_through_their_indexe
     assert any("ix_runs_site_converted" in line for line in touching)
     assert any("ix_outbox_run" in line for line in touching)
     assert touching and all(line.startswith("SEARCH") for line in touching), plans
+
+
+# What ANALYZE leaves for one site with a million runs of 100,000 contacts, each with about two emails.
+MILLION_RUNS_STATISTICS = {
+    ("runs", "ix_runs_site_converted"): "1000000 1000000 8",
+    ("runs", "ix_runs_contact_started"): "1000000 10 1",
+    ("runs", "ix_runs_owner"): "1000000 1000000 10",
+    ("runs", "ix_runs_workflow_started"): "1000000 1000000 1",
+    ("runs", "ix_runs_workflow_state_step"): "1000000 1000000 333334 142858 71429",
+    ("runs", "ix_runs_due"): "1000000 25",
+    ("outbox", "ix_outbox_run"): "2000000 3",
+    ("outbox", "ix_outbox_site_created"): "2000000 2000000 1",
+    ("outbox", "ix_outbox_contact_created"): "2000000 20 1",
+}
+
+
+@pytest.mark.skipif(on_postgres(), reason="reads SQLite's query plans")
+def test_with_a_big_sites_statistics_the_overview_still_reads_only_converted_runs(tmp_path: Path) -> None:
+    """SQLite's planner, told that one site has every run, could walk all of them in contact order; the recovered
+    orders must still be read as a range of the conversion index."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'analyzed.db'}")
+    db.upgrade(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+        for (table, index), stat in MILLION_RUNS_STATISTICS.items():
+            connection.exec_driver_sql("DELETE FROM sqlite_stat1 WHERE tbl = ? AND idx = ?", (table, index))
+            connection.exec_driver_sql("INSERT INTO sqlite_stat1 VALUES (?, ?, ?)", (table, index, stat))
+    engine.dispose()  # the statistics are read when a connection opens
+    seen: list[tuple[str, Any]] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: seen.append((args[2], args[3])))
+    with Session(engine) as session:
+        assert recovered_orders(session, 1) == Recovered(0, 0.0)
+    with engine.connect() as connection:
+        ((statement, parameters),) = seen
+        plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()]
+    assert "SEARCH runs USING INDEX ix_runs_site_converted (site_id=? AND converted_at>?)" in plan, plan
+    assert "SEARCH outbox USING INDEX ix_outbox_run (run_id=?)" in plan, plan
+    assert not [line for line in plan if line.startswith("SCAN runs")], plan
+    engine.dispose()

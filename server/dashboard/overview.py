@@ -3,6 +3,8 @@ workflows' emails recovered with their lift."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import render_template
 
 from .. import db
@@ -53,19 +55,30 @@ MINUS = "\u2212"  # the minus sign, rather than a hyphen
 
 
 def points(fraction: float) -> str:
-    """A difference of rates in percentage points, signed, to one decimal: `+3.1`, `+0.0`, and with MINUS `-0.4`."""
-    return f"{round(fraction * 100, 1) + 0.0:+.1f}".replace("-", MINUS)
+    """A difference of rates in percentage points, signed, to one decimal: `+3.1`, `+0.0`, and with MINUS `-0.4`
+    (and `-0.0` for a difference below 0 that rounds to 0)."""
+    return f"{fraction * 100:+.1f}".replace("-", MINUS)
 
 
-def lift_words(measured: Lift) -> str:
-    """The lift for a shop owner: `+3.1 points (95 % interval -0.4 to +6.6) against held-out contacts.` (with
-    MINUS), and whether the interval shows a difference."""
-    text = (
-        f"{points(measured.value)} points (95 % interval {points(measured.low)} to {points(measured.high)}) "
-        "against held-out contacts."
-    )
+@dataclass(frozen=True)
+class LiftWords:
+    """The lift for a shop owner, in points (`+3.1`), then `(95 % interval -0.4 to +6.6) against held-out
+    contacts.` (with MINUS), and what the interval shows."""
+
+    points: str
+    interval: str
+    verdict: str
+
+
+def lift_words(measured: Lift) -> LiftWords:
     if measured.low > 0:
-        return f"{text} The emails brought more conversions, beyond chance."
-    if measured.high < 0:
-        return f"{text} Held-out contacts converted more, beyond chance."
-    return f"{text} The interval includes 0: no difference is shown yet."
+        verdict = "The emails brought more conversions, beyond chance."
+    elif measured.high < 0:
+        verdict = "Held-out contacts converted more, beyond chance."
+    else:
+        verdict = "The interval includes 0: no difference is shown yet."
+    return LiftWords(
+        points(measured.value),
+        f"(95 % interval {points(measured.low)} to {points(measured.high)}) against held-out contacts.",
+        verdict,
+    )

@@ -200,7 +200,8 @@ def recovered_orders(session: Session, site_id: int) -> Recovered:
     One goal event converts each run of its contact at the same moment, so each (contact, conversion time) is one
     order, counted once however many runs, of however many workflows, it converted. The converted runs are a
     range of the (site_id, converted_at) index, and each one's emails are looked up through the outbox's index on
-    run_id."""
+    run_id. Grouped by time first, the groups follow that index's order: SQLite's planner, which with one site's
+    statistics would rather walk a whole index ordered by contact than sort, keeps to the range."""
     emailed_before = (
         select(OutboxEmail.id)
         .where(OutboxEmail.run_id == EngineRun.id, OutboxEmail.created_at < EngineRun.converted_at)
@@ -214,7 +215,7 @@ def recovered_orders(session: Session, site_id: int) -> Recovered:
             EngineRun.holdout.is_(False),
             emailed_before,
         )
-        .group_by(EngineRun.contact_id, EngineRun.converted_at)
+        .group_by(EngineRun.converted_at, EngineRun.contact_id)
         .subquery()
     )
     count, revenue = session.execute(select(func.count(), func.coalesce(func.sum(orders.c.revenue), 0.0))).one()
