@@ -6,8 +6,8 @@ workflow runs in one site.
 
 On SQLite, and on PostgreSQL too when SIBYL_BENCH_POSTGRES_URL names a server, each on a fresh database.
 Seeds it in bulk (a month of page views, cart events and identifications in time order, carts in every
-state and their emails, then two months of runs of the three-email cart series with their step counts:
-SQLAlchemy Core executemany in large chunks on SQLite, COPY on PostgreSQL), signs in with Flask's test
+state and their emails, then two months of runs of the three-email cart series with their emails and step
+counts: SQLAlchemy Core executemany in large chunks on SQLite, COPY on PostgreSQL), signs in with Flask's test
 client and times, per page, the median and slowest of `--runs` requests after one warm-up request. `--pages`
 times only the pages whose label or path contains one of its words.
 """
@@ -251,6 +251,7 @@ SERIES = [
     ("steps[2]", "steps[3]", timedelta(hours=1), timedelta(hours=25)),
     ("steps[4]", "steps[5]", timedelta(hours=25), timedelta(hours=73)),
 ]
+EMAILED_AFTER = {email: ends for _, email, _, ends in SERIES}  # when each email step is written, after the start
 RUNS_SPAN = timedelta(days=60)  # runs start at an even rate over the last two months
 GOAL = timedelta(days=7)  # the preset's goal: an order within 7 days of the start converts the run
 ANONYMOUS = 0.03  # runs of a visitor never identified: they wait at the first email for an address
@@ -310,10 +311,44 @@ def count_run(tally: Tally, run: dict[str, Any]) -> None:
             tally[path, holdout]["revenue"] += run["revenue"]
 
 
+def run_emails(
+    site_id: int, run_ids: list[int], emailed: list[tuple[datetime, int | None, list[str]]]
+) -> Iterator[list[dict[str, Any]]]:
+    """The outbox rows of the runs' emails (each run's start, contact and email steps), each written when its step
+    was due, a chunk at a time."""
+    chunk: list[dict[str, Any]] = []
+    for run_id, (started, contact, paths) in zip(run_ids, emailed, strict=True):
+        for path in paths:
+            key = f"run-{run_id}-1-{path}"
+            chunk.append(
+                {
+                    "site_id": site_id,
+                    "run_id": run_id,
+                    "step": path,
+                    "contact_id": contact,
+                    "dedupe_key": key,
+                    "message_id": f"<{key}@bench>",
+                    "sender": "shop@localhost",
+                    "recipient": f"{contact}@example.com",
+                    "subject": "You left something in your cart",
+                    "html": "<p>Your cart</p>" * 50,
+                    "text": "Your cart",
+                    "status": "sent",
+                    "attempts": 1,
+                    "created_at": started + EMAILED_AFTER[path],
+                }
+            )
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def seed_workflow(app: Flask, site_id: int, count: int, now: datetime) -> dict[str, int]:
     """The cart series with `count` runs of the site's contacts (a few of anonymous visitors) over two months, in
-    the order they started, and the step counts they add up to; the workflow's id, a run in the middle and how
-    many runs wait, are held out and converted."""
+    the order they started, their emails, and the step counts they add up to; the workflow's id, a run in the
+    middle and how many runs wait, are held out and converted, and how many emails they were sent."""
     rng = random.Random(2)
     with db.new_session(app) as session:
         site = session.get_one(Site, site_id)
@@ -324,6 +359,7 @@ def seed_workflow(app: Flask, site_id: int, count: int, now: datetime) -> dict[s
     carts = [cart_data(rng) for _ in range(64)]
     starts = sorted(now - RUNS_SPAN * rng.random() for _ in range(count))
     tally: Tally = defaultdict(lambda: defaultdict(float))
+    emailed: list[tuple[datetime, int | None, list[str]]] = []
 
     def row(started: datetime) -> dict[str, Any]:
         visitor = rng.choice(anonymous) if anonymous and rng.random() < ANONYMOUS else None
@@ -334,7 +370,8 @@ def seed_workflow(app: Flask, site_id: int, count: int, now: datetime) -> dict[s
         if run["converted_at"] is not None:
             run["revenue"] = float(cart["total"])
         count_run(tally, run)
-        del run["emailed"], run["withheld"]
+        emailed.append((started, contact, run.pop("emailed")))
+        del run["withheld"]
         return run | {
             "site_id": site_id,
             "workflow_id": workflow_id,
@@ -353,6 +390,7 @@ def seed_workflow(app: Flask, site_id: int, count: int, now: datetime) -> dict[s
     run_ids = bulk(
         app, Run, ([row(started) for started in starts[part : part + CHUNK]] for part in range(0, count, CHUNK))
     )
+    email_ids = bulk(app, OutboxEmail, run_emails(site_id, run_ids, emailed))
     with db.new_session(app) as session:
         session.execute(
             insert(StepCount),
@@ -372,6 +410,7 @@ def seed_workflow(app: Flask, site_id: int, count: int, now: datetime) -> dict[s
         "waiting": waiting,
         "held_out": int(tally["", True]["entered"]),
         "converted": int(tally["", False]["converted"] + tally["", True]["converted"]),
+        "run_emails": len(email_ids),
     }
 
 
@@ -436,7 +475,7 @@ def measure(
             Row(
                 area,
                 f"seed {ids['runs']:,} runs of one workflow ({ids['waiting']:,} waiting, {ids['held_out']:,} held out, "
-                f"{ids['converted']:,} converted)",
+                f"{ids['converted']:,} converted) and their {ids['run_emails']:,} emails",
                 f"{time.perf_counter() - seeded:.0f} s",
             ),
         ]

@@ -1,28 +1,34 @@
 """The dashboard's workflow pages over HTTP (Flask's test client): the list with presets and on/off, one workflow's
-steps with their counts and lift, its runs a page at a time, and its JSON document edited and downloaded."""
+steps with their counts and lift, its runs a page at a time, its JSON document edited and downloaded, and the
+overview's orders recovered by the workflows' emails with their lift."""
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from server import db
 from server.automation.library import import_workflow, workflow_named
-from server.automation.lift import lift
+from server.automation.lift import Lift, lift
 from server.automation.worker import Worker
+from server.dashboard.overview import LiftWords, lift_words
+from server.dashboard.queries import Recovered, recovered_orders
 from server.models import Site, WorkflowDefinition, utcnow
 
 from .support.browser import BROWSER_HEADERS
-from .support.carts import THOMAS, cart_updated, track
+from .support.carts import THOMAS, cart_updated, carts, outbox, track
 from .support.cli import cli
 from .support.clock import Clock
 from .support.dashboard import csrf_token, new_user, sign_in, table_rows, text_of
@@ -379,3 +385,191 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(client: FlaskClient, app: Flask
     for path in ("/workflows", f"/workflows/{workflow_id}", f"/workflows/{workflow_id}/export.json"):
         answer = client.get(path)
         assert answer.status_code == 302 and answer.headers["Location"].startswith("/login"), path
+
+
+# The overview: orders recovered by the workflows' emails, and their lift
+
+CART_EMAIL: dict[str, Any] = {
+    "name": "Cart email",
+    "trigger": {"event": "cart_updated", "per": "cart"},
+    "exit_on": ["cart_deleted"],
+    "goal": {"event": "order_completed", "within": "7d"},
+    "steps": [{"email": {"subject": "Your cart"}}],
+}
+
+
+def order(moment: datetime, total: float, cart: str, email: str = THOMAS) -> dict[str, Any]:
+    """The tracker's `order_completed` of `cart` by `email`, for `total`."""
+    return track("order_completed", moment, {"id": cart, "data": {"total": total}}, email=email)
+
+
+def recovered_card(owner: FlaskClient, site: Site) -> str:
+    """The overview's Recovered figure as its reader sees it: label, orders and revenue."""
+    return text_of(page_of(owner, f"/?site={site.id}"), "recovered-card")
+
+
+def test_an_order_with_a_new_cart_on_another_device_after_the_email_is_recovered(
+    owner: FlaskClient, client: FlaskClient, app: Flask, store: Store, site: Site, worker: Worker, clock: Clock
+) -> None:
+    stored(app, site, CART_EMAIL)
+    send(client, site, cart_updated(clock.now))  # Thomas's cart:42
+    catch_up(clock)
+    worker.run_pass()
+    assert len(outbox(store, site)) == 1
+    assert recovered_card(owner, site) == "Recovered 0 ordered after an email"
+    send(client, site, order(clock.now, 1448.4, cart="cart:7"), cuid="p" * 20)  # on his phone, with a new cart
+    page = page_of(owner, f"/?site={site.id}")
+    assert text_of(page, "recovered-card") == "Recovered 1 ordered after an email, 1,448.40 in orders"
+    assert re.search(r'<a [^>]*id="recovered-card" href="/workflows"', page)  # where each workflow's conversions are
+    assert text_of(page, "recovered-lift") == ""  # no workflow holds runs out
+    assert [cart.state for cart in carts(store, site)] == ["emailed"]  # cart:42 was never ordered itself
+
+
+def test_an_order_before_any_email_is_not_recovered(
+    owner: FlaskClient, client: FlaskClient, app: Flask, store: Store, site: Site, worker: Worker, clock: Clock
+) -> None:
+    stored(app, site, {**CART_EMAIL, "steps": [{"wait": "1h"}, {"email": {}}]})
+    send(client, site, cart_updated(clock.now))
+    catch_up(clock)
+    worker.run_pass()
+    send(client, site, order(clock.now, 90, cart="cart:7"))  # converts the run, which goes on waiting
+    clock.advance(timedelta(hours=1))
+    worker.run_pass()
+    assert len(outbox(store, site)) == 1  # written after the order
+    assert list_row(page_of(owner, f"/workflows?site={site.id}"), "Cart email")[6] == "1"  # a conversion
+    assert recovered_card(owner, site) == "Recovered 0 ordered after an email"
+
+
+def test_one_order_converting_runs_of_two_workflows_counts_once(
+    owner: FlaskClient, client: FlaskClient, app: Flask, store: Store, site: Site, worker: Worker, clock: Clock
+) -> None:
+    stored(app, site, CART_EMAIL)
+    receipt = {"email": {"subject": "Still yours", "transactional": True}}  # outside the email period: sent too
+    stored(app, site, {**CART_EMAIL, "name": "Cart reminder", "steps": [receipt]})
+    send(client, site, cart_updated(clock.now))
+    send(client, site, cart_updated(clock.now, email=ANNA), cuid="d" * 20)
+    catch_up(clock)
+    worker.run_pass()
+    assert len(outbox(store, site)) == 4  # two emails to each, one per workflow
+    send(client, site, order(clock.now, 100, cart="cart:7"))
+    send(client, site, order(clock.now, 30.5, cart="cart:42", email=ANNA), cuid="d" * 20)
+    listed = page_of(owner, f"/workflows?site={site.id}")
+    assert [list_row(listed, name)[6] for name in ("Cart email", "Cart reminder")] == ["2", "2"]
+    assert recovered_card(owner, site) == "Recovered 2 ordered after an email, 130.50 in orders"
+
+
+def test_held_out_runs_show_the_lift_of_the_workflows_against_them(
+    owner: FlaskClient, client: FlaskClient, app: Flask, site: Site, worker: Worker, clock: Clock
+) -> None:
+    stored(app, site, {**CART_EMAIL, "holdout": 0.999999})
+    send(client, site, cart_updated(clock.now))  # Thomas's run: held out, no email
+    catch_up(clock)
+    worker.run_pass()
+    assert text_of(page_of(owner, f"/?site={site.id}"), "recovered-lift") == ""  # no sent run to compare with yet
+    stored(app, site, {**CART_EMAIL, "holdout": 0})
+    send(client, site, cart_updated(clock.now, email=ANNA), cuid="d" * 20)  # Anna's run: sent
+    catch_up(clock)
+    worker.run_pass()
+    send(client, site, order(clock.now, 30, cart="cart:42", email=ANNA), cuid="d" * 20)
+    measured = lift(sent_runs=1, sent_conversions=1, holdout_runs=1, holdout_conversions=0)
+    assert measured is not None and measured.low < 0 < measured.high
+
+    def points(fraction: float) -> str:
+        return f"{fraction * 100:+.1f}".replace("-", "\u2212")  # a minus sign
+
+    page = page_of(owner, f"/?site={site.id}")
+    assert text_of(page, "recovered-lift") == (
+        f"Lift +100.0 points (95 % interval {points(measured.low)} to {points(measured.high)}) against held-out "
+        "contacts. The interval includes 0: no difference is shown yet."
+    )
+    assert re.search(r'<a [^>]*id="recovered-lift" href="/workflows"', page)  # where each workflow's lift is
+    assert text_of(page, "recovered-card") == "Recovered 1 ordered after an email, 30.00 in orders"
+
+
+def test_the_lift_says_in_points_whether_its_interval_shows_a_difference() -> None:
+    minus = "\u2212"
+    assert lift_words(Lift(0.031, -0.004, 0.066)) == LiftWords(
+        "+3.1",
+        f"(95 % interval {minus}0.4 to +6.6) against held-out contacts.",
+        "The interval includes 0: no difference is shown yet.",
+    )
+    assert lift_words(Lift(0.05, 0.012, 0.09)).verdict == "The emails brought more conversions, beyond chance."
+    held_out_better = lift_words(Lift(-0.05, -0.09, -0.0004))
+    assert (held_out_better.points, held_out_better.verdict) == (
+        f"{minus}5.0",
+        "Held-out contacts converted more, beyond chance.",
+    )
+    assert held_out_better.interval == f"(95 % interval {minus}9.0 to {minus}0.0) against held-out contacts."
+
+
+def test_a_cart_the_abandoned_cart_emailed_and_ordered_is_recovered_as_before(
+    owner: FlaskClient, client: FlaskClient, app: Flask, store: Store, site: Site
+) -> None:
+    store.leave_only_carts_of(site)
+    send(client, site, cart_updated(utcnow()))
+    store.receive_carts_at(site, utcnow() - timedelta(hours=3))  # its two hours' delay over
+    Worker(app).run_pass()
+    send(client, site, order(utcnow(), 280, cart="cart:42"))
+    assert [(cart.state, cart.closed_reason) for cart in carts(store, site)] == [("closed", "ordered")]
+    assert recovered_card(owner, site) == "Recovered 1 ordered after an email, 280.00 in orders"
+    recovered = table_rows(page_of(owner, f"/automation?site={site.id}&status=recovered"), "runs")[1:]
+    assert len(recovered) == 1 and THOMAS in recovered[0][0]
+
+
+@pytest.mark.skipif(on_postgres(), reason="reads SQLite's query plans")
+def test_the_overview_reads_converted_runs_and_their_emails_through_their_indexes(
+    owner: FlaskClient, client: FlaskClient, app: Flask, site: Site
+) -> None:
+    stored(app, site, {**CART_EMAIL, "holdout": 0.5})
+    send(client, site, cart_updated(datetime.now(UTC)))
+    with statements(app) as seen:
+        page_of(owner, f"/?site={site.id}")
+    plans: list[str] = []
+    with app.extensions["sibyl.engine"].connect() as connection:
+        for statement, parameters in seen:
+            if any(table in statement for table in (" runs", " outbox", " step_counts")):
+                rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+                plans += [row[-1] for row in rows]
+    touching = [line for line in plans if any(table in line for table in (" runs", " outbox", " step_counts"))]
+    assert any("ix_runs_site_converted" in line for line in touching)
+    assert any("ix_outbox_run" in line for line in touching)
+    assert touching and all(line.startswith("SEARCH") for line in touching), plans
+
+
+# What ANALYZE leaves for one site with a million runs of 100,000 contacts, each with about two emails.
+MILLION_RUNS_STATISTICS = {
+    ("runs", "ix_runs_site_converted"): "1000000 1000000 8",
+    ("runs", "ix_runs_contact_started"): "1000000 10 1",
+    ("runs", "ix_runs_owner"): "1000000 1000000 10",
+    ("runs", "ix_runs_workflow_started"): "1000000 1000000 1",
+    ("runs", "ix_runs_workflow_state_step"): "1000000 1000000 333334 142858 71429",
+    ("runs", "ix_runs_due"): "1000000 25",
+    ("outbox", "ix_outbox_run"): "2000000 3",
+    ("outbox", "ix_outbox_site_created"): "2000000 2000000 1",
+    ("outbox", "ix_outbox_contact_created"): "2000000 20 1",
+}
+
+
+@pytest.mark.skipif(on_postgres(), reason="reads SQLite's query plans")
+def test_with_a_big_sites_statistics_the_overview_still_reads_only_converted_runs(tmp_path: Path) -> None:
+    """SQLite's planner, told that one site has every run, could walk all of them in contact order; the recovered
+    orders must still be read as a range of the conversion index."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'analyzed.db'}")
+    db.upgrade(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+        for (table, index), stat in MILLION_RUNS_STATISTICS.items():
+            connection.exec_driver_sql("DELETE FROM sqlite_stat1 WHERE tbl = ? AND idx = ?", (table, index))
+            connection.exec_driver_sql("INSERT INTO sqlite_stat1 VALUES (?, ?, ?)", (table, index, stat))
+    engine.dispose()  # the statistics are read when a connection opens
+    seen: list[tuple[str, Any]] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: seen.append((args[2], args[3])))
+    with Session(engine) as session:
+        assert recovered_orders(session, 1) == Recovered(0, 0.0)
+    with engine.connect() as connection:
+        ((statement, parameters),) = seen
+        plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()]
+    assert "SEARCH runs USING INDEX ix_runs_site_converted (site_id=? AND converted_at>?)" in plan, plan
+    assert "SEARCH outbox USING INDEX ix_outbox_run (run_id=?)" in plan, plan
+    assert not [line for line in plan if line.startswith("SCAN runs")], plan
+    engine.dispose()

@@ -1,15 +1,26 @@
-"""The overview: events over the last day and month, top events and pages, contacts, carts."""
+"""The overview: events over the last day and month, top events and pages, contacts, carts, and the orders the
+workflows' emails recovered with their lift."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from flask import render_template
 
 from .. import db
+from ..automation.lift import Lift
 from ..models import utcnow
 from ..sites import tracking_status
 from .blueprint import bp
 from .charts import bar_chart
-from .queries import cart_counts, events_per_hour, events_per_month, identified_contacts
+from .queries import (
+    cart_counts,
+    events_per_hour,
+    events_per_month,
+    identified_contacts,
+    recovered_orders,
+    workflows_lift,
+)
 from .scope import current_site
 
 
@@ -20,6 +31,7 @@ def overview() -> str:
         return render_template("dashboard/overview.html", site=None)
     session, now = db.session(), utcnow()
     hours = events_per_hour(session, site.id, now)
+    measured = workflows_lift(session, site.id)
     month = events_per_month(session, site.id, now)
     return render_template(
         "dashboard/overview.html",
@@ -34,4 +46,39 @@ def overview() -> str:
         top_pages=month.top_pages,
         contacts=identified_contacts(session, site.id),
         carts=cart_counts(session, site.id),
+        recovered=recovered_orders(session, site.id),
+        lift=lift_words(measured) if measured is not None else None,
+    )
+
+
+MINUS = "\u2212"  # the minus sign, rather than a hyphen
+
+
+def points(fraction: float) -> str:
+    """A difference of rates in percentage points, signed, to one decimal: `+3.1`, `+0.0`, and with MINUS `-0.4`
+    (and `-0.0` for a difference below 0 that rounds to 0)."""
+    return f"{fraction * 100:+.1f}".replace("-", MINUS)
+
+
+@dataclass(frozen=True)
+class LiftWords:
+    """The lift for a shop owner, in points (`+3.1`), then `(95 % interval -0.4 to +6.6) against held-out
+    contacts.` (with MINUS), and what the interval shows."""
+
+    points: str
+    interval: str
+    verdict: str
+
+
+def lift_words(measured: Lift) -> LiftWords:
+    if measured.low > 0:
+        verdict = "The emails brought more conversions, beyond chance."
+    elif measured.high < 0:
+        verdict = "Held-out contacts converted more, beyond chance."
+    else:
+        verdict = "The interval includes 0: no difference is shown yet."
+    return LiftWords(
+        points(measured.value),
+        f"(95 % interval {points(measured.low)} to {points(measured.high)}) against held-out contacts.",
+        verdict,
     )

@@ -23,6 +23,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ..api.schemas import MAX_ID
+from ..automation.library import definition_of, workflows_of
+from ..automation.lift import Lift, lift
 from ..automation.states import CartState, CloseReason, RunState
 from ..automation.stats import Counts, Stats
 from ..contacts.addresses import normalise_email
@@ -181,6 +183,64 @@ def cart_counts(session: Session, site_id: int) -> CartCounts:
     ).where(Cart.site_id == site_id)
     row = session.execute(query).one()
     return CartCounts(*row)
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """Orders that followed an email of the site's workflows, and what they brought in."""
+
+    orders: int
+    revenue: float
+
+
+def recovered_orders(session: Session, site_id: int) -> Recovered:
+    """The goal events that converted sent runs of the site's workflows after an email was written for one of them,
+    with their revenue: whatever cart or device the order came from, as the goal is per contact.
+
+    One goal event converts each run of its contact at the same moment, so each (contact, conversion time) is one
+    order, counted once however many runs, of however many workflows, it converted. The converted runs are a
+    range of the (site_id, converted_at) index, and each one's emails are looked up through the outbox's index on
+    run_id. Grouped by time first, the groups follow that index's order: SQLite's planner, which with one site's
+    statistics would rather walk a whole index ordered by contact than sort, keeps to the range."""
+    emailed_before = (
+        select(OutboxEmail.id)
+        .where(OutboxEmail.run_id == EngineRun.id, OutboxEmail.created_at < EngineRun.converted_at)
+        .exists()
+    )
+    orders = (
+        select(func.max(EngineRun.revenue).label("revenue"))
+        .where(
+            EngineRun.site_id == site_id,
+            EngineRun.converted_at.is_not(None),
+            EngineRun.holdout.is_(False),
+            emailed_before,
+        )
+        .group_by(EngineRun.converted_at, EngineRun.contact_id)
+        .subquery()
+    )
+    count, revenue = session.execute(select(func.count(), func.coalesce(func.sum(orders.c.revenue), 0.0))).one()
+    return Recovered(count, revenue)
+
+
+def workflows_lift(session: Session, site_id: int) -> Lift | None:
+    """The lift of the site's workflows taken together: the runs and conversions of each workflow with a goal and
+    held-out runs, summed per group, from the step counts (never the runs). A workflow without held-out runs has
+    nothing to compare its sent runs with, and one without a goal counts no conversions, so neither is in it.
+    None until a workflow with a goal has runs in both groups."""
+    goals = [
+        definition.id for definition in workflows_of(session, site_id) if definition_of(definition).goal is not None
+    ]
+    stats: dict[int, Stats] = {workflow_id: Stats() for workflow_id in goals}
+    whole = select(StepCount).where(StepCount.workflow_id.in_(goals), StepCount.path == "")
+    for row in session.scalars(whole):
+        stats[row.workflow_id].counts["", row.holdout] = Counts(entered=row.entered, converted=row.converted)
+    groups = [(of.group(False), of.group(True)) for of in stats.values() if of.group(True)["runs"] > 0]
+    return lift(
+        sum(sent["runs"] for sent, _ in groups),
+        sum(sent["conversions"] for sent, _ in groups),
+        sum(held["runs"] for _, held in groups),
+        sum(held["conversions"] for _, held in groups),
+    )
 
 
 # Contacts
