@@ -900,8 +900,11 @@ def test_two_workers_passing_the_same_runs_write_each_email_once(
 
 
 @pytest.mark.skipif(on_postgres(), reason="reads SQLite's query plans")
-def test_a_claim_reads_only_due_runs_of_enabled_workflows_through_their_index(app: Flask, clock: Clock) -> None:
-    """However many overdue runs a workflow switched off keeps, a pass never reads them."""
+def test_a_claim_reads_only_due_runs_of_enabled_workflows_through_their_index(
+    app: Flask, site: Site, clock: Clock
+) -> None:
+    """However many overdue runs a workflow switched off keeps, a pass never reads them (the site's own
+    Abandoned cart is on: there is a workflow to read runs of)."""
     seen: list[tuple[str, Any]] = []
 
     def record(_connection: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
