@@ -4,13 +4,16 @@ hostile templates and hostile values cannot get out of or make run away."""
 from __future__ import annotations
 
 import itertools
+import random
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.template.base import tag_re
 from django.utils.safestring import mark_safe
 
 from server.email_templates.language import TemplateError, compile_template
+from server.email_templates.syntax import tag_spans
 
 # The values of Brevo's help pages ("Modify the output of a variable with filters"); the total is our choice.
 CONTACT = {
@@ -456,6 +459,25 @@ def test_a_template_longer_than_the_limit_is_refused() -> None:
 def test_tags_nested_too_deeply_are_refused() -> None:
     assert refusal("{% if a %}" * 51 + "{% endif %}" * 51) == "line 1: tags nested more than 50 deep"
     assert render("{% if a %}" * 50 + "deep" + "{% endif %}" * 50, {"a": 1}) == "deep"
+
+
+def test_tags_are_found_where_djangos_lexer_finds_them() -> None:
+    pieces = random.Random(7)
+    for _ in range(5_000):
+        source = "".join(pieces.choice("{{%%}}##\n a'\"\\") for _ in range(pieces.randint(0, 40)))
+        assert list(tag_spans(source)) == [match.span() for match in tag_re.finditer(source)], source
+
+
+@pytest.mark.parametrize("line", ["{%" * 50_000, "{{" * 50_000, "{#" * 50_000])
+def test_a_line_of_opening_braces_compiles_in_linear_time(line: str) -> None:
+    compile_template(line)  # Django's own lexer takes about a minute on each
+
+
+@pytest.mark.parametrize("tag", ['{% if "' + '\\"' * 49_000 + " %}", "{{ '" + "\\'" * 49_000 + " }}"])
+def test_an_unclosed_quote_full_of_escapes_is_refused_at_once_with_a_short_message(tag: str) -> None:
+    message = refusal(tag)
+    assert message.startswith("line 1: Could not parse the remainder")
+    assert len(message) == len("line 1: ") + 200
 
 
 def test_a_condition_nested_too_deeply_is_refused() -> None:

@@ -21,6 +21,7 @@ from server.email_templates import limits, sandbox, syntax
 from server.email_templates.limits import MAX_OUTPUT_CHARS, MAX_SOURCE_CHARS, LimitExceeded
 
 _ON_LINE = re.compile(r" on line \d+")
+MAX_MESSAGE_CHARS = 200  # Django quotes the rest of a tag it cannot read, however long
 
 
 class TemplateError(Exception):
@@ -47,7 +48,7 @@ class CompiledTemplate:
             except LimitExceeded as breach:
                 raise TemplateError(str(breach), _render_line(breach)) from None
             except Exception as error:  # a filter that failed on a value, say: the email fails, not the caller
-                raise TemplateError(f"cannot render: {error}", _render_line(error)) from error
+                raise TemplateError(_shortened(f"cannot render: {error}"), _render_line(error)) from error
         if len(output) > MAX_OUTPUT_CHARS:
             raise TemplateError(f"output longer than {MAX_OUTPUT_CHARS:,} characters")
         return str.__str__(output)  # plain text, not Django's string marked safe
@@ -63,7 +64,11 @@ def compile_template(source: str) -> CompiledTemplate:
         raise TemplateError("a condition is nested too deeply") from None
     except Exception as error:  # Django's TemplateSyntaxError, or a tag's own error, with the token it was in
         token = getattr(error, "token", None)
-        raise TemplateError(_ON_LINE.sub("", str(error)), token.lineno if token else None) from None
+        raise TemplateError(_shortened(_ON_LINE.sub("", str(error))), token.lineno if token else None) from None
+
+
+def _shortened(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE_CHARS else message[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
 def _render_line(error: Exception) -> int | None:
