@@ -503,6 +503,12 @@ def test_a_value_of_the_wrong_shape_prints_nothing_much(source: str, shown: str)
     assert render(source, {"params": {"n": 5, "text": "abc", "huge": "1e999999"}}) == shown
 
 
+def test_a_filter_given_an_argument_it_cannot_use_fails_the_render_naming_it() -> None:
+    assert render_failure("\n\n{{ params.s|cut:params.n }}", {"params": {"s": "a b", "n": 3}}) == (
+        "line 3: cannot render: cut: replace() argument 1 must be str, not int"
+    )
+
+
 def test_tags_nested_too_deeply_in_a_value_fail_the_render_clearly() -> None:
     value = "<a" + "<b" * 600
     assert render_failure("\n{{ v|striptags }}", {"v": value}) == (

@@ -137,12 +137,19 @@ def _safe(value: Any) -> Any:
     return value
 
 
+class FilterFailed(Exception):
+    """A filter that could not work on what it was given (an argument of the wrong type, say)."""
+
+
 def _bounded(name: str, django_filter: Filter) -> Filter:
     @functools.wraps(django_filter)
     def bounded(value: Any, *args: Any, **kwargs: Any) -> Any:
         limits.current().check_time()
         _check_size(value, name)
-        result = django_filter(value, *args, **kwargs)
+        try:
+            result = django_filter(value, *args, **kwargs)
+        except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError) as error:
+            raise FilterFailed(f"{name}: {error}") from error
         _check_size(result, name)
         return result
 
