@@ -1,0 +1,1 @@
+"""A shop's email templates, written in Brevo's template language and rendered in a sandbox."""
