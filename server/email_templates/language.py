@@ -36,12 +36,13 @@ class TemplateError(Exception):
 class CompiledTemplate:
     """A template compiled once, rendered for as many emails as needed (in any thread)."""
 
-    def __init__(self, template: sandbox.SandboxTemplate) -> None:
+    def __init__(self, template: sandbox.SandboxTemplate, html: bool) -> None:
         self._template = template
+        self._html = html
 
     def render(self, variables: Mapping[str, Any], *, clock: Callable[[], float] = time.monotonic) -> str:
         """The template rendered with `variables`; TemplateError past a limit, or when rendering fails."""
-        context = sandbox.new_context({name: _plain(value, name) for name, value in variables.items()})
+        context = sandbox.new_context({name: _plain(value, name) for name, value in variables.items()}, self._html)
         with limits.render_budget(clock):
             try:
                 output = self._template.render(context)
@@ -54,12 +55,13 @@ class CompiledTemplate:
         return str.__str__(output)  # plain text, not Django's string marked safe
 
 
-def compile_template(source: str) -> CompiledTemplate:
-    """`source` compiled; TemplateError naming the line of the first mistake, or the limit passed."""
+def compile_template(source: str, *, html: bool = True) -> CompiledTemplate:
+    """`source` compiled; TemplateError naming the line of the first mistake, or the limit passed. `html`: printed
+    values are escaped (an email's HTML); otherwise printed as they are (its subject, preview text and text part)."""
     if len(source) > MAX_SOURCE_CHARS:
         raise TemplateError(f"template longer than {MAX_SOURCE_CHARS:,} characters")
     try:
-        return CompiledTemplate(sandbox.compile_source(syntax.to_django(source)))
+        return CompiledTemplate(sandbox.compile_source(syntax.to_django(source)), html)
     except RecursionError:
         raise TemplateError("a condition is nested too deeply") from None
     except Exception as error:  # Django's TemplateSyntaxError, or a tag's own error, with the token it was in

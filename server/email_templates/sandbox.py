@@ -214,5 +214,7 @@ def compile_source(source: str) -> SandboxTemplate:
     return SandboxTemplate(source, engine=_engine())
 
 
-def new_context(variables: dict[str, Any]) -> Context:
-    return Context(variables, autoescape=True)
+def new_context(variables: dict[str, Any], html: bool = True) -> Context:
+    """The context of one render: values escaped for HTML, or left as they are in plain text (a subject, a text
+    part), where there is no markup for a value to break out of."""
+    return Context(variables, autoescape=html)

@@ -70,7 +70,7 @@ class LoopNode(Node):
 
 
 class EscapingKeptNode(Node):
-    """`{% autoescape on|off %}`: its content rendered with escaping on, whichever it says."""
+    """`{% autoescape on|off %}`: its content escaped as the part it is in is (the HTML always), whichever it says."""
 
     def __init__(self, nodelist: NodeList) -> None:
         self.nodelist = nodelist
