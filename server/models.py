@@ -72,6 +72,14 @@ class Site(Base):
     display_currency: Mapped[str | None] = mapped_column(String(3))  # ISO 4217; None: the default, EUR
     # Bumped whenever one of the site's workflow definitions changes: ingest keeps the parsed definitions per stamp.
     workflows_stamp: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The shop's brand, which the default email templates show (None: not set).
+    sender_name: Mapped[str | None] = mapped_column(String(100))
+    sender_email: Mapped[str | None] = mapped_column(String(255))
+    logo_url: Mapped[str | None] = mapped_column(Text)
+    accent_color: Mapped[str | None] = mapped_column(String(7))  # #rrggbb
+    intro_text: Mapped[str | None] = mapped_column(Text)
+    postal_address: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str | None] = mapped_column(String(20))  # money and dates in emails and on the dashboard
 
 
 class Attribute(Base):
@@ -323,6 +331,38 @@ class OutboxEmail(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    template: Mapped[str | None] = mapped_column(String(100))  # the template it was written from, if any
+    template_version: Mapped[int | None] = mapped_column(Integer)  # 0: the shipped default of that name
+
+
+class EmailTemplate(Base):
+    """One of a shop's email templates, by name; `version` is its latest, the one new emails are written from."""
+
+    __tablename__ = "email_templates"
+    __table_args__ = (UniqueConstraint("site_id", "name", name="uq_email_templates_site_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TemplateVersion(Base):
+    """A template as saved once: every version is kept, so an email written from one never changes."""
+
+    __tablename__ = "template_versions"
+    __table_args__ = (UniqueConstraint("template_id", "version", name="uq_template_versions_template_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("email_templates.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(Text)
+    preheader: Mapped[str] = mapped_column(Text, default="", server_default="")
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text, default="", server_default="")  # empty: made from the HTML
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SiteCounter(Base):
@@ -433,7 +473,7 @@ Index(
 )
 Index("ix_carts_site_updated", Cart.site_id, Cart.updated_at)
 Index("ix_outbox_cart", OutboxEmail.cart_id)
-Index("ix_outbox_run", OutboxEmail.run_id)
+Index("ix_outbox_run_created", OutboxEmail.run_id, OutboxEmail.created_at)
 # One open run per workflow, owner and key: a second one cannot be written, whatever two ingests do at once.
 Index(
     "uq_runs_open",

@@ -532,7 +532,7 @@ def test_the_overview_reads_converted_runs_and_their_emails_through_their_indexe
                 plans += [row[-1] for row in rows]
     touching = [line for line in plans if any(table in line for table in (" runs", " outbox", " step_counts"))]
     assert any("ix_runs_site_converted" in line for line in touching)
-    assert any("ix_outbox_run" in line for line in touching)
+    assert any("ix_outbox_run_created" in line for line in touching)
     assert touching and all(line.startswith("SEARCH") for line in touching), plans
 
 
@@ -543,8 +543,8 @@ MILLION_RUNS_STATISTICS = {
     ("runs", "ix_runs_owner"): "1000000 1000000 10",
     ("runs", "ix_runs_workflow_started"): "1000000 1000000 1",
     ("runs", "ix_runs_workflow_state_step"): "1000000 1000000 333334 142858 71429",
-    ("runs", "ix_runs_due"): "1000000 25",
-    ("outbox", "ix_outbox_run"): "2000000 3",
+    ("runs", "ix_runs_workflow_due"): "1000000 1000000 25",
+    ("outbox", "ix_outbox_run_created"): "2000000 3 1",
     ("outbox", "ix_outbox_site_created"): "2000000 2000000 1",
     ("outbox", "ix_outbox_contact_created"): "2000000 20 1",
 }
@@ -570,6 +570,6 @@ def test_with_a_big_sites_statistics_the_overview_still_reads_only_converted_run
         ((statement, parameters),) = seen
         plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()]
     assert "SEARCH runs USING INDEX ix_runs_site_converted (site_id=? AND converted_at>?)" in plan, plan
-    assert "SEARCH outbox USING INDEX ix_outbox_run (run_id=?)" in plan, plan
+    assert "SEARCH outbox USING COVERING INDEX ix_outbox_run_created (run_id=? AND created_at<?)" in plan, plan
     assert not [line for line in plan if line.startswith("SCAN runs")], plan
     engine.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -15,10 +15,14 @@ from sqlalchemy import Connection, Row, bindparam, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ..commerce.cart_items import readable_cart
+from ..email_templates.compose import email_variables, render_template, shop_variables
+from ..email_templates.finishing import FinishingError
+from ..email_templates.language import TemplateError
+from ..email_templates.store import Template, current_template, template_names
 from ..mail.confirmation import confirmation_context, confirmation_key, confirmation_url
 from ..mail.outbox import Sender, already_queued, last_emailed_at, outbox_row, queue
 from ..mail.recovery import recovery_context
-from ..mail.render import render
+from ..mail.render import RenderedEmail, render
 from ..mail.unsubscribe import unsubscribe_url
 from ..models import Cart, Contact, Run, Site, Workflow, WorkflowDefinition
 from ..sites import email_hosts
@@ -159,6 +163,8 @@ class RunPass:
         self._plans: dict[int, Plan] = {}
         self._sites: dict[int, Site] = {}
         self._settings: dict[int, Workflow | None] = {}
+        self._templates: dict[tuple[int, str], Template | None] = {}
+        self._names: dict[int, set[str]] = {}
 
     def handle(self, claimed: list[tuple[int, int, datetime]]) -> int:
         """Advance the claimed runs still unchanged; the number of emails written.
@@ -193,7 +199,7 @@ class RunPass:
                 self._standing(run.site_id, contact, last_emailed),
             )
             cart = carts.of(run)
-            written = [self._cart_email(run, path, email, contact, cart) for path, email in moved.emails if contact]
+            written = [self._email(run, path, email, contact, cart) for path, email in moved.emails if contact]
             if contact is not None and any(not row["transactional"] for row in written):
                 last_emailed[contact.id] = self.now  # the period counts from it for the pass's next runs too
             advanced.append((run, contact, cart, moved, written))
@@ -250,7 +256,61 @@ class RunPass:
             confirmed=contact.confirmed_at is not None,
             confirmed_only=bool(settings and settings.confirmed_only),
             quiet=QuietHours.stored(settings.quiet_start, settings.quiet_end) if settings else None,
+            templates=self._template_names(site_id),
             zone=zone_named(contact.time_zone) or zone_named(settings.time_zone if settings else None) or UTC,
+        )
+
+    def _email(
+        self, run: Row[Any], path: str, email: Email, contact: Row[Any], cart: Row[Any] | None
+    ) -> dict[str, Any]:
+        """The step's email: the site's template it names (its latest version), or the built-in cart email."""
+        if email.template is None:
+            return self._cart_email(run, path, email, contact, cart)
+        return self._template_email(run, path, email, email.template, contact, cart)
+
+    def _template_email(
+        self, run: Row[Any], path: str, email: Email, name: str, contact: Row[Any], cart: Row[Any] | None
+    ) -> dict[str, Any]:
+        """The email from the site's template `name`, its `params` the run's cart as it is now (the triggering
+        event's data otherwise); a template that fails to render is written failed, with the reason."""
+        site = self._site(run.site_id)
+        link = unsubscribe_url(self.mailer.public_url, self.mailer.secret_key, site.id, contact.id, contact.link_nonce)
+        template = self._template(site.id, name)
+        hosts = email_hosts(site)
+        failure = None
+        try:
+            if template is None:  # removed since the run's step was worked out: nothing to render
+                raise TemplateError(f"the site has no template named {name!r}")
+            variables = email_variables(
+                shop=shop_variables(site, hosts),
+                email=contact.email,
+                attributes=_attributes(contact),
+                params=cart.snapshot if cart is not None else run.data,
+                properties=run.properties or {},
+                unsubscribe_url=link,
+                hosts=hosts,
+            )
+            if email.subject:  # the step's subject, in the same language, instead of the template's
+                template = replace(template, subject=email.subject)
+            rendered = render_template(template, variables, hosts=hosts, unsubscribe_url=link)
+        except (TemplateError, FinishingError) as error:
+            failure = f"template {name!r}" + (f" v{template.version}" if template else "") + f": {error}"
+            rendered = RenderedEmail(subject=email.subject or name, html="", text="")
+        return outbox_row(
+            self.mailer.sender,
+            f"run-{run.id}-{run.cycle}-{path}",
+            site_id=site.id,
+            cart_id=cart.id if cart is not None else None,
+            run_id=run.id,
+            step=path,
+            transactional=email.transactional,
+            contact_id=contact.id,
+            recipient=contact.email,
+            rendered=rendered,
+            unsubscribe_url=link,
+            now=self.now,
+            template=(name, template.version) if template else None,
+            failure=failure,
         )
 
     def _cart_email(
@@ -316,6 +376,16 @@ class RunPass:
     def _read_plans(self, workflow_ids: Iterable[int]) -> None:
         for row in self.session.execute(_DEFINITIONS, {"workflow_ids": list(workflow_ids)}):
             self._plans[row.id] = _plan(row.id, row.version, row.document)
+
+    def _template(self, site_id: int, name: str) -> Template | None:
+        if (site_id, name) not in self._templates:
+            self._templates[site_id, name] = current_template(self.session, site_id, name)
+        return self._templates[site_id, name]
+
+    def _template_names(self, site_id: int) -> set[str]:
+        if site_id not in self._names:
+            self._names[site_id] = template_names(self.session, site_id)
+        return self._names[site_id]
 
     def _site(self, site_id: int) -> Site:
         if site_id not in self._sites:

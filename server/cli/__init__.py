@@ -1,4 +1,5 @@
-"""The `flask --app server` commands: sites, workflows, the outbox, contacts, dashboard users and the schema."""
+"""The `flask --app server` commands: sites, workflows, templates, the outbox, contacts, dashboard users and the
+schema."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from flask import Flask
 from .contacts import attributes_cli, contacts_cli, events_cli
 from .schema import db_cli
 from .sites import sites_cli
+from .templates import templates_cli
 from .users import users_cli
 from .workflows import outbox_cli, worker_command, workflows_cli
 
@@ -21,6 +23,7 @@ def init_app(app: Flask) -> None:
         users_cli,
         contacts_cli,
         attributes_cli,
+        templates_cli,
         worker_command,
     )
     for command in commands:

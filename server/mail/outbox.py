@@ -84,8 +84,13 @@ def outbox_row(
     run_id: int | None = None,
     step: str | None = None,
     transactional: bool = False,
+    template: tuple[str, int] | None = None,
+    failure: str | None = None,
 ) -> dict[str, Any]:
-    """An outbox row under its unique key, its Message-ID derived from it: ready for delivery, or held."""
+    """An outbox row under its unique key, its Message-ID derived from it: ready for delivery, or held; or, with a
+    `failure` (a template that could not be rendered), failed for good at once, saying why. `template`: the name
+    and version it was written from."""
+    status = OutboxStatus.PENDING if sender.delivers else OutboxStatus.HELD
     return {
         "site_id": site_id,
         "cart_id": cart_id,
@@ -101,10 +106,13 @@ def outbox_row(
         "html": rendered.html,
         "text": rendered.text,
         "unsubscribe_url": unsubscribe_url,
-        "status": OutboxStatus.PENDING if sender.delivers else OutboxStatus.HELD,
+        "status": OutboxStatus.FAILED if failure else status,
         "attempts": 0,
-        "next_attempt_at": now if sender.delivers else None,
+        "last_error": failure,
+        "next_attempt_at": now if sender.delivers and not failure else None,
         "created_at": now,
+        "template": template[0] if template else None,
+        "template_version": template[1] if template else None,
     }
 
 

@@ -26,7 +26,7 @@ class _Line:
     total: str | None
 
 
-def _web_url(value: Any, hosts: Collection[str]) -> str | None:
+def web_url(value: Any, hosts: Collection[str]) -> str | None:
     """The URL when it is a plain http(s) URL on one of the shop's `hosts`; None for `javascript:`, other hosts
     and the rest (the cart comes from the public key: a link elsewhere would make the shop's email a phishing one)."""
     if not isinstance(value, str):
@@ -66,8 +66,8 @@ def _cart_lines(items: Any, currency: str | None, hosts: Collection[str]) -> tup
         lines.append(
             _Line(
                 name=one_line(item.get("name")) or "Item",
-                url=_web_url(item.get("url"), hosts),
-                image=_web_url(item.get("image"), hosts),
+                url=web_url(item.get("url"), hosts),
+                image=web_url(item.get("image"), hosts),
                 quantity=_quantity_text(item.get("quantity")),
                 price=_money(price, currency) if price is not None else one_line(item.get("price"), 40),
                 total=_money(total, currency) if total is not None else None,
@@ -99,6 +99,6 @@ def recovery_context(
         "firstname": one_line(firstname, 100),
         "lines": lines,
         "total": _money(total, currency) if total is not None else None,
-        "cart_url": _web_url(cart.get("url"), hosts),
+        "cart_url": web_url(cart.get("url"), hosts),
         "unsubscribe_url": unsubscribe_url,
     }
