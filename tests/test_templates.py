@@ -186,3 +186,58 @@ def test_the_shipped_defaults_send_with_the_shops_brand(
     assert (email.template, email.template_version, email.status) == ("cart-1", 0, "held")
     assert email.subject == "You left something in your cart"
     assert "Hi Thomas," in email.html and "/unsubscribe/" in email.html
+
+
+# The shop's brand
+
+
+def test_the_brand_shows_in_the_default_templates_and_the_from(
+    app: Flask, client: FlaskClient, site: Site, worker: Worker, clock: Clock, tmp_path: Path
+) -> None:
+    result = cli(
+        app,
+        "sites",
+        "brand",
+        site.name,
+        "--sender-name",
+        "Tea Shop",
+        "--sender-email",
+        "hello@shop.example",
+        "--logo",
+        "https://shop.example/logo.png",
+        "--accent",
+        "#0F766E",
+        "--address",
+        "1 Tea Street\nLeeds",
+        "--intro",
+        "Free delivery <this week>.",
+    )
+    assert result.exit_code == 0, result.output
+    assert "accent_color: #0f766e" in result.output
+    steps = [{"email": {"template": "cart-1"}}]
+    import_workflow(
+        app, site, {"name": "C", "trigger": {"event": "cart_updated", "per": "cart"}, "steps": steps}, tmp_path
+    )
+    thomas_with_a_cart(client, site, clock)
+    worker.run_pass()
+    (email,) = emails_of(app, site)
+    assert email.sender == "Tea Shop <hello@shop.example>"
+    assert 'src="https://shop.example/logo.png"' in email.html and "#0f766e" in email.html
+    assert "1 Tea Street<br>Leeds" in email.html and "Free delivery &lt;this week&gt;." in email.html
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--accent", "teal", "#rrggbb"),
+        ("--sender-email", "not an address", "not an email address"),
+        ("--sender-name", 'Tea "Shop"', "without < > or quotes"),
+        ("--logo", "javascript:alert(1)", "http(s) URL"),
+        ("--locale", "xx_YY", "not a locale"),
+    ],
+)
+def test_brand_values_that_cannot_be_kept_are_refused_naming_the_option(
+    app: Flask, site: Site, option: str, value: str, said: str
+) -> None:
+    result = cli(app, "sites", "brand", site.name, option, value)
+    assert result.exit_code == 2 and option in result.output and said in result.output

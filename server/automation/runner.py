@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Row, bindparam, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from ..commerce.cart_items import readable_cart
+from ..email_templates.brand import sender_of
 from ..email_templates.compose import email_variables, render_template, shop_variables
 from ..email_templates.finishing import FinishingError
 from ..email_templates.language import TemplateError
@@ -309,6 +310,7 @@ class RunPass:
             rendered=rendered,
             unsubscribe_url=link,
             now=self.now,
+            sender_address=sender_of(site, self.mailer.sender.address),
             template=(name, template.version) if template else None,
             failure=failure,
         )
@@ -345,6 +347,7 @@ class RunPass:
             rendered=rendered,
             unsubscribe_url=link,
             now=self.now,
+            sender_address=sender_of(site, self.mailer.sender.address),
         )
 
     def _confirmation_email(self, run: Row[Any], contact: Row[Any]) -> dict[str, Any]:
@@ -371,6 +374,7 @@ class RunPass:
             rendered=rendered,
             unsubscribe_url=link,
             now=self.now,
+            sender_address=sender_of(site, self.mailer.sender.address),
         )
 
     def _read_plans(self, workflow_ids: Iterable[int]) -> None:

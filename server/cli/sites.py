@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from .. import db
 from ..automation.carts import MAX_PERIOD, workflow_of
 from ..automation.quiet_hours import QuietHours, zone_named
+from ..email_templates.brand import FIELDS, BrandRefused, set_brand
 from ..ingest.trusted_servers import normalise_networks
 from ..models import Site
 from ..sites import (
@@ -158,6 +159,41 @@ def sites_set_command(
         )
         if require_consent is not None or respect_dnt is not None:
             click.echo(f"Paste `flask --app server sites snippet {name}` again.")
+
+
+BRAND_OPTIONS = {
+    "sender_name": "--sender-name",
+    "sender_email": "--sender-email",
+    "logo_url": "--logo",
+    "accent_color": "--accent",
+    "intro_text": "--intro",
+    "postal_address": "--address",
+    "locale": "--locale",
+}
+
+
+@sites_cli.command("brand")
+@click.argument("name")
+@click.option("--sender-name", help="The name emails come from ('' for the server's).")
+@click.option("--sender-email", help="The address emails come from ('' for the server's SIBYL_MAIL_FROM).")
+@click.option("--logo", "logo_url", help="The logo's URL, on one of the site's hosts ('' for none: the name is shown).")
+@click.option("--accent", "accent_color", help="The buttons' colour, #rrggbb ('' for the default).")
+@click.option("--intro", "intro_text", help="A paragraph the default templates show after the greeting.")
+@click.option("--address", "postal_address", help="The shop's postal address, shown in every email's footer.")
+@click.option("--locale", help="How money is written in emails and on the dashboard: en_US, fr_FR, de_DE…")
+def brand_command(name: str, **values: str | None) -> None:
+    """Set the shop's brand, which the default email templates show (and `shop.*` gives any template)."""
+    with db.new_session(current_app) as session:
+        site = site_named(session, name)
+        for field, value in values.items():
+            if value is not None:
+                try:
+                    set_brand(site, field, value)
+                except BrandRefused as error:
+                    raise click.BadParameter(error.message, param_hint=BRAND_OPTIONS[field]) from None
+        session.commit()
+        for field in FIELDS:
+            click.echo(f"{field}: {getattr(site, field) or '-'}".replace("\n", " / "))
 
 
 @sites_cli.command("rotate-key")

@@ -86,10 +86,11 @@ def outbox_row(
     transactional: bool = False,
     template: tuple[str, int] | None = None,
     failure: str | None = None,
+    sender_address: str | None = None,
 ) -> dict[str, Any]:
     """An outbox row under its unique key, its Message-ID derived from it: ready for delivery, or held; or, with a
     `failure` (a template that could not be rendered), failed for good at once, saying why. `template`: the name
-    and version it was written from."""
+    and version it was written from; `sender_address`: the shop's own From, instead of the server's."""
     status = OutboxStatus.PENDING if sender.delivers else OutboxStatus.HELD
     return {
         "site_id": site_id,
@@ -100,7 +101,7 @@ def outbox_row(
         "contact_id": contact_id,
         "dedupe_key": key,
         "message_id": message_id(key, sender.domain),
-        "sender": sender.address,
+        "sender": sender_address or sender.address,
         "recipient": recipient,
         "subject": rendered.subject,
         "html": rendered.html,
