@@ -46,6 +46,7 @@ _DROPPED = _names(
     "optgroup textarea datalist output keygen base link svg math portal dialog canvas audio video track noembed "
     "noframes xmp plaintext listing bgsound"
 )
+_EMPTY_TO_BROWSERS = _names("source wbr")  # libxml2 lets them hold what follows them
 _URL_ATTRIBUTES = _names(
     "href src srcset background action formaction poster cite longdesc lowsrc dynsrc usemap ping data codebase "
     "manifest icon profile archive classid xlink:href"
@@ -181,11 +182,22 @@ def _clean(document: lxml.html.HtmlElement, allowed: _Allowed) -> lxml.html.Html
             element.drop_tag()
             continue
         _clean_attributes(element, name, allowed)
-        if _left_empty(element, name, allowed):
+        if name in _EMPTY_TO_BROWSERS:
+            stack.extend(element)
+            _spill(element, keep=not _left_empty(element, name, allowed))
+        elif _left_empty(element, name, allowed):
             element.drop_tree()
-            continue
-        stack.extend(element)
+        else:
+            stack.extend(element)
     return document
+
+
+def _spill(element: lxml.html.HtmlElement, *, keep: bool) -> None:
+    """What libxml2 put inside an element that browsers know to be empty, moved after it as they read it; the
+    element itself kept only when `keep`."""
+    if keep:
+        element.addprevious(lxml.html.Element(element.tag, dict(element.attrib)))
+    element.drop_tag()
 
 
 def _kept_meta(element: lxml.html.HtmlElement) -> bool:
