@@ -170,6 +170,7 @@ def _part(document: lxml.html.HtmlElement, tag: str) -> lxml.html.HtmlElement:
 def _clean(document: lxml.html.HtmlElement, allowed: _Allowed) -> lxml.html.HtmlElement:
     """The document with what may not be sent taken out, in place: dropped elements with their content, unknown
     ones without their tags, attributes that run code or point elsewhere, CSS that points elsewhere."""
+    styles: dict[str, str] = {}  # inlined CSS repeats the same style on many elements: each is cleaned once
     stack = [document]
     while stack:
         element = stack.pop()
@@ -181,7 +182,7 @@ def _clean(document: lxml.html.HtmlElement, allowed: _Allowed) -> lxml.html.Html
             stack.extend(element)
             element.drop_tag()
             continue
-        _clean_attributes(element, name, allowed)
+        _clean_attributes(element, name, allowed, styles)
         if name in _EMPTY_TO_BROWSERS:
             stack.extend(element)
             _spill(element, keep=not _left_empty(element, name, allowed))
@@ -206,14 +207,16 @@ def _kept_meta(element: lxml.html.HtmlElement) -> bool:
     return element.get("charset") is None and (http_equiv is None or http_equiv.lower() in _KEPT_HTTP_EQUIV)
 
 
-def _clean_attributes(element: lxml.html.HtmlElement, tag: str, allowed: _Allowed) -> None:
+def _clean_attributes(element: lxml.html.HtmlElement, tag: str, allowed: _Allowed, styles: dict[str, str]) -> None:
     for name, value in list(element.attrib.items()):
         if not _attribute_allowed(tag, name.lower(), value, allowed):
             del element.attrib[name]
         elif name.lower() in _URL_ATTRIBUTES:
             element.set(name, value.strip())  # written out as is: lxml escapes the spaces around a URL as %20
         elif name.lower() == "style":
-            declarations = _clean_declarations(value, allowed)
+            if value not in styles:
+                styles[value] = _clean_declarations(value, allowed)
+            declarations = styles[value]
             if declarations:
                 element.set(name, declarations)
             else:
