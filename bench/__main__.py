@@ -1,6 +1,6 @@
 """Run the benchmarks side by side in one run and print one table: area | measure | value | goal | met.
 
-    .venv/bin/python -m bench [--only tracker,ingest,worker,workflows,dashboard] [--quick]
+    .venv/bin/python -m bench [--only tracker,ingest,worker,workflows,dashboard,emails] [--quick]
 
 PostgreSQL rows too when SIBYL_BENCH_POSTGRES_URL names a server (a database is created per measurement
 and dropped after). `--quick` runs every area at small sizes: a smoke run, not figures to quote.
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 
-from bench import dashboard, ingest, tracker, worker, workflows
+from bench import dashboard, emails, ingest, tracker, worker, workflows
 from bench.databases import kinds
 from bench.table import Row, render
 
@@ -25,6 +25,7 @@ FULL: dict[str, Callable[[], list[Row]]] = {
     "worker": lambda: worker.rows(carts=10_000, waiting=1_000_000),
     "workflows": lambda: workflows.rows(runs=10_000, spread=100, waiting=100_000),
     "dashboard": lambda: dashboard.rows(events=1_000_000),
+    "emails": lambda: emails.rows(runs=200),
 }
 QUICK: dict[str, Callable[[], list[Row]]] = {
     "tracker": lambda: tracker.rows(calls=1_000),
@@ -32,6 +33,7 @@ QUICK: dict[str, Callable[[], list[Row]]] = {
     "worker": lambda: worker.rows(carts=300, waiting=10_000),
     "workflows": lambda: workflows.rows(runs=300, spread=50, waiting=10_000),
     "dashboard": lambda: dashboard.rows(events=10_000, runs=3),
+    "emails": lambda: emails.rows(runs=20),
 }
 
 

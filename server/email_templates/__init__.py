@@ -1,1 +1,1 @@
-"""A shop's email templates, written in Brevo's template language and rendered in a sandbox."""
+"""Shop-written emails: the template language, the finishing of what it renders, and the shop's templates."""
