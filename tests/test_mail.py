@@ -119,6 +119,8 @@ def test_tracked_markup_is_escaped_in_the_html(payload: str) -> None:
         "data:text/html,<b>x</b>",
         "//evil.example/x",
         "vbscript:x",
+        "https://evil.example\\@shop.example/cart",  # a browser reads the backslash as a slash: evil.example
+        "https://evil.example\\.shop.example/cart",
     ],
 )
 def test_non_http_urls_never_appear(url: str) -> None:

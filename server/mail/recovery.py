@@ -13,7 +13,9 @@ from ..values import one_line, plain_number
 
 MAX_ITEMS = 50
 MAX_URL = 2048
-_UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f]")
+# Controls and spaces, and the backslash: browsers read it as a slash, so `https://evil.example\@shop.example/`
+# goes to evil.example while Python's URL parser names shop.example its host.
+_UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
 
 
 @dataclass(frozen=True)
