@@ -439,7 +439,7 @@ def test_a_cart_of_segment_products_stays_open_and_its_email_lists_them(
     assert cart_states(app, site) == {"cart-7": ("open", None)}
     [email] = emails_after_the_deadline(app, store, site)
     assert "Track Pants" in email.html and "https://shop.example/track-pants.png" in email.html
-    assert "44.00 EUR" in email.text
+    assert "€44.00" in email.text
 
 
 def test_a_line_naming_only_its_product_is_shown_from_the_catalogue(

@@ -74,8 +74,8 @@ def test_the_guide_cart_renders_lines_totals_button_and_greeting() -> None:
     for part in (html, text):
         assert "Hi Thomas," in part
         assert "Black shoes" in part and "White shirt" in part
-        assert "180.00 USD" in part and "100.00 USD" in part
-        assert "280.00 USD" in part
+        assert "$180.00" in part and "$100.00" in part
+        assert "$280.00" in part
         assert "https://shop.example/cart" in part
         assert "Demo Shop" in part
     assert 'href="https://shop.example/cart"' in html and "Return to your cart" in html
@@ -88,7 +88,7 @@ def test_the_guide_cart_renders_lines_totals_button_and_greeting() -> None:
 def test_the_total_is_the_sum_of_line_totals_when_the_cart_has_none() -> None:
     cart = {**GUIDE_CART, "total": "lots"}
     html, text = render(cart)
-    assert "280.00 USD" in html and "280.00 USD" in text
+    assert "$280.00" in html and "$280.00" in text
     assert "lots" not in html
 
 
@@ -131,7 +131,7 @@ def test_non_http_urls_never_appear(url: str) -> None:
         assert "data:" not in part and "evil" not in part
     assert "Return to your cart" not in html and "<img" not in html
     assert re.findall(r'<a href="([^"]*)"', html) == [UNSUBSCRIBE_URL]  # the only link left
-    assert "Black shoes" in html and "180.00 USD" in html
+    assert "Black shoes" in html and "$180.00" in html
 
 
 @pytest.mark.parametrize("hosts", [frozenset({"cdn.shop.example"}), frozenset()])
@@ -141,7 +141,7 @@ def test_links_and_images_on_other_hosts_than_the_shops_are_left_out(hosts: froz
     assert "shop.example/" not in html.replace("cdn.shop.example", "") and "https://shop.example" not in text
     assert re.findall(r'<a href="([^"]*)"', html) == [UNSUBSCRIBE_URL]
     assert "<img" not in html
-    assert "Black shoes" in html and "280.00 USD" in html  # the cart itself is still listed
+    assert "Black shoes" in html and "$280.00" in html  # the cart itself is still listed
 
 
 def test_only_the_listed_hosts_are_linked() -> None:
@@ -270,7 +270,7 @@ def test_a_sent_email_arrives_with_both_parts_its_message_id_and_headers(smtp_si
     assert received.get_content_type() == "multipart/alternative"
     plain, html = received.iter_parts()
     assert (plain.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
-    assert "280.00 USD" in plain.get_content() and "280.00 USD" in html.get_content()
+    assert "$280.00" in plain.get_content() and "$280.00" in html.get_content()
     assert received["Message-ID"] == email.message_id
     assert received["X-Sibyl-Cart"] == "cart-9"
     assert received["Subject"] == "Your cart is waiting"
@@ -386,3 +386,26 @@ def test_login_uses_the_credentials_and_a_wrong_password_never_leaks() -> None:
         assert len(sink.messages) == 1
     finally:
         sink.stop()
+
+
+@pytest.mark.parametrize(
+    ("locale", "currency", "line", "total"),
+    [
+        ("en_US", "USD", "$180.00", "$280.00"),
+        ("fr_FR", "EUR", "180,00\xa0€", "280,00\xa0€"),
+        ("de_DE", "EUR", "180,00\xa0€", "280,00\xa0€"),
+        ("en_GB", "GBP", "£180.00", "£280.00"),
+    ],
+)
+def test_money_is_written_as_the_shops_locale_writes_it(locale: str, currency: str, line: str, total: str) -> None:
+    email = recovery_email(
+        shop_name="Shop",
+        subject="Your cart",
+        firstname="Thomas",
+        cart={**GUIDE_CART, "currency": currency},
+        unsubscribe_url=UNSUBSCRIBE_URL,
+        hosts=SHOP_HOSTS,
+        locale=locale,
+    )
+    for part in (email.html, email.text):
+        assert line in part and total in part

@@ -148,4 +148,4 @@ def test_the_post_purchase_follow_up_comes_after_an_order(
     page.wait_for_url("**/thanks")
     (message,) = smtp_sink.wait_for(1, timeout=20)
     assert message["Subject"] == "How is your order?"
-    assert "Thank you for your order of 90.00 USD" in html_of(message)
+    assert "Thank you for your order of $90.00" in html_of(message)

@@ -19,6 +19,7 @@ from ..email_templates.brand import sender_of
 from ..email_templates.compose import email_variables, render_template, shop_variables
 from ..email_templates.finishing import FinishingError
 from ..email_templates.language import TemplateError
+from ..email_templates.money import DEFAULT_LOCALE
 from ..email_templates.store import Template, current_template, template_names
 from ..mail.confirmation import confirmation_context, confirmation_key, confirmation_url
 from ..mail.outbox import Sender, already_queued, last_emailed_at, outbox_row, queue
@@ -332,6 +333,7 @@ class RunPass:
                 cart=readable_cart(self.session, site.id, cart.snapshot if cart is not None else run.data),
                 unsubscribe_url=link,
                 hosts=email_hosts(site),
+                locale=site.locale or DEFAULT_LOCALE,
             ),
         )
         return outbox_row(

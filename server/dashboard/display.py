@@ -8,8 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, request, url_for
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from ..commerce.cart_items import LINE_KEYS, cart_lines, in_brevo_names
+from ..email_templates.money import DEFAULT_LOCALE, format_money
 from ..models import utcnow
 from ..values import is_scalar, plain_number
 
@@ -102,12 +105,23 @@ def cart_view(data: Any) -> CartView | None:
     return CartView(rows, {key: value for key, value in data.items() if key not in LINE_KEYS})
 
 
+@pass_context
+def money(context: Context, amount: Any, currency: Any = None) -> str:
+    """An amount as the shown site's locale writes it (as its emails do); in its display currency when it set one and
+    the amount says none (revenue, summed from orders)."""
+    site = context.get("site")
+    locale = getattr(site, "locale", None) or DEFAULT_LOCALE
+    return format_money(
+        amount, currency if isinstance(currency, str) else getattr(site, "display_currency", None), locale
+    )
+
+
 def _text(value: Any) -> str:
     return scalar_text(value) if is_scalar(value) else pretty_json(value)
 
 
 def init_app(app: Flask) -> None:
-    for function in (when, iso, ago, duration, number, pretty_json, scalar_text):
+    for function in (when, iso, ago, duration, number, pretty_json, scalar_text, money):
         app.add_template_filter(function)
     app.add_template_test(is_scalar, "scalar")
     app.add_template_global(cart_view)

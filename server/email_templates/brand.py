@@ -82,7 +82,6 @@ _CHECKS = {
     "locale": _locale,
 }
 FIELDS = tuple(_CHECKS)
-DEFAULT_LOCALE = "en_US"
 
 
 def set_brand(site: Site, field: str, text: str) -> None:

@@ -15,6 +15,7 @@ from ..models import Site
 from ..values import one_line
 from .finishing import finish
 from .language import CompiledTemplate, compile_template
+from .money import DEFAULT_LOCALE
 from .store import Template
 
 DEFAULT_ACCENT = "#18181b"
@@ -30,6 +31,7 @@ def shop_variables(site: Site, hosts: Collection[str]) -> dict[str, Any]:
         "intro": site.intro_text or "",
         "address": site.postal_address or "",
         "url": origins[0] if origins else "",
+        "locale": site.locale or DEFAULT_LOCALE,
     }
 
 
@@ -53,6 +55,7 @@ def email_variables(
         cart=params if isinstance(params, dict) else {},
         unsubscribe_url=unsubscribe_url,
         hosts=hosts,
+        locale=str(shop.get("locale") or DEFAULT_LOCALE),
     )
     return {
         "contact": {**attributes, "EMAIL": email},

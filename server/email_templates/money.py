@@ -10,6 +10,7 @@ from babel.numbers import format_currency, format_decimal, is_currency
 from ..values import MAX_AMOUNT, one_line, plain_number
 
 FALLBACK_LOCALE = Locale("en")
+DEFAULT_LOCALE = "en_US"  # a site's, until its owner sets one
 MAX_SHOWN = 40  # characters of an amount that is no number, shown as it was sent
 
 

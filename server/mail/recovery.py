@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..email_templates.money import DEFAULT_LOCALE, format_money
 from ..values import one_line, plain_number
 
 MAX_ITEMS = 50
@@ -43,10 +44,6 @@ def web_url(value: Any, hosts: Collection[str]) -> str | None:
     return url if parts.scheme.lower() in ("http", "https") and parts.hostname in hosts else None
 
 
-def _money(amount: Decimal, currency: str | None) -> str:
-    return f"{amount:.2f} {currency}" if currency else f"{amount:.2f}"
-
-
 def _quantity_text(value: Any) -> str | None:
     amount = plain_number(value)
     if amount is None:
@@ -54,7 +51,9 @@ def _quantity_text(value: Any) -> str | None:
     return f"{amount.normalize():f}" if amount == amount.to_integral_value() else f"{amount:f}"
 
 
-def _cart_lines(items: Any, currency: str | None, hosts: Collection[str]) -> tuple[list[_Line], list[Decimal]]:
+def _cart_lines(
+    items: Any, currency: str | None, hosts: Collection[str], locale: str
+) -> tuple[list[_Line], list[Decimal]]:
     """The displayable lines, and the line totals that could be computed."""
     lines: list[_Line] = []
     totals: list[Decimal] = []
@@ -71,8 +70,8 @@ def _cart_lines(items: Any, currency: str | None, hosts: Collection[str]) -> tup
                 url=web_url(item.get("url"), hosts),
                 image=web_url(item.get("image"), hosts),
                 quantity=_quantity_text(item.get("quantity")),
-                price=_money(price, currency) if price is not None else one_line(item.get("price"), 40),
-                total=_money(total, currency) if total is not None else None,
+                price=format_money(price, currency, locale) if price is not None else one_line(item.get("price"), 40),
+                total=format_money(total, currency, locale) if total is not None else None,
             )
         )
     return lines, totals
@@ -86,12 +85,13 @@ def recovery_context(
     cart: dict[str, Any],
     unsubscribe_url: str,
     hosts: Collection[str],
+    locale: str = DEFAULT_LOCALE,
 ) -> dict[str, Any]:
     """What the `recovery` templates show of a cart snapshot (`eventdata.data` of `cart_updated`): its lines and
-    money as text, links and images only on the shop's `hosts`."""
+    money as text written for the shop's `locale`, links and images only on the shop's `hosts`."""
     cart = cart if isinstance(cart, dict) else {}
     currency = one_line(cart.get("currency"), 12)
-    lines, totals = _cart_lines(cart.get("items"), currency, hosts)
+    lines, totals = _cart_lines(cart.get("items"), currency, hosts, locale)
     total = plain_number(cart.get("total"))
     if total is None and totals:
         total = sum(totals, Decimal(0))
@@ -100,7 +100,7 @@ def recovery_context(
         "shop_name": one_line(shop_name) or "our shop",
         "firstname": one_line(firstname, 100),
         "lines": lines,
-        "total": _money(total, currency) if total is not None else None,
+        "total": format_money(total, currency, locale) if total is not None else None,
         "cart_url": web_url(cart.get("url"), hosts),
         "unsubscribe_url": unsubscribe_url,
     }
