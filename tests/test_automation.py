@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from .support.store import Store
 from .support.waiting import wait_until
 
 SMTP_CONNECTIONS = 4
+WORKER_START_SECONDS = 60  # a worker process imports the app (Django's template engine, lxml, Babel) first
 
 
 @pytest.fixture
@@ -303,7 +305,7 @@ def test_a_permanent_rejection_is_recorded_and_not_retried(
     assert smtp_sink.messages == []
 
 
-def start_worker(database_url: str, smtp_sink: SmtpSink) -> subprocess.Popen[bytes]:
+def start_worker(database_url: str, smtp_sink: SmtpSink) -> subprocess.Popen[str]:
     """`flask --app server worker` as a process of its own, as production runs it."""
     env = {
         **os.environ,
@@ -314,10 +316,20 @@ def start_worker(database_url: str, smtp_sink: SmtpSink) -> subprocess.Popen[byt
         "SIBYL_SMTP_CONNECTIONS": str(SMTP_CONNECTIONS),
         "SIBYL_WORKER_LEASE": "3s",
     }
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "server", "worker"], cwd=ROOT, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "server", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], WORKER_START_SECONDS)  # it says so once SIGTERM stops it
+    assert ready and "worker running" in process.stdout.readline(), "the worker did not start"
+    return process
 
 
-def stop(*processes: subprocess.Popen[bytes]) -> None:
+def stop(*processes: subprocess.Popen[str]) -> None:
     """SIGTERM every worker and wait for each (killing one that hangs), then check that each stopped cleanly."""
     for process in processes:
         process.send_signal(signal.SIGTERM)
