@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 from typing import Any
 from urllib.parse import urlsplit
@@ -170,7 +171,6 @@ def _part(document: lxml.html.HtmlElement, tag: str) -> lxml.html.HtmlElement:
 def _clean(document: lxml.html.HtmlElement, allowed: _Allowed) -> lxml.html.HtmlElement:
     """The document with what may not be sent taken out, in place: dropped elements with their content, unknown
     ones without their tags, attributes that run code or point elsewhere, CSS that points elsewhere."""
-    styles: dict[str, str] = {}  # inlined CSS repeats the same style on many elements: each is cleaned once
     stack = [document]
     while stack:
         element = stack.pop()
@@ -182,7 +182,7 @@ def _clean(document: lxml.html.HtmlElement, allowed: _Allowed) -> lxml.html.Html
             stack.extend(element)
             element.drop_tag()
             continue
-        _clean_attributes(element, name, allowed, styles)
+        _clean_attributes(element, name, allowed)
         if name in _EMPTY_TO_BROWSERS:
             stack.extend(element)
             _spill(element, keep=not _left_empty(element, name, allowed))
@@ -207,16 +207,14 @@ def _kept_meta(element: lxml.html.HtmlElement) -> bool:
     return element.get("charset") is None and (http_equiv is None or http_equiv.lower() in _KEPT_HTTP_EQUIV)
 
 
-def _clean_attributes(element: lxml.html.HtmlElement, tag: str, allowed: _Allowed, styles: dict[str, str]) -> None:
+def _clean_attributes(element: lxml.html.HtmlElement, tag: str, allowed: _Allowed) -> None:
     for name, value in list(element.attrib.items()):
         if not _attribute_allowed(tag, name.lower(), value, allowed):
             del element.attrib[name]
         elif name.lower() in _URL_ATTRIBUTES:
             element.set(name, value.strip())  # written out as is: lxml escapes the spaces around a URL as %20
         elif name.lower() == "style":
-            if value not in styles:
-                styles[value] = _clean_declarations(value, allowed)
-            declarations = styles[value]
+            declarations = _clean_style(value, allowed.hosts)
             if declarations:
                 element.set(name, declarations)
             else:
@@ -252,13 +250,16 @@ def _left_empty(element: lxml.html.HtmlElement, name: str, allowed: _Allowed) ->
     if name == "source":
         return element.get("src") is None and element.get("srcset") is None
     if name == "style":
-        element.text = _clean_stylesheet(element.text or "", allowed)
+        element.text = _clean_stylesheet(element.text or "", allowed.hosts)
         return not element.text
     return False
 
 
-def _clean_stylesheet(css: str, allowed: _Allowed) -> str:
-    """The rules that point nowhere else; nothing when what is left would end its `<style>` element early."""
+@lru_cache(maxsize=256)
+def _clean_stylesheet(css: str, hosts: frozenset[str]) -> str:
+    """The rules that point nowhere else; nothing when what is left would end its `<style>` element early. Once
+    per process for each stylesheet and shop (a template's is the same in each of its emails)."""
+    allowed = _Allowed(hosts, "")
     cleaned = _clean_rules(tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True), allowed, 1)
     return "" if "</" in cleaned else cleaned
 
@@ -283,6 +284,13 @@ def _clean_rules(rules: Iterable[Any], allowed: _Allowed, depth: int) -> str:
         elif rule.lower_at_keyword in _CSS_DECLARATION_BLOCKS:
             kept.append(f"@{rule.lower_at_keyword} {prelude}{{{_clean_declarations(rule.content, allowed)}}}")
     return "\n".join(kept)
+
+
+@lru_cache(maxsize=4096)
+def _clean_style(style: str, hosts: frozenset[str]) -> str:
+    """A `style` attribute cleaned, once per process for each style and shop: inlined CSS repeats the same few styles
+    on many elements, in every email of a template (what is allowed in CSS depends on the hosts only)."""
+    return _clean_declarations(style, _Allowed(hosts, ""))
 
 
 def _clean_declarations(css: str | list[Any], allowed: _Allowed) -> str:
