@@ -205,7 +205,8 @@ def test_the_preview_frame_is_sandboxed_and_its_document_may_run_nothing(owner: 
     assert "Hi Alex," in email
     for item in ("Linen shirt", "Canvas tote", "Wool socks"):  # the sample cart of three items
         assert item in email and item in text_of(text, "preview-text")
-    assert "122.00 EUR" in email
+    assert "€122.00" in email  # the sample cart's total, as the site's locale writes euros
+    assert text_of(text, "preview-from") == "shop@localhost"  # the server's sender: the site has none of its own
 
 
 def test_the_preview_shows_the_unsaved_form_and_needs_the_forms_token(
@@ -279,6 +280,9 @@ def test_a_contacts_values_and_cart_are_never_html_in_the_dashboard(
 def test_a_test_email_is_written_to_the_outbox_once_and_held_without_smtp(
     owner: FlaskClient, app: Flask, site: Site
 ) -> None:
+    with db.new_session(app) as session:
+        session.get_one(Site, site.id).sender_name = "Templates shop"
+        session.commit()
     answer = post(owner, "/templates/cart-1/test", editor(site), site=site.id, address="  Me@Example.com ")
     assert answer.status_code == 302 and answer.headers["Location"] == editor(site)
     (email,) = sent_tests(app, site)
@@ -291,6 +295,7 @@ def test_a_test_email_is_written_to_the_outbox_once_and_held_without_smtp(
         None,
     )
     assert email.subject == f"[Test] {DEFAULT_SUBJECT}"
+    assert email.sender == "Templates shop <shop@localhost>"  # the shop's sender, as its emails have
     assert (email.template, email.template_version) == ("cart-1", 0)
     assert "Linen shirt" in email.html
     page = page_of(owner, editor(site))

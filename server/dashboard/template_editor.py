@@ -32,6 +32,7 @@ from .template_previews import (
     PreviewRefused,
     Recipient,
     SendLimitReached,
+    from_of,
     recipient_for,
     render_for,
     send_test,
@@ -128,7 +129,7 @@ def preview_saved(name: str) -> Response:
     _check_name(name)
     found = _saved(site, name, request.args.get("version", type=int))
     if found is None:
-        return _sheet(None, None, NO_TEMPLATE, 404)
+        return _sheet(site, None, None, NO_TEMPLATE, 404)
     return _rendered_sheet(site, found, request.args.get("contact", ""))
 
 
@@ -141,7 +142,7 @@ def preview_form(name: str) -> Response:
     try:
         check_template(name, **form)
     except TemplateRefused as error:
-        return _sheet(None, None, f"Not saved as it is: {error}", 400)
+        return _sheet(site, None, None, f"Not saved as it is: {error}", 400)
     draft = Template(name, UNSAVED, form["subject"], form["preheader"], form["html"], form["text"])
     return _rendered_sheet(site, draft, request.form.get("contact", ""))
 
@@ -232,14 +233,18 @@ def _version_label(template: Template) -> str:
 def _rendered_sheet(site: Site, template: Template, contact: str) -> Response:
     try:
         recipient = recipient_for(db.session(), site, contact)
-        return _sheet(render_for(site, template, recipient), recipient, None, 200)
+        return _sheet(site, render_for(site, template, recipient), recipient, None, 200)
     except PreviewRefused as error:
-        return _sheet(None, None, str(error), 400)
+        return _sheet(site, None, None, str(error), 400)
 
 
-def _sheet(rendered: Preview | None, recipient: Recipient | None, error: str | None, status: int) -> Response:
+def _sheet(
+    site: Site, rendered: Preview | None, recipient: Recipient | None, error: str | None, status: int
+) -> Response:
     """The preview's document, for the frame of the editor or a version's page: nothing in it can run."""
-    page = render_template("dashboard/template_preview.html", preview=rendered, recipient=recipient, error=error)
+    page = render_template(
+        "dashboard/template_preview.html", preview=rendered, recipient=recipient, error=error, sender=from_of(site)
+    )
     response = make_response(page, status)
     response.headers["Content-Security-Policy"] = PREVIEW_POLICY
     response.headers["X-Frame-Options"] = "SAMEORIGIN"

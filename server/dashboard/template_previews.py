@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..contacts.addresses import InvalidAddress, email_address, normalise_email
+from ..email_templates.brand import sender_of
 from ..email_templates.compose import email_variables, render_template, shop_variables
 from ..email_templates.finishing import FinishingError
 from ..email_templates.language import TemplateError, compile_template
@@ -101,6 +102,11 @@ def recipient_for(session: Session, site: Site, address: str) -> Recipient:
     return Recipient(contact.email, contact.email, dict(contact.attributes or {}), cart or {}, {})
 
 
+def from_of(site: Site) -> str:
+    """Whom the site's emails are from: its own sender where set, else the server's."""
+    return sender_of(site, str(current_app.config["MAIL_FROM"]))
+
+
 def preview_unsubscribe_url() -> str:
     """The unsubscribe link of a preview or a test: a link that names no contact, so following it does nothing."""
     return f"{str(current_app.config['PUBLIC_URL']).rstrip('/')}/unsubscribe/preview"
@@ -176,6 +182,7 @@ def send_test(
         unsubscribe_url=preview_unsubscribe_url(),
         now=now,
         template=(template.name, template.version),
+        sender_address=from_of(site),
     )
     queue(session, [row])
     return row
