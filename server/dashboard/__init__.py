@@ -13,6 +13,7 @@ from . import (  # noqa: F401 (each adds its pages to bp)
     outbox,
     overview,
     sites,
+    template_editor,
     workflows,
 )
 from .blueprint import bp

@@ -136,6 +136,18 @@ def template_versions(session: Session, site_id: int, name: str) -> list[Templat
     return [_template(name, row) for row in rows]
 
 
+def template_version(session: Session, site_id: int, name: str, version: int) -> Template | None:
+    """One version of the site's template: a saved one, or 0 for the shipped default of that name; None if none."""
+    if version == 0:
+        return shipped(name)
+    row = session.scalars(
+        select(TemplateVersion)
+        .join(EmailTemplate, EmailTemplate.id == TemplateVersion.template_id)
+        .where(EmailTemplate.site_id == site_id, EmailTemplate.name == name, TemplateVersion.version == version)
+    ).one_or_none()
+    return _template(name, row) if row is not None else None
+
+
 @dataclass(frozen=True)
 class Listed:
     """A template as the list shows it: its name, latest version (0: the shipped default, unchanged) and when."""
@@ -161,6 +173,18 @@ def templates_of(session: Session, site_id: int) -> list[Listed]:
         if name not in saved and default is not None:
             saved[name] = Listed(name, 0, None, default.subject)
     return [saved[name] for name in sorted(saved)]
+
+
+def version_list(session: Session, site_id: int, name: str) -> list[Listed]:
+    """The saved versions of the site's template as a list shows them (number, when, subject), newest first: their
+    HTML is not read."""
+    rows = session.execute(
+        select(TemplateVersion.version, TemplateVersion.created_at, TemplateVersion.subject)
+        .join(EmailTemplate, EmailTemplate.id == TemplateVersion.template_id)
+        .where(EmailTemplate.site_id == site_id, EmailTemplate.name == name)
+        .order_by(TemplateVersion.version.desc())
+    )
+    return [Listed(name, version, saved_at, subject) for version, saved_at, subject in rows]
 
 
 def template_names(session: Session, site_id: int) -> set[str]:

@@ -76,7 +76,7 @@ def outbox_row(
     *,
     site_id: int,
     cart_id: int | None,
-    contact_id: int,
+    contact_id: int | None,
     recipient: str,
     rendered: RenderedEmail,
     unsubscribe_url: str,
@@ -90,7 +90,8 @@ def outbox_row(
 ) -> dict[str, Any]:
     """An outbox row under its unique key, its Message-ID derived from it: ready for delivery, or held; or, with a
     `failure` (a template that could not be rendered), failed for good at once, saying why. `template`: the name
-    and version it was written from; `sender_address`: the shop's own From, instead of the server's."""
+    and version it was written from; `sender_address`: the shop's own From, instead of the server's. A test email
+    from the dashboard has no contact, run or cart."""
     status = OutboxStatus.PENDING if sender.delivers else OutboxStatus.HELD
     return {
         "site_id": site_id,

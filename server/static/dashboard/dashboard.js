@@ -1,5 +1,5 @@
-// Sibyl dashboard: the copy button, the site switcher, confirmations, and the live events table. Tracked values are
-// only ever set with textContent, never as HTML.
+// Sibyl dashboard: the copy button, the site switcher, confirmations, a template's live preview, and the live events
+// table. Tracked values are only ever set with textContent, never as HTML.
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
@@ -33,6 +33,16 @@
       copied.then(function () { say("Copied."); }, function () {
         say(selectSource() ? "Copied." : "Selected: press Ctrl+C (⌘C) to copy.");
       });
+    });
+  });
+
+  // A template's editor previews what it holds a moment after typing stops (its Preview button, into the frame).
+  document.querySelectorAll("form[data-live-preview]").forEach(function (form) {
+    var button = document.getElementById(form.dataset.livePreview);
+    var timer;
+    form.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () { form.requestSubmit(button); }, 800);
     });
   });
 
