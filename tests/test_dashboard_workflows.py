@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +32,7 @@ from .support.clock import Clock
 from .support.dashboard import csrf_token, new_user, sign_in, table_rows, text_of
 from .support.databases import on_postgres
 from .support.sites import new_site
+from .support.statements import statements
 from .support.store import Store
 
 ANNA = "anna@example.com"
@@ -341,22 +340,6 @@ def test_runs_are_listed_newest_first_fifty_at_a_time(
     assert len(oldest) == 1 and 'id="older-runs"' not in second and "← Newest runs" in second
     keys = [row[0] for row in newest + oldest]
     assert len(set(keys)) == 51  # each run once: its key is its event's id
-
-
-@contextmanager
-def statements(app: Flask) -> Iterator[list[tuple[str, Any]]]:
-    """The SQL statements (with their parameters) the app runs meanwhile."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(_connection: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        seen.append((statement, parameters))
-
-    engine = app.extensions["sibyl.engine"]
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 @pytest.mark.skipif(on_postgres(), reason="reads SQLite's query plans")

@@ -69,6 +69,20 @@ def thomas_with_a_cart(client: FlaskClient, site: Site, clock: Clock) -> None:
     catch_up(clock)
 
 
+def cart_1_to_thomas(
+    app: Flask, client: FlaskClient, site: Site, worker: Worker, clock: Clock, tmp_path: Path
+) -> OutboxEmail:
+    """The email a workflow sending `cart-1` at once writes for Thomas's cart."""
+    steps = [{"email": {"template": "cart-1"}}]
+    import_workflow(
+        app, site, {"name": "C", "trigger": {"event": "cart_updated", "per": "cart"}, "steps": steps}, tmp_path
+    )
+    thomas_with_a_cart(client, site, clock)
+    worker.run_pass()
+    (email,) = emails_of(app, site)
+    return email
+
+
 # The commands
 
 
@@ -176,13 +190,7 @@ def test_a_template_that_fails_to_render_is_a_recorded_failure_and_the_worker_go
 def test_the_shipped_defaults_send_with_the_shops_brand(
     app: Flask, client: FlaskClient, site: Site, worker: Worker, clock: Clock, tmp_path: Path
 ) -> None:
-    steps = [{"email": {"template": "cart-1"}}]
-    import_workflow(
-        app, site, {"name": "C", "trigger": {"event": "cart_updated", "per": "cart"}, "steps": steps}, tmp_path
-    )
-    thomas_with_a_cart(client, site, clock)
-    worker.run_pass()
-    (email,) = emails_of(app, site)
+    email = cart_1_to_thomas(app, client, site, worker, clock, tmp_path)
     assert (email.template, email.template_version, email.status) == ("cart-1", 0, "held")
     assert email.subject == "You left something in your cart"
     assert "Hi Thomas," in email.html and "/unsubscribe/" in email.html
@@ -214,13 +222,7 @@ def test_the_brand_shows_in_the_default_templates_and_the_from(
     )
     assert result.exit_code == 0, result.output
     assert "accent_color: #0f766e" in result.output
-    steps = [{"email": {"template": "cart-1"}}]
-    import_workflow(
-        app, site, {"name": "C", "trigger": {"event": "cart_updated", "per": "cart"}, "steps": steps}, tmp_path
-    )
-    thomas_with_a_cart(client, site, clock)
-    worker.run_pass()
-    (email,) = emails_of(app, site)
+    email = cart_1_to_thomas(app, client, site, worker, clock, tmp_path)
     assert email.sender == "Tea Shop <hello@shop.example>"
     assert 'src="https://shop.example/logo.png"' in email.html and "#0f766e" in email.html
     assert "1 Tea Street<br>Leeds" in email.html and "Free delivery &lt;this week&gt;." in email.html

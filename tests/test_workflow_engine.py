@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from server import db
 from server.automation.runner import RunPass, claim_due_runs
@@ -27,6 +27,7 @@ from .support.clock import Clock
 from .support.databases import on_postgres
 from .support.guide import GUIDE_CART
 from .support.sites import new_site
+from .support.statements import sqlite_plan, statements
 from .support.store import Store
 
 ANNA = "anna@example.com"
@@ -905,21 +906,10 @@ def test_a_claim_reads_only_due_runs_of_enabled_workflows_through_their_index(
 ) -> None:
     """However many overdue runs a workflow switched off keeps, a pass never reads them (the site's own
     Abandoned cart is on: there is a workflow to read runs of)."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(_connection: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        seen.append((statement, parameters))
-
-    engine = app.extensions["sibyl.engine"]
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        with db.new_session(app) as session:
-            claim_due_runs(session, clock.now, timedelta(minutes=1))
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    (statement, parameters), *_ = [(text, values) for text, values in seen if "UPDATE runs" in text]
-    with engine.connect() as connection:
-        plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+    with statements(app) as seen, db.new_session(app) as session:
+        claim_due_runs(session, clock.now, timedelta(minutes=1))
+    ((statement, parameters),) = [(text, values) for text, values in seen if "UPDATE runs" in text]
+    plan = sqlite_plan(app, statement, parameters)
     assert any("ix_runs_workflow_due (workflow_id=? AND due_at<?)" in line for line in plan), plan
     assert not any(line.startswith("SCAN runs") for line in plan), plan
 

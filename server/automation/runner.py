@@ -265,21 +265,49 @@ class RunPass:
     def _email(
         self, run: Row[Any], path: str, email: Email, contact: Row[Any], cart: Row[Any] | None
     ) -> dict[str, Any]:
-        """The step's email: the site's template it names (its latest version), or the built-in cart email."""
-        if email.template is None:
-            return self._cart_email(run, path, email, contact, cart)
-        return self._template_email(run, path, email, email.template, contact, cart)
-
-    def _template_email(
-        self, run: Row[Any], path: str, email: Email, name: str, contact: Row[Any], cart: Row[Any] | None
-    ) -> dict[str, Any]:
-        """The email from the site's template `name`, its `params` the run's cart as it is now (the triggering
-        event's data otherwise); a template that fails to render is written failed, with the reason."""
+        """The step's email: the site's template it names (its latest version), or the built-in cart email; one
+        outbox row under the run's key for the step and cycle."""
         site = self._site(run.site_id)
         link = unsubscribe_url(self.mailer.public_url, self.mailer.secret_key, site.id, contact.id, contact.link_nonce)
+        written_from, failure = None, None
+        if email.template is None:
+            rendered = self._cart_email(site, run, email, contact, cart, link)
+        else:
+            rendered, written_from, failure = self._template_email(
+                site, run, email, email.template, contact, cart, link
+            )
+        return outbox_row(
+            self.mailer.sender,
+            f"run-{run.id}-{run.cycle}-{path}",
+            site_id=site.id,
+            cart_id=cart.id if cart is not None else None,
+            run_id=run.id,
+            step=path,
+            transactional=email.transactional,
+            contact_id=contact.id,
+            recipient=contact.email,
+            rendered=rendered,
+            unsubscribe_url=link,
+            now=self.now,
+            sender_address=sender_of(site, self.mailer.sender.address),
+            template=written_from,
+            failure=failure,
+        )
+
+    def _template_email(
+        self,
+        site: Site,
+        run: Row[Any],
+        email: Email,
+        name: str,
+        contact: Row[Any],
+        cart: Row[Any] | None,
+        link: str,
+    ) -> tuple[RenderedEmail, tuple[str, int] | None, str | None]:
+        """The email from the site's template `name`, its `params` the run's cart as it is now (the triggering
+        event's data otherwise); with the template and version it was written from, and why it failed to render."""
         template = self._template(site.id, name)
         hosts = email_hosts(site)
-        failure = None
         try:
             if template is None:  # removed since the run's step was worked out: nothing to render
                 raise TemplateError(f"the site has no template named {name!r}")
@@ -295,36 +323,19 @@ class RunPass:
             if email.subject:  # the step's subject, in the same language, instead of the template's
                 template = replace(template, subject=email.subject)
             rendered = render_template(template, variables, hosts=hosts, unsubscribe_url=link)
+            return rendered, (name, template.version), None
         except (TemplateError, FinishingError) as error:
             failure = f"template {name!r}" + (f" v{template.version}" if template else "") + f": {error}"
-            rendered = RenderedEmail(subject=email.subject or name, html="", text="")
-        return outbox_row(
-            self.mailer.sender,
-            f"run-{run.id}-{run.cycle}-{path}",
-            site_id=site.id,
-            cart_id=cart.id if cart is not None else None,
-            run_id=run.id,
-            step=path,
-            transactional=email.transactional,
-            contact_id=contact.id,
-            recipient=contact.email,
-            rendered=rendered,
-            unsubscribe_url=link,
-            now=self.now,
-            sender_address=sender_of(site, self.mailer.sender.address),
-            template=(name, template.version) if template else None,
-            failure=failure,
-        )
+            written_from = (name, template.version) if template else None
+            return RenderedEmail(subject=email.subject or name, html="", text=""), written_from, failure
 
     def _cart_email(
-        self, run: Row[Any], path: str, email: Email, contact: Row[Any], cart: Row[Any] | None
-    ) -> dict[str, Any]:
+        self, site: Site, run: Row[Any], email: Email, contact: Row[Any], cart: Row[Any] | None, link: str
+    ) -> RenderedEmail:
         """The built-in cart recovery email, listing what the run's cart holds now (its latest snapshot; the
         triggering event's data when the cart is gone)."""
-        site = self._site(run.site_id)
-        link = unsubscribe_url(self.mailer.public_url, self.mailer.secret_key, site.id, contact.id, contact.link_nonce)
         settings = self._site_settings(site.id)
-        rendered = render(
+        return render(
             "recovery",
             recovery_context(
                 shop_name=site.name,
@@ -335,21 +346,6 @@ class RunPass:
                 hosts=email_hosts(site),
                 locale=site.locale or DEFAULT_LOCALE,
             ),
-        )
-        return outbox_row(
-            self.mailer.sender,
-            f"run-{run.id}-{run.cycle}-{path}",
-            site_id=site.id,
-            cart_id=cart.id if cart is not None else None,
-            run_id=run.id,
-            step=path,
-            transactional=email.transactional,
-            contact_id=contact.id,
-            recipient=contact.email,
-            rendered=rendered,
-            unsubscribe_url=link,
-            now=self.now,
-            sender_address=sender_of(site, self.mailer.sender.address),
         )
 
     def _confirmation_email(self, run: Row[Any], contact: Row[Any]) -> dict[str, Any]:

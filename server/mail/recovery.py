@@ -16,7 +16,7 @@ MAX_ITEMS = 50
 MAX_URL = 2048
 # Controls and spaces, and the backslash: browsers read it as a slash, so `https://evil.example\@shop.example/`
 # goes to evil.example while Python's URL parser names shop.example its host.
-_UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
+UNSAFE_URL_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\\]")
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def web_url(value: Any, hosts: Collection[str]) -> str | None:
     if not isinstance(value, str):
         return None
     url = value.strip()
-    if not url or len(url) > MAX_URL or _UNSAFE_URL_CHARS.search(url):
+    if not url or len(url) > MAX_URL or UNSAFE_URL_CHARS.search(url):
         return None
     try:
         parts = urlsplit(url)
