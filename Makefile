@@ -79,7 +79,7 @@ serve: build
 worker: install
 	SIBYL_AUTO_MIGRATE=0 $(VENV)/bin/flask --app server worker
 
-# The README's dashboard screenshots (docs/screenshots/*.png) from a seeded demo database, in Chromium.
+# The docs' screenshots (docs/screenshots/*.png): the dashboard's from a seeded demo database, and the default email layout's, in Chromium.
 screenshots: build chromium
 	$(PY) -m scripts.screenshots
 

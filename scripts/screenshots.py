@@ -1,8 +1,10 @@
-"""Screenshots of the dashboard for the README: a seeded demo database, the real server, Chromium.
+"""Screenshots of the dashboard and the default email layout for the docs, in Chromium.
 
-    .venv/bin/python -m scripts.screenshots [--out docs/screenshots]
+    .venv/bin/python -m scripts.screenshots [--out docs/screenshots] [--only dashboard|emails]
 
-Writes overview.png, contact.png and automation.png, 1280 px wide.
+The dashboard's (a seeded demo database, the real server): overview.png, contact.png and automation.png,
+1280 px wide. The emails': the shipped cart-1 with a brand and a three-line cart, email-phone.png (375 px wide)
+and email-desktop.png (1024 px).
 """
 
 from __future__ import annotations
@@ -18,19 +20,34 @@ import time
 from pathlib import Path
 
 import requests
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
 from sqlalchemy import select
 
 from server import create_app, db
 from server.dashboard.users import create_user
+from server.email_templates.compose import render_template
+from server.email_templates.store import shipped
 from server.models import Contact, utcnow
 
-from .demo_data import THOMAS, seed
+from .demo_data import SHOP, THOMAS, seed
 
 ROOT = Path(__file__).resolve().parent.parent
 EMAIL = "owner@maisonverte.example"
 PASSWORD = "screenshots-only"
 WIDTH = 1280
+EMAIL_WIDTHS = {"phone": 375, "desktop": 1024}
+UNSUBSCRIBE = "https://sibyl.maisonverte.example/unsubscribe/token"
+CART_LINES = [  # name, quantity, price, total, slug, the picture's colour
+    ("Black leather shoes, handmade in Portugal", 1, "$120.00", "$120.00", "black-shoes", "#27272a"),
+    ("White linen shirt", 2, "$45.00", "$90.00", "white-shirt", "#d6d3d1"),
+    ("Sun hat", 1, "$28.00", "$28.00", "sun-hat", "#d97706"),
+]
+LOGO = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="40" viewBox="0 0 200 40">'
+    '<circle cx="20" cy="20" r="16" fill="#0f766e"/><path d="M20 30 C10 20 14 10 26 10 C26 22 22 26 20 30Z" '
+    'fill="#fff"/><text x="44" y="27" font-family="Georgia, serif" font-size="20" fill="#134e4a">Maison Verte</text>'
+    "</svg>"
+)
 
 
 def free_port() -> int:
@@ -68,11 +85,14 @@ def shoot(page: Page, base: str, path: str, out: Path, full_page: bool = True) -
     print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+def launch(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(
+        executable_path=chromium_path(playwright.chromium.executable_path), args=["--no-sandbox"]
+    )
+
+
+def dashboard_screenshots(out: Path) -> None:
+    """The dashboard's pages, signed in to a demo database seeded with a month of traffic."""
     database_url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='sibyl-screenshots-')) / 'demo.db'}"
     app = create_app({"DATABASE_URL": database_url, "WORKER": "external"})
     site = seed(app, utcnow())
@@ -84,23 +104,99 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=chromium_path(playwright.chromium.executable_path), args=["--no-sandbox"]
-            )
+            browser = launch(playwright)
             page = browser.new_page(viewport={"width": WIDTH, "height": 800}, device_scale_factor=1)
             page.goto(base + "/login")
             page.fill("#email", EMAIL)
             page.fill("#password", PASSWORD)
             page.click("#login-form [type=submit]")
             page.wait_for_url(base + "/")
-            shoot(page, base, "/", args.out / "overview.png")
-            shoot(page, base, f"/contacts/{thomas}", args.out / "contact.png")
+            shoot(page, base, "/", out / "overview.png")
+            shoot(page, base, f"/contacts/{thomas}", out / "contact.png")
             page.set_viewport_size({"width": WIDTH, "height": 1000})
-            shoot(page, base, "/automation", args.out / "automation.png", full_page=False)
+            shoot(page, base, "/automation", out / "automation.png", full_page=False)
             browser.close()
     finally:
         server.terminate()
         server.wait()
+
+
+def branded_cart_email() -> str:
+    """The shipped cart-1 as it goes out for a shop with a brand, to Thomas with three lines in his cart."""
+    template = shipped("cart-1")
+    assert template is not None
+    lines = [
+        {
+            "name": name,
+            "quantity": str(quantity),
+            "price": price,
+            "total": total,
+            "url": f"{SHOP}/products/{slug}",
+            "image": f"{SHOP}/images/{slug}.svg",
+        }
+        for name, quantity, price, total, slug, _ in CART_LINES
+    ]
+    variables = {
+        "contact": {"FIRSTNAME": "Thomas", "EMAIL": THOMAS},
+        "params": {},
+        "unsubscribe": UNSUBSCRIBE,
+        "shop": {
+            "name": "Maison Verte",
+            "logo": f"{SHOP}/images/logo.svg",
+            "accent": "#0f766e",
+            "intro": "Free delivery on every order this week.",
+            "address": "12 Rue des Lilas\n75011 Paris, France",
+            "url": f"{SHOP}/",
+            "locale": "en_US",
+        },
+        "cart": {"lines": lines, "total": "$238.00", "url": f"{SHOP}/cart"},
+        "page": {"title": "", "url": ""},
+    }
+    hosts = frozenset({SHOP.removeprefix("https://")})
+    return render_template(template, variables, hosts=hosts, unsubscribe_url=UNSUBSCRIBE).html
+
+
+def shop_image(route: Route) -> None:
+    """The demo shop's logo and product pictures, drawn here (the shop is not on the network)."""
+    name = route.request.url.rsplit("/", 1)[-1].removesuffix(".svg")
+    colours = {slug: colour for *_, slug, colour in CART_LINES}
+    if name == "logo":
+        body = LOGO
+    else:
+        body = (
+            '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
+            f'<rect width="64" height="64" rx="8" fill="{colours.get(name, "#a8a29e")}"/></svg>'
+        )
+    route.fulfill(status=200, content_type="image/svg+xml", body=body)
+
+
+def email_screenshots(out: Path) -> None:
+    """The default layout at a phone's width and a desktop's, whole."""
+    email = branded_cart_email()
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        for name, width in EMAIL_WIDTHS.items():
+            # A short window: the full-page screenshot grows to the email's height, with no margin below it.
+            page = browser.new_page(viewport={"width": width, "height": 400}, device_scale_factor=1)
+            page.route(f"{SHOP}/images/*", shop_image)
+            page.set_content(email, wait_until="networkidle")
+            path = out / f"email-{name}.png"
+            page.screenshot(path=str(path), full_page=True)
+            print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+            page.close()
+        browser.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--only", choices=["dashboard", "emails"], help="one set of screenshots (default: both)")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.only in (None, "dashboard"):
+        dashboard_screenshots(args.out)
+    if args.only in (None, "emails"):
+        email_screenshots(args.out)
     return 0
 
 

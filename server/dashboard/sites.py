@@ -1,5 +1,5 @@
 """Sites: create one, copy its tracking code, check that its traffic arrives, see its keys, set its consent mode,
-keep its contact attributes."""
+keep its contact attributes, set its brand."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ from ..contacts.attributes import (
     existing_attribute,
     site_attributes,
 )
+from ..email_templates.brand import FIELDS as BRAND_FIELDS
+from ..email_templates.brand import BrandRefused, set_brand
 from ..ingest.refused_counters import totals
 from ..ingest.trusted_servers import normalise_networks
 from ..models import Site
@@ -78,10 +80,17 @@ def create() -> Response | tuple[str, int]:
 
 @bp.get("/sites/<int:site_id>")
 def site(site_id: int) -> str:
-    return _site_page(visible_site(site_id), {"type": AttributeType.TEXT.value}, {})
+    return _site_page(visible_site(site_id))
 
 
-def _site_page(found: Site, attribute_form: dict[str, str], attribute_errors: dict[str, str]) -> str:
+def _site_page(
+    found: Site,
+    attribute_form: dict[str, str] | None = None,
+    attribute_errors: dict[str, str] | None = None,
+    brand_form: dict[str, str] | None = None,
+    brand_errors: dict[str, str] | None = None,
+) -> str:
+    """The site's page; a refused form shows what was typed in it, and why beside each field refused."""
     remember(found)
     base_url = current_app.config["PUBLIC_URL"]  # SIBYL_PUBLIC_URL, never the request's Host
     return render_template(
@@ -95,8 +104,10 @@ def _site_page(found: Site, attribute_form: dict[str, str], attribute_errors: di
         refused_week=totals(db.session(), found.id, days=7),
         attributes=site_attributes(db.session(), found.id),
         attribute_types=[kind.value for kind in NORMAL_TYPES],
-        attribute_form=attribute_form,
-        attribute_errors=attribute_errors,
+        attribute_form=attribute_form or {"type": AttributeType.TEXT.value},
+        attribute_errors=attribute_errors or {},
+        brand_form=brand_form or {field: getattr(found, field) or "" for field in BRAND_FIELDS},
+        brand_errors=brand_errors or {},
     )
 
 
@@ -111,7 +122,7 @@ def add_attribute(site_id: int) -> Response | tuple[str, int]:
     try:
         attribute = create_attribute(db.session(), found.id, form["name"], kind)
     except AttributeRefused as refused:
-        return _site_page(found, form, {"name": refused.reason[:1].upper() + refused.reason[1:] + "."}), 400
+        return _site_page(found, form, {"name": _sentence(refused.reason)}), 400
     flash(f"Attribute {attribute.name} added: identify() calls and the APIs can now set it.", "success")
     return redirect(url_for("dashboard.site", site_id=found.id, _anchor="attributes-title"))
 
@@ -129,6 +140,31 @@ def remove_attribute(site_id: int, name: str) -> Response:
     cleared = delete_attribute(session, attribute)
     flash(f"Attribute {attribute_name} deleted, and its values removed from {cleared} contacts.", "success")
     return redirect(url_for("dashboard.site", site_id=site_id, _anchor="attributes-title"))
+
+
+@bp.post("/sites/<int:site_id>/brand")
+def save_brand(site_id: int) -> Response | tuple[str, int]:
+    """The shop's brand, which the default email templates show: every value checked, none saved if one is refused."""
+    session = db.session()
+    found = visible_site(site_id)
+    form = {field: request.form.get(field, "") for field in BRAND_FIELDS}
+    errors: dict[str, str] = {}
+    for field, text in form.items():
+        try:
+            set_brand(found, field, text)
+        except BrandRefused as refused:
+            errors[field] = _sentence(refused.message)
+    if errors:
+        session.rollback()
+        return _site_page(found, brand_form=form, brand_errors=errors), 400
+    session.commit()
+    flash("Brand saved: emails written from now on show it.", "success")
+    return redirect(url_for("dashboard.site", site_id=found.id, _anchor="brand-title"))
+
+
+def _sentence(reason: str) -> str:
+    """A refusal's reason as a sentence shown beside its field."""
+    return reason[:1].upper() + reason[1:] + "."
 
 
 @bp.post("/sites/<int:site_id>/privacy")
