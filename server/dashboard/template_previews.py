@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from ..contacts.addresses import InvalidAddress, email_address, normalise_email
 from ..email_templates.brand import sender_of
-from ..email_templates.compose import email_variables, render_template, shop_variables
+from ..email_templates.compose import email_variables, render_preheader, render_template, shop_variables
 from ..email_templates.finishing import FinishingError
-from ..email_templates.language import TemplateError, compile_template
+from ..email_templates.language import TemplateError
 from ..email_templates.store import Template
 from ..mail.outbox import Sender, outbox_row, queue
 from ..mail.render import RenderedEmail
@@ -135,10 +135,10 @@ def render_for(site: Site, template: Template, recipient: Recipient) -> Preview:
     )
     try:
         email = render_template(template, variables, hosts=hosts, unsubscribe_url=link)
-        preheader = compile_template(template.preheader, html=False).render(variables) if template.preheader else ""
+        preheader = render_preheader(template, variables)
     except (TemplateError, FinishingError) as error:
         raise PreviewRefused(f"cannot render: {error}") from None
-    return Preview(email, " ".join(preheader.split()))
+    return Preview(email, preheader)
 
 
 def sends_left_this_hour(session: Session, site_id: int, now: datetime) -> int:

@@ -81,12 +81,17 @@ def _compiled(source: str, html: bool) -> CompiledTemplate:
     return compile_template(source, html=html)
 
 
+def render_preheader(template: Template, variables: Mapping[str, Any]) -> str:
+    """The preview text inboxes show after the subject, as plain text on one line."""
+    return " ".join(_compiled(template.preheader, False).render(variables).split()) if template.preheader else ""
+
+
 def render_template(
     template: Template, variables: Mapping[str, Any], *, hosts: Collection[str], unsubscribe_url: str
 ) -> RenderedEmail:
     """The email as it goes out; a TemplateError (or FinishingError) when it cannot be rendered."""
     subject = _compiled(template.subject, False).render(variables)
-    preheader = _compiled(template.preheader, False).render(variables) if template.preheader else ""
+    preheader = render_preheader(template, variables)
     html = _compiled(template.html, True).render(variables)
     text = _compiled(template.text, False).render(variables) if template.text.strip() else ""
     finished = finish(html, hosts=hosts, unsubscribe_url=unsubscribe_url, preheader=preheader, text=text)
