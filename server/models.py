@@ -387,6 +387,21 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     all_sites: Mapped[bool] = mapped_column(Boolean, default=True)  # else only the sites of its UserSite rows
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # IANA name the dashboard shows times in; None: UTC
+
+
+class WorkerHeartbeat(Base):
+    """An automation worker, seen at the start of each pass: whether one is alive and whether it can send mail."""
+
+    __tablename__ = "worker_heartbeats"
+    __table_args__ = (Index("ix_worker_heartbeats_seen", "seen_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # host:pid:random, one per worker process
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    delivers: Mapped[bool] = mapped_column(Boolean)  # it has a mail server (SIBYL_SMTP_URL) to send through
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class UserSite(Base):
