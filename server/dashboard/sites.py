@@ -37,6 +37,8 @@ from ..sites import (
     tracking_status,
 )
 from .blueprint import bp
+from .cart_images import bad_cart_images
+from .cart_recipes import RECIPES
 from .scope import all_sites, remember, require_every_site, visible_site
 
 MAX_NAME = 100
@@ -108,6 +110,8 @@ def _site_page(
         attribute_errors=attribute_errors or {},
         brand_form=brand_form or {field: getattr(found, field) or "" for field in BRAND_FIELDS},
         brand_errors=brand_errors or {},
+        cart_recipes=RECIPES,
+        bad_images=bad_cart_images(db.session(), found.id),
     )
 
 
