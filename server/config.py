@@ -107,6 +107,8 @@ def load(instance_path: str) -> dict[str, object]:
         "SMTP_CONNECTIONS": int(os.environ.get("SIBYL_SMTP_CONNECTIONS", "4")),
         "SMTP_URL": os.environ.get("SIBYL_SMTP_URL") or None,
         "MAIL_FROM": os.environ.get("SIBYL_MAIL_FROM", "shop@localhost"),
+        "DKIM_KEY": os.environ.get("SIBYL_DKIM_KEY") or None,
+        "DKIM_SELECTOR": os.environ.get("SIBYL_DKIM_SELECTOR") or "sibyl",
         "BODY_TIMEOUT": parse_duration(os.environ.get("SIBYL_BODY_TIMEOUT", "10s")),
         "RATE_LIMIT": os.environ.get("SIBYL_RATE_LIMIT", "6000/minute"),
         "COLLECT_RATE_LIMIT": os.environ.get("SIBYL_COLLECT_RATE_LIMIT", "1200/minute"),

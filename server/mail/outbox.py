@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from enum import StrEnum
-from functools import cached_property
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
@@ -70,10 +70,12 @@ class Sender:
     address: str
     delivers: bool
 
-    @cached_property
-    def domain(self) -> str:
-        """The domain of the Message-IDs: the sender's own (read once, not for every email)."""
-        return parseaddr(self.address)[1].rpartition("@")[2] or "localhost"
+
+@lru_cache(maxsize=1024)
+def message_domain(address: str) -> str:
+    """The domain of the Message-IDs of emails from `address`: its own (read once per address, not for every
+    email), so a site with a sender of its own has Message-IDs of its own domain."""
+    return parseaddr(address)[1].rpartition("@")[2] or "localhost"
 
 
 def outbox_row(
@@ -107,7 +109,7 @@ def outbox_row(
         "transactional": transactional,
         "contact_id": contact_id,
         "dedupe_key": key,
-        "message_id": message_id(key, sender.domain),
+        "message_id": message_id(key, message_domain(sender_address or sender.address)),
         "sender": sender_address or sender.address,
         "recipient": recipient,
         "subject": rendered.subject,
