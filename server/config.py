@@ -75,9 +75,9 @@ def public_url(value: str | None) -> str:
     return url
 
 
-def public_url_warning() -> str | None:
-    """What a deployment without `SIBYL_PUBLIC_URL` is told at start, or None when it is set."""
-    if os.environ.get("SIBYL_PUBLIC_URL", "").strip():
+def public_url_warning(url: str) -> str | None:
+    """What a deployment whose public URL is the default (`SIBYL_PUBLIC_URL` unset) is told, or None."""
+    if url != DEFAULT_PUBLIC_URL:
         return None
     return (
         f"SIBYL_PUBLIC_URL is not set: tracking code and every link in emails point at {DEFAULT_PUBLIC_URL}; "

@@ -216,7 +216,7 @@ def test_turning_the_workflow_off_stops_the_email_and_on_again_sends_it(
     page.get_by_label("Send recovery emails").check()
     page.get_by_label("Delay after the last update").fill("90m")
     page.get_by_role("button", name="Save settings").click()
-    expect(page.locator("#workflow-status")).to_have_text("On")
+    expect(page.locator("#workflow-status")).to_have_text("On, but not sending: no mail server is set")
     expect(page.get_by_label("Delay after the last update")).to_have_value("90m")
     worker.run_pass()
     (email,) = outbox(store, site)

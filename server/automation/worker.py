@@ -125,6 +125,7 @@ def start_inline(app: Flask) -> None:
             return
         with lock:
             if not started:
+                inline.beat_when_due()  # before this first request's page can ask whether a worker is alive
                 thread = threading.Thread(
                     target=inline.run, args=(threading.Event(),), name="sibyl-worker", daemon=True
                 )

@@ -90,4 +90,5 @@ class DkimSigner:
 
 def domain_of(address: str) -> str:
     """The domain of an address or a `Name <address>`, lower-cased; empty when it has none."""
-    return parseaddr(address)[1].rpartition("@")[2].lower()
+    _, at, domain = parseaddr(address)[1].rpartition("@")
+    return domain.lower() if at else ""
