@@ -199,6 +199,19 @@ def test_a_worker_pass_writes_its_heartbeat_at_most_every_few_seconds_and_prunes
     assert len(rows()) == 1
 
 
+def test_the_inline_worker_writes_its_heartbeat_with_the_first_request(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A web app running its own worker (SIBYL_WORKER=inline) is alive from its first request, that request's page
+    included (the worker thread is kept from running here: its first write is the point)."""
+    monkeypatch.setattr(Worker, "run", lambda self, stop: None)
+    app = make_app(WORKER="inline")
+    assert app.test_client().get("/healthz").status_code == 200
+    _, checks, _ = doctor(app)
+    assert checks["worker"]["status"] == "problem"  # alive, but without a mail server
+    assert checks["worker"]["found"].startswith("1 worker running, last seen ")
+
+
 def test_the_start_up_warnings_name_what_is_missing_without_the_network(
     make_app: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -27,6 +27,7 @@ from ..automation.library import (
 )
 from ..automation.stats import workflow_stats
 from ..automation.worker import Worker
+from ..mail.dkim import DkimKeyError
 from ..mail.outbox import HELD_WORDS, RELEASE_MAX_AGE, OutboxStatus, newest_statuses, release_held
 from ..models import Contact, OutboxEmail, Run, WorkflowDefinition, utcnow
 from .options import duration_option
@@ -102,8 +103,12 @@ def worker_command() -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    try:
+        worker = Worker(current_app._get_current_object())  # type: ignore[attr-defined]  # the app behind the proxy
+    except DkimKeyError as error:
+        raise click.ClickException(str(error)) from None
     click.echo("Automation worker running; SIGTERM or Ctrl-C stops it.")
-    Worker(current_app._get_current_object()).run(stop)  # type: ignore[attr-defined]  # the app behind the proxy
+    worker.run(stop)
     click.echo("Automation worker stopped.")
 
 

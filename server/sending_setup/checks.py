@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
+import click
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -284,14 +285,15 @@ def not_sending_reason(app: Flask, session: Session, now: datetime) -> str | Non
 
 
 def start_warnings(app: Flask) -> list[Check]:
-    """The cheap checks that are not ok, at start: no network. The worker is looked for only when this app runs
-    none itself (SIBYL_WORKER other than inline), and only once the schema is there."""
+    """The cheap checks that are not ok, at start: no network. The worker is looked for only by a web app that runs
+    none itself (SIBYL_WORKER other than inline; not a `flask` command, such as `flask worker` itself), and only
+    once the schema is there."""
     checks = [
         mail_server_check(app.config["SMTP_URL"], None),
         public_url_check(str(app.config["PUBLIC_URL"])),
         secret_key_check(app),
     ]
-    if app.config["WORKER"] != "inline":
+    if app.config["WORKER"] != "inline" and click.get_current_context(silent=True) is None:
         try:
             with db.new_session(app) as session:
                 checks.insert(1, worker_check(session, utcnow(), _alive_within(app)))
