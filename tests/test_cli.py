@@ -130,9 +130,8 @@ def _rows_of_site(app: Flask, site_id: int) -> dict[str, int]:
     with db.new_session(app) as session:
         for table in Base.metadata.sorted_tables:
             if "site_id" in table.c:
-                counts[table.name] = session.scalar(
-                    select(func.count()).select_from(table).where(table.c.site_id == site_id)
-                )
+                rows = session.scalar(select(func.count()).select_from(table).where(table.c.site_id == site_id))
+                counts[table.name] = rows or 0
     return counts
 
 
