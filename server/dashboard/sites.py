@@ -33,7 +33,8 @@ from ..sites import (
     normalise_host,
     normalise_origin,
     rotate_key,
-    snippet,
+    tracking_code,
+    tracking_code_note,
     tracking_status,
 )
 from .blueprint import bp
@@ -94,12 +95,12 @@ def _site_page(
 ) -> str:
     """The site's page; a refused form shows what was typed in it, and why beside each field refused."""
     remember(found)
-    base_url = current_app.config["PUBLIC_URL"]  # SIBYL_PUBLIC_URL, never the request's Host
     return render_template(
         "dashboard/site.html",
         shown=found,
         status=tracking_status(found),
-        code=snippet(found, base_url),
+        code=tracking_code(found),
+        code_note=tracking_code_note(),
         email_hosts=sorted(email_hosts(found)),
         reveal_api_key=request.args.get("reveal") == "api-key",
         refused_today=totals(db.session(), found.id, days=1),
