@@ -13,7 +13,7 @@ from flask import Flask
 from .. import db
 from ..contacts.retention import prune_events
 from ..mail.delivery import Delivery
-from ..mail.dkim import DkimSigner
+from ..mail.dkim import configured_signer
 from ..mail.outbox import Sender
 from ..mail.smtp import parse_smtp_url
 from ..models import utcnow
@@ -44,8 +44,7 @@ class Worker:
         smtp = parse_smtp_url(smtp_url) if smtp_url else None
         self.sender = Sender(str(app.config["MAIL_FROM"]), delivers=smtp is not None)
         self.mailer = Mailer(self.sender, self.public_url, self.secret_key)
-        dkim_key = app.config["DKIM_KEY"]
-        dkim = DkimSigner.load(str(dkim_key), str(app.config["DKIM_SELECTOR"])) if dkim_key else None
+        dkim = configured_signer(app.config)
         self.heartbeat = Heartbeat(delivers=smtp is not None, started_at=clock())
         self.delivery = (
             Delivery(

@@ -13,7 +13,8 @@ from flask import Flask
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
-from ..mail.outbox import Sender
+from ..mail.dkim import DkimKeyError, configured_signer
+from ..mail.outbox import message_domain
 from ..mail.render import render
 from ..mail.smtp import Email, Mailer, MailFailure, message_id, parse_smtp_url
 from ..models import User
@@ -56,16 +57,16 @@ def user_of_link(session: Session, secret_key: str, token: str, now: datetime) -
 
 def reset_email(app: Flask, user: User) -> Email:
     """The email with the user's reset link, from the server's SIBYL_MAIL_FROM."""
-    sender = Sender(str(app.config["MAIL_FROM"]), delivers=True)
+    sender = str(app.config["MAIL_FROM"])
     link = reset_link(str(app.config["PUBLIC_URL"]), str(app.config["SECRET_KEY"]), user)
     rendered = render("password_reset", {"link": link, "email": user.email, "hours": 1})
     return Email(
-        sender=sender.address,
+        sender=sender,
         recipient=user.email,
         subject=rendered.subject,
         html=rendered.html,
         text=rendered.text,
-        message_id=message_id(f"password-reset-{user.id}-{secrets.token_hex(8)}", sender.domain),
+        message_id=message_id(f"password-reset-{user.id}-{secrets.token_hex(8)}", message_domain(sender)),
     )
 
 
@@ -75,9 +76,9 @@ def send_reset_email(app: Flask, email: Email) -> None:
 
     def send() -> None:
         try:
-            with Mailer(parse_smtp_url(str(app.config["SMTP_URL"]))) as mailer:
+            with Mailer(parse_smtp_url(str(app.config["SMTP_URL"])), dkim=configured_signer(app.config)) as mailer:
                 mailer.send(email)
-        except (MailFailure, ValueError) as error:
+        except (MailFailure, DkimKeyError, ValueError) as error:
             app.logger.warning("password reset email to a dashboard user not sent: %s", error)
 
     threading.Thread(target=send, name="password-reset-email", daemon=True).start()

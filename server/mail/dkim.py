@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parseaddr
 from pathlib import Path
@@ -20,6 +21,13 @@ MIN_BITS = 1024  # what receivers (and dkimpy's own verifier) accept at least
 _ALSO_SIGNED = b"list-unsubscribe-post"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _SELECTOR = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
+
+
+def configured_signer(config: Mapping[str, object]) -> DkimSigner | None:
+    """The signer SIBYL_DKIM_KEY and SIBYL_DKIM_SELECTOR configure (DkimKeyError when the key cannot be used), or
+    None when no key is set."""
+    key = config.get("DKIM_KEY")
+    return DkimSigner.load(str(key), str(config["DKIM_SELECTOR"])) if key else None
 
 
 class DkimKeyError(ValueError):
