@@ -244,7 +244,7 @@ def test_the_outbox_previews_the_recovery_email_in_a_sandbox(
     row = page.locator("#outbox tbody tr")
     expect(row).to_have_count(1)
     expect(row).to_contain_text(THOMAS)
-    expect(row.locator(".pill")).to_have_text("Held")
+    expect(row.locator(".pill")).to_have_text("Held: no mail server")
     with page.expect_response(lambda response: "/outbox/" in response.url) as answer:
         row.get_by_role("link").click()
     policy = answer.value.headers["content-security-policy"]
