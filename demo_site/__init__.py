@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from demo_site.cart_store import CartStore
 from demo_site.snippet import load_snippet
 from demo_site.views import bp
 
@@ -35,6 +36,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # Flask's default provider has it; the base type not
     if config:
         app.config.update(config)
+    app.extensions["demo_carts"] = CartStore()
     app.register_blueprint(bp)
 
     @app.context_processor

@@ -1,75 +1,85 @@
-"""The visitor's cart, kept in the Flask session (a signed cookie)."""
+"""The visitor's cart: its token in the Flask session (a signed cookie), its lines in the shop's cart store."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
-from flask import session, url_for
+from flask import current_app, session, url_for
 
+from demo_site.cart_store import CartStore, Line, StoredCart
 from demo_site.catalog import CURRENCY, Product, get_product
 
 MAX_QUANTITY = 99
 
 
-def _new_cart() -> dict[str, Any]:
-    """A fresh empty cart with a new random id (8 hex characters)."""
-    return {"id": secrets.token_hex(4), "lines": []}
+def store() -> CartStore:
+    found: CartStore = current_app.extensions["demo_carts"]
+    return found
 
 
-def _raw() -> dict[str, Any]:
-    """The session cart, created on first use; lines are ``[slug, quantity]`` pairs in order."""
-    cart = session.get("cart")
-    if not isinstance(cart, dict) or not isinstance(cart.get("id"), str):
-        cart = _new_cart()
-        session["cart"] = cart
-    return cart
+def _token() -> str:
+    """The session's cart token; a new empty cart when it has none, or one the store no longer holds."""
+    token = session.get("cart_token")
+    if not isinstance(token, str) or store().get(token) is None:
+        token = store().new()
+        session["cart_token"] = token
+    return token
 
 
-def _save(lines: list[list[Any]]) -> None:
+def _stored() -> StoredCart | None:
+    """The session's cart, without making one: a page view alone stores nothing."""
+    token = session.get("cart_token")
+    return store().get(token) if isinstance(token, str) else None
+
+
+def _save(lines: list[Line]) -> None:
     """Store new lines, dropping unknown products and non-positive quantities."""
-    cart = _raw()
-    clean = [
-        [slug, min(int(qty), MAX_QUANTITY)] for slug, qty in lines if get_product(slug) is not None and int(qty) > 0
-    ]
-    session["cart"] = {"id": cart["id"], "lines": clean}
+    clean = tuple((slug, min(int(qty), MAX_QUANTITY)) for slug, qty in lines if get_product(slug) and int(qty) > 0)
+    store().set_lines(_token(), clean)
+
+
+def restore(token: str) -> bool:
+    """Make the cart a link names this browser's cart (False when the store has no such cart)."""
+    if store().get(token) is None:
+        return False
+    session["cart_token"] = token
+    return True
 
 
 def cart_id() -> str:
     """The stable id of the current cart."""
-    return str(_raw()["id"])
+    found = store().get(_token())
+    assert found is not None  # _token() made sure of it
+    return found.id
 
 
 def lines() -> list[tuple[Product, int]]:
     """The cart's lines as (product, quantity), in the order they were added."""
     out: list[tuple[Product, int]] = []
-    for slug, qty in _raw().get("lines", []):
+    stored = _stored()
+    for slug, qty in stored.lines if stored else ():
         product = get_product(slug)
-        if product is not None and qty > 0:
-            out.append((product, int(qty)))
+        if product is not None:
+            out.append((product, qty))
     return out
 
 
 def add(slug: str, quantity: int = 1) -> None:
     """Add ``quantity`` of a product (merging with an existing line)."""
-    current: list[list[Any]] = [[p.slug, q] for p, q in lines()]
-    for line in current:
-        if line[0] == slug:
-            line[1] += quantity
-            break
-    else:
-        current.append([slug, quantity])
+    current = [(p.slug, q + quantity if p.slug == slug else q) for p, q in lines()]
+    if all(line_slug != slug for line_slug, _ in current):
+        current.append((slug, quantity))
     _save(current)
 
 
 def set_quantities(quantities: dict[str, int]) -> None:
     """Set the quantity of each given line; 0 removes it. Unknown slugs are ignored."""
-    _save([[p.slug, quantities.get(p.slug, q)] for p, q in lines()])
+    _save([(p.slug, quantities.get(p.slug, q)) for p, q in lines()])
 
 
 def remove(slug: str) -> None:
     """Remove one line."""
-    _save([[p.slug, q] for p, q in lines() if p.slug != slug])
+    _save([(p.slug, q) for p, q in lines() if p.slug != slug])
 
 
 def count() -> int:
@@ -104,7 +114,8 @@ def snapshot() -> dict[str, Any]:
         "count": sum(i["quantity"] for i in items),
         "total": money(sum(p.price * q for p, q in lines())),
         "currency": CURRENCY,
-        "url": url_for("shop.cart", _external=True),
+        # The cart's link for emails: it restores this cart in any browser, the phone the email is read on too.
+        "url": url_for("shop.restore_cart", token=_token(), _external=True),
     }
 
 
@@ -113,6 +124,7 @@ def checkout() -> dict[str, Any] | None:
     order = snapshot()
     if not order["items"]:
         return None
-    session["cart"] = _new_cart()
+    store().forget(_token())
+    session.pop("cart_token")
     session["last_order"] = order
     return order

@@ -19,11 +19,11 @@ class Product:
 
 
 PRODUCTS: tuple[Product, ...] = (
-    Product("black-shoes", "Black shoes", 90, "black-shoes.svg", "Smart leather lace-ups that go with everything."),
-    Product("white-shirt", "White shirt", 100, "white-shirt.svg", "A crisp cotton shirt with a classic collar."),
-    Product("sun-hat", "Sun hat", 35, "sun-hat.svg", "A wide-brimmed straw hat for bright days."),
-    Product("canvas-bag", "Canvas bag", 45, "canvas-bag.svg", "A sturdy tote with room for a laptop and lunch."),
-    Product("striped-socks", "Striped socks", 12.5, "striped-socks.svg", "Soft cotton socks in cheerful stripes."),
+    Product("black-shoes", "Black shoes", 90, "black-shoes.png", "Smart leather lace-ups that go with everything."),
+    Product("white-shirt", "White shirt", 100, "white-shirt.png", "A crisp cotton shirt with a classic collar."),
+    Product("sun-hat", "Sun hat", 35, "sun-hat.png", "A wide-brimmed straw hat for bright days."),
+    Product("canvas-bag", "Canvas bag", 45, "canvas-bag.png", "A sturdy tote with room for a laptop and lunch."),
+    Product("striped-socks", "Striped socks", 12.5, "striped-socks.png", "Soft cotton socks in cheerful stripes."),
 )
 
 _BY_SLUG = {p.slug: p for p in PRODUCTS}

@@ -80,6 +80,15 @@ def cart_page() -> str:
     return render_template("cart.html", lines=cart.lines(), data=data, total=data["cart"]["total"])
 
 
+@bp.get("/cart/restore/<token>")
+def restore_cart(token: str) -> BaseResponse | tuple[str, int]:
+    """The cart link of the tracked cart (`data.url`), the one the recovery email's button opens: it makes the cart
+    this browser's, whichever browser filled it."""
+    if not cart.restore(token):
+        return render_template("cart_gone.html"), 404
+    return redirect(url_for("shop.cart"))
+
+
 @bp.post("/cart/update")
 def update_cart() -> BaseResponse | tuple[Response, int]:
     """Set quantities: JSON ``{"quantities": {slug: n}}`` or form fields ``qty-<slug>``."""

@@ -110,7 +110,7 @@ def cart_data(lines: list[tuple[str, str, int, int]]) -> dict[str, Any]:
             "price": price,
             "quantity": quantity,
             "url": f"{SHOP}/products/{slug}",
-            "image": f"{SHOP}/static/{slug}.svg",
+            "image": f"{SHOP}/static/{slug}.png",
         }
         for slug, name, price, quantity in lines
     ]

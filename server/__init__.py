@@ -17,6 +17,7 @@ from .commerce import v3 as commerce
 from .ingest import collect, input_checks, pixel, request_rates, rest_v2, sizes, tracker_script
 from .ingest.slow_clients import BodyDeadline
 from .mail import confirmation, unsubscribe
+from .sending_setup.checks import log_start_warnings
 
 
 class OrderedJSONProvider(DefaultJSONProvider):
@@ -35,8 +36,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json = OrderedJSONProvider(app)
     if test_config:
         app.config.from_mapping(test_config)
-    if "PUBLIC_URL" not in (test_config or {}) and (warning := config.public_url_warning()):
-        app.logger.warning(warning)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]  # Flask's documented way to add WSGI middleware
@@ -53,4 +52,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     dashboard.init_app(app)
     if app.config["WORKER"] == "inline":
         worker.start_inline(app)
+    log_start_warnings(app)
     return app

@@ -75,9 +75,9 @@ def public_url(value: str | None) -> str:
     return url
 
 
-def public_url_warning() -> str | None:
-    """What a deployment without `SIBYL_PUBLIC_URL` is told at start, or None when it is set."""
-    if os.environ.get("SIBYL_PUBLIC_URL", "").strip():
+def public_url_warning(url: str) -> str | None:
+    """What a deployment whose public URL is the default (`SIBYL_PUBLIC_URL` unset) is told, or None."""
+    if url != DEFAULT_PUBLIC_URL:
         return None
     return (
         f"SIBYL_PUBLIC_URL is not set: tracking code and every link in emails point at {DEFAULT_PUBLIC_URL}; "
@@ -107,6 +107,8 @@ def load(instance_path: str) -> dict[str, object]:
         "SMTP_CONNECTIONS": int(os.environ.get("SIBYL_SMTP_CONNECTIONS", "4")),
         "SMTP_URL": os.environ.get("SIBYL_SMTP_URL") or None,
         "MAIL_FROM": os.environ.get("SIBYL_MAIL_FROM", "shop@localhost"),
+        "DKIM_KEY": os.environ.get("SIBYL_DKIM_KEY") or None,
+        "DKIM_SELECTOR": os.environ.get("SIBYL_DKIM_SELECTOR") or "sibyl",
         "BODY_TIMEOUT": parse_duration(os.environ.get("SIBYL_BODY_TIMEOUT", "10s")),
         "RATE_LIMIT": os.environ.get("SIBYL_RATE_LIMIT", "6000/minute"),
         "COLLECT_RATE_LIMIT": os.environ.get("SIBYL_COLLECT_RATE_LIMIT", "1200/minute"),

@@ -5,19 +5,21 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import render_template
-from sqlalchemy import select, update
+from flask import current_app, render_template
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from .automation.cart_workflow import add_cart_workflow
 from .automation.carts import new_workflow
+from .config import DEFAULT_PUBLIC_URL
 from .contacts.attributes import seed_attributes
-from .models import Site, utcnow
+from .models import Contact, Event, OutboxEmail, Site, utcnow
 
 RECENT_TRAFFIC = timedelta(hours=24)
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$", re.IGNORECASE)
@@ -168,6 +170,47 @@ def snippet(site: Site, base_url: str) -> str:
         require_consent=site.require_consent,
         respect_dnt=site.respect_dnt,
     )
+
+
+def tracking_code(site: Site, base_url: str | None = None) -> str:
+    """The site's tracking code, pointing at `base_url` or else at SIBYL_PUBLIC_URL (never a request's Host): what
+    `sites snippet` prints and the site's page shows."""
+    return snippet(site, (base_url or str(current_app.config["PUBLIC_URL"])).rstrip("/"))
+
+
+def tracking_code_note() -> str | None:
+    """What the owner is told beside the tracking code while SIBYL_PUBLIC_URL is unset, else None."""
+    if current_app.config["PUBLIC_URL"] != DEFAULT_PUBLIC_URL:
+        return None
+    return (
+        f"This tracking code points at {DEFAULT_PUBLIC_URL}, which only this machine reaches: set SIBYL_PUBLIC_URL "
+        "to this server's public base URL (e.g. SIBYL_PUBLIC_URL=https://track.example.com) and restart it."
+    )
+
+
+@dataclass(frozen=True)
+class SiteContents:
+    """What deleting a site deletes with it, counted."""
+
+    contacts: int
+    events: int
+    emails: int
+
+
+def site_contents(session: Session, site: Site) -> SiteContents:
+    def count(model: type[Contact] | type[Event] | type[OutboxEmail]) -> int:
+        return session.scalar(select(func.count()).select_from(model).where(model.site_id == site.id)) or 0
+
+    return SiteContents(contacts=count(Contact), events=count(Event), emails=count(OutboxEmail))
+
+
+def delete_site(session: Session, site: Site) -> SiteContents:
+    """Delete the site and, through the database's cascades, everything of it, in one transaction; what it held."""
+    contents = site_contents(session, site)
+    client_keys.forget(site.client_key)
+    session.execute(delete(Site).where(Site.id == site.id))
+    session.commit()
+    return contents
 
 
 def tracking_status(site: Site, now: datetime | None = None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from server.ingest import sizes
 from server.models import Cart, Category, Contact, Event, Order, OutboxEmail, Site, utcnow
 from server.sites import create_site
 
+from .support.smtp_sink import SmtpSink
 from .support.store import Store
 
 ITEMS = [{"name": "Wrist watch", "price": 50, "quantity": 1}]
@@ -399,12 +400,14 @@ def test_the_catalogue_and_orders_belong_to_their_site(app: Flask, client: Flask
 # What the catalogue and orders do for the recovery email and the dashboard
 
 
-def emails_after_the_deadline(app: Flask, store: Store, site: Site) -> list[OutboxEmail]:
+def emails_after_the_deadline(app: Flask, store: Store, site: Site, smtp_url: str | None = None) -> list[OutboxEmail]:
     """Run the worker once the delay has passed (the site's carts arranged as received three hours ago, so that
-    what the shop sends next comes after the email), and read the site's outbox (held: no SMTP server is set)."""
+    what the shop sends next comes after the email), and read the site's outbox (held, unless `smtp_url` gives the
+    worker a mail server to send through)."""
     store.leave_only_carts_of(site)
     store.receive_carts_at(site, utcnow() - timedelta(hours=3))
-    Worker(app, clock=utcnow).run_pass()
+    settings = {"DATABASE_URL": app.config["DATABASE_URL"], "WORKER": "external", "SMTP_URL": smtp_url}
+    Worker(create_app(settings) if smtp_url else app, clock=utcnow).run_pass()
     return rows(app, OutboxEmail, site)
 
 
@@ -467,10 +470,11 @@ def test_a_line_naming_only_its_product_is_shown_from_the_catalogue(
 
 
 def test_the_order_that_closes_an_emailed_cart_is_recovered_revenue(
-    app: Flask, shop: Shop, store: Store, site: Site, owner: FlaskClient
+    app: Flask, shop: Shop, store: Store, site: Site, owner: FlaskClient, smtp_sink: SmtpSink
 ) -> None:
     open_cart(shop, "ann@example.com", "cart-1")
-    assert len(emails_after_the_deadline(app, store, site)) == 1
+    assert len(emails_after_the_deadline(app, store, site, smtp_sink.url)) == 1
+    smtp_sink.wait_for(1)  # sent: an email held for want of a mail server would recover nothing
     assert shop.post("orders/status", order(status="completed")).status_code == 204
     assert cart_states(app, site) == {"cart-1": ("closed", "ordered")}
     with db.new_session(app) as session:

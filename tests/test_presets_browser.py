@@ -60,7 +60,7 @@ def with_preset(store: Store, site: Site, preset: str, tmp_path: Path) -> None:
 
 
 def update_cart(page: Page, server: Process) -> None:
-    """Two pairs of black shoes in the cart, and Update: the guide's `cart_updated`."""
+    """Two pairs of black shoes in the cart, and Update: the add's `cart_updated`, then the guide's."""
     add_to_cart(page, server, "black-shoes")
     page.fill("input.qty[data-slug=black-shoes]", "2")
     page.click(".update-btn")
@@ -107,7 +107,7 @@ def test_an_order_ends_the_cart_series(
     (first,) = smtp_sink.wait_for(1, timeout=20)
     page.click(".checkout-btn")
     page.wait_for_url("**/thanks")
-    store.wait_for_events(site, 2, "track")  # the cart and the order, both stored
+    store.wait_for_events(site, 3, "track")  # the cart's two updates (the add, the quantity) and the order, stored
     with pytest.raises(pytest.fail.Exception):
         smtp_sink.wait_for(2, timeout=6)  # the series' next email was due 2 s after the first
     assert first["Subject"] == "You left something in your cart"

@@ -39,7 +39,21 @@
     });
   }
 
-  /* ---- cart page ---- */
+  function post(url, body) {
+    return window.fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json', 'Accept': 'application/json'},
+      body: JSON.stringify(body)
+    }).then(function (res) {
+      return res.json().then(function (json) {
+        if (!res.ok) { throw new Error(json.error || ('HTTP ' + res.status)); }
+        return json;
+      });
+    });
+  }
+
+  /* ---- the cart, as tracked: one event for every change, whichever page made it ---- */
   function trackItems(cart) {
     var out = [], i, it;
     for (i = 0; i < cart.items.length; i++) {
@@ -49,44 +63,52 @@
     return out;
   }
 
+  /* The whole cart after a change (an add, a removal, a new quantity); cart_deleted once it is empty.
+     data.url is the cart's own link: it restores the cart in the browser the recovery email is opened in. */
   function trackCartChange(before, cart, properties) {
     if (cart.items.length) {
       sib('track', ['cart_updated', copy(properties), {
         id: 'cart:' + cart.id,
-        data: {total: cart.total, currency: cart.currency, url: cart.url, items: trackItems(cart)}
+        data: {items: trackItems(cart), total: cart.total, currency: cart.currency, url: cart.url}
       }]);
     } else if (before.items.length) {
       sib('track', ['cart_deleted', copy(properties), {id: 'cart:' + before.id}]);
     }
   }
 
+  /* ---- Add to cart (product and home pages): save, track, then show the cart ---- */
+  function initAddButtons() {
+    if (!window.fetch) { return; }
+    document.addEventListener('submit', function (e) {
+      var form = e.target;
+      if (!form.classList || !form.classList.contains('add-form')) { return; }
+      e.preventDefault();
+      var button = form.querySelector('button');
+      if (button) { button.disabled = true; }
+      post(form.getAttribute('action'), {}).then(function (json) {
+        trackCartChange({items: []}, json.cart, json.properties);
+        window.location.assign(form.getAttribute('data-next'));
+      }).catch(function () {
+        form.submit();  /* the plain form post still adds the item */
+      });
+    });
+  }
+
+  /* ---- cart page ---- */
   function initCart() {
     var dataEl = document.getElementById('cart-data');
     var form = document.getElementById('cart-form');
     if (!dataEl || !form || !window.fetch) { return; }
     var state;
     try { state = JSON.parse(dataEl.textContent); } catch (e) { return; }
-    var busy = false;
+    var queue = Promise.resolve();  /* one change at a time, each tracked with the cart the server answered */
+    var sentQuantities = quantitiesKey(state.cart);
     var message = document.getElementById('cart-message');
 
     function say(text, isError) {
       if (!message) { return; }
       message.textContent = text;
       message.className = 'message' + (isError ? ' error' : '');
-    }
-
-    function post(url, body) {
-      return window.fetch(url, {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers: {'Content-Type': 'application/json', 'Accept': 'application/json'},
-        body: JSON.stringify(body)
-      }).then(function (res) {
-        return res.json().then(function (json) {
-          if (!res.ok) { throw new Error(json.error || ('HTTP ' + res.status)); }
-          return json;
-        });
-      });
     }
 
     function render(cart) {
@@ -112,47 +134,65 @@
       }
     }
 
-    /* POST a change, then track it with the cart the server answered. */
-    function change(url, body, doneText) {
-      if (busy) { return; }
-      busy = true;
-      say('Saving…');
-      post(url, body).then(function (json) {
-        var before = state.cart;
-        state = {cart: json.cart, properties: json.properties};
-        render(json.cart);
-        trackCartChange(before, json.cart, json.properties);
-        say(json.cart.items.length ? doneText : '');
-      }).catch(function (err) {
-        say('Sorry, the cart could not be saved: ' + err.message, true);
-      }).then(function () { busy = false; });
+    function quantitiesKey(cart) {
+      var out = {}, i;
+      for (i = 0; i < cart.items.length; i++) { out[cart.items[i].slug] = cart.items[i].quantity; }
+      return JSON.stringify(out);
     }
 
+    /* POST a change after those before it, then track it with the cart the server answered. */
+    function change(url, body, doneText) {
+      say('Saving…');
+      queue = queue.then(function () {
+        return post(url, body).then(function (json) {
+          var before = state.cart;
+          state = {cart: json.cart, properties: json.properties};
+          sentQuantities = quantitiesKey(json.cart);
+          render(json.cart);
+          trackCartChange(before, json.cart, json.properties);
+          say(json.cart.items.length ? doneText : '');
+        }, function (err) {
+          say('Sorry, the cart could not be saved: ' + err.message, true);
+        });
+      });
+    }
+
+    /* The quantities as typed; nothing is sent when they are the ones last sent (a change, then Enter). */
     function updateCart() {
-      var inputs = form.querySelectorAll('input.qty[data-slug]'), quantities = {}, i, n;
+      var inputs = form.querySelectorAll('input.qty[data-slug]'), quantities = {}, i, n, key;
+      for (i = 0; i < state.cart.items.length; i++) {
+        quantities[state.cart.items[i].slug] = state.cart.items[i].quantity;
+      }
       for (i = 0; i < inputs.length; i++) {
         n = parseInt(inputs[i].value, 10);
         if (!isNaN(n)) { quantities[inputs[i].getAttribute('data-slug')] = Math.max(0, n); }
       }
+      key = JSON.stringify(quantities);
+      if (key === sentQuantities) { return; }
+      sentQuantities = key;
       change(form.getAttribute('action'), {quantities: quantities}, 'Cart updated.');
     }
 
     function checkout(checkoutForm) {
-      if (busy) { return; }
-      busy = true;
       say('Placing your order…');
-      post(checkoutForm.getAttribute('action'), {}).then(function (json) {
-        var order = json.order;
-        sib('track', ['order_completed', copy(json.properties), {
-          id: 'cart:' + order.id,
-          data: {total: order.total, currency: order.currency, items: trackItems(order)}
-        }]);
-        window.location.assign(json.redirect);
-      }).catch(function (err) {
-        busy = false;
-        say('Sorry, the order could not be placed: ' + err.message, true);
+      queue = queue.then(function () {
+        return post(checkoutForm.getAttribute('action'), {}).then(function (json) {
+          var order = json.order;
+          sib('track', ['order_completed', copy(json.properties), {
+            id: 'cart:' + order.id,
+            data: {total: order.total, currency: order.currency, items: trackItems(order)}
+          }]);
+          window.location.assign(json.redirect);
+        }, function (err) {
+          say('Sorry, the order could not be placed: ' + err.message, true);
+        });
       });
     }
+
+    /* A new quantity is sent as soon as it is set (arrows, or typed and left), not only by Update cart. */
+    form.addEventListener('change', function (e) {
+      if (e.target.classList.contains('qty')) { updateCart(); }
+    });
 
     /* Every cart action is a real form (works without JS); with JS we take them over. */
     document.addEventListener('submit', function (e) {
@@ -171,5 +211,6 @@
   }
 
   initSignin();
+  initAddButtons();
   initCart();
 })();

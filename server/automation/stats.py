@@ -1,5 +1,6 @@
-"""What a workflow did: for runs that sent and held-out runs, how many ran, were emailed, converted and for how
-much, the lift of sending with its interval, and the same counts per step with the runs waiting there."""
+"""What a workflow did: for runs that sent and held-out runs, how many ran, were emailed (and of those, held for
+want of a mail server), converted and for how much, the lift of sending with its interval, and the same counts per
+step with the runs waiting there."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..mail.outbox import held_per_step
 from ..models import Run, StepCount
 from .lift import Lift, lift
 from .states import RunState
@@ -21,7 +23,8 @@ class Counts:
     """One group's figures, for the whole workflow (the path "") or one step."""
 
     entered: int = 0
-    emailed: int = 0
+    emailed: int = 0  # emails written, held ones among them
+    held: int = 0  # of those, kept in the outbox while no mail server is set: not sent
     withheld: int = 0
     converted: int = 0
     revenue: float = 0.0
@@ -41,10 +44,11 @@ class Stats:
         """A group's runs, emails, conversions and revenue, as `workflows stats --json` writes them."""
         whole = self.of("", holdout)
         runs = whole.entered
-        emails = sum(counts.emailed for (path, held), counts in self.counts.items() if path and held is holdout)
+        steps = [counts for (path, held), counts in self.counts.items() if path and held is holdout]
         return {
             "runs": runs,
-            "emails": emails,
+            "emails": sum(counts.emailed for counts in steps),
+            "held": sum(counts.held for counts in steps),
             "conversions": min(whole.converted, runs),  # a run converting before its first step counts once it ran
             "revenue": round(whole.revenue, 2),
         }
@@ -66,7 +70,8 @@ class Stats:
 
 
 def workflow_stats(session: Session, workflow_id: int) -> Stats:
-    """The workflow's step counts, and its waiting runs per step (through the workflow, state and step index)."""
+    """The workflow's step counts, its waiting runs per step (through the workflow, state and step index), and its
+    emails held per step for want of a mail server (through the outbox's index on run)."""
     stats = Stats()
     for row in session.execute(select(StepCount).where(StepCount.workflow_id == workflow_id)).scalars():
         stats.counts[row.path, row.holdout] = Counts(
@@ -84,4 +89,6 @@ def workflow_stats(session: Session, workflow_id: int) -> Stats:
     for step, holdout, count in waiting:
         counts = stats.counts.setdefault((step or "", holdout), Counts())
         counts.waiting += count
+    for step, count in held_per_step(session, workflow_id).items():  # held-out runs write no email
+        stats.counts.setdefault((step, False), Counts()).held = count
     return stats

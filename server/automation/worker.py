@@ -1,5 +1,5 @@
 """The automation worker: claims due workflow runs, advances them (writing each email once to the outbox), delivers
-the outbox, and prunes old events when asked to."""
+the outbox, prunes old events when asked to, and says it is alive (its heartbeat row)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from flask import Flask
 from .. import db
 from ..contacts.retention import prune_events
 from ..mail.delivery import Delivery
+from ..mail.dkim import configured_signer
 from ..mail.outbox import Sender
 from ..mail.smtp import parse_smtp_url
 from ..models import utcnow
+from .heartbeats import Heartbeat
 from .runner import Mailer, RunPass, claim_due_runs
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,8 @@ class Worker:
         smtp = parse_smtp_url(smtp_url) if smtp_url else None
         self.sender = Sender(str(app.config["MAIL_FROM"]), delivers=smtp is not None)
         self.mailer = Mailer(self.sender, self.public_url, self.secret_key)
+        dkim = configured_signer(app.config)
+        self.heartbeat = Heartbeat(delivers=smtp is not None, started_at=clock())
         self.delivery = (
             Delivery(
                 app,
@@ -50,6 +54,7 @@ class Worker:
                 connections=int(app.config["SMTP_CONNECTIONS"]),
                 lease=self.lease,
                 retry_base=float(app.config["SMTP_RETRY"]),
+                dkim=dkim,
             )
             if smtp is not None
             else None
@@ -77,8 +82,17 @@ class Worker:
         self.pruned_at = now
 
     def run_pass(self, stop: threading.Event | None = None) -> int:
-        """Advance the due runs (writing their emails), then deliver what the outbox holds; the rows handled."""
+        """Say this worker is alive (at most every few seconds), advance the due runs (writing their emails), then
+        deliver what the outbox holds; the rows handled."""
+        self.beat_when_due()
         return self.advance_due_runs() + self.deliver(stop)
+
+    def beat_when_due(self) -> None:
+        """Write this worker's heartbeat row, unless it was written within the last few seconds."""
+        now = self.clock()
+        if self.heartbeat.due(now):
+            with db.new_connection(self.app) as connection:
+                self.heartbeat.beat(connection, now)
 
     def advance_due_runs(self) -> int:
         """Claim the due runs; in one transaction advance those unchanged since through the steps due now, write
@@ -98,9 +112,11 @@ class Worker:
 
 
 def start_inline(app: Flask) -> None:
-    """With SIBYL_WORKER=inline, the web process runs a worker thread, started by its first request."""
+    """With SIBYL_WORKER=inline, the web process runs a worker thread, started by its first request (the worker is
+    made at once, so that a setting it cannot use, such as an unreadable DKIM key, stops the app from starting)."""
     lock = threading.Lock()
     started: list[threading.Thread] = []
+    inline = Worker(app)
 
     @app.before_request
     def _start_worker() -> None:
@@ -108,8 +124,9 @@ def start_inline(app: Flask) -> None:
             return
         with lock:
             if not started:
+                inline.beat_when_due()  # before this first request's page can ask whether a worker is alive
                 thread = threading.Thread(
-                    target=Worker(app).run, args=(threading.Event(),), name="sibyl-worker", daemon=True
+                    target=inline.run, args=(threading.Event(),), name="sibyl-worker", daemon=True
                 )
                 thread.start()
                 started.append(thread)

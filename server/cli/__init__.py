@@ -1,11 +1,12 @@
-"""The `flask --app server` commands: sites, workflows, templates, the outbox, contacts, dashboard users and the
-schema."""
+"""The `flask --app server` commands: sites, workflows, templates, the outbox, contacts, dashboard users, the
+schema and the doctor."""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from .contacts import attributes_cli, contacts_cli, events_cli
+from .doctor import doctor_command
 from .schema import db_cli
 from .sites import sites_cli
 from .templates import templates_cli
@@ -25,6 +26,7 @@ def init_app(app: Flask) -> None:
         attributes_cli,
         templates_cli,
         worker_command,
+        doctor_command,
     )
     for command in commands:
         app.cli.add_command(command)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -25,12 +26,13 @@ from ..contacts.attributes import (
     site_attributes,
 )
 from ..contacts.identity import contact_by_email
+from ..contacts.imports import ImportRefused, check_file, columns_of, import_contacts, read_header
 from ..contacts.privacy import erase_contact, export_contact
 from ..contacts.retention import prune_events
 from ..models import Contact, utcnow
 from .sites import site_named
 
-contacts_cli = AppGroup("contacts", help="A contact's data: export it, or erase it.")
+contacts_cli = AppGroup("contacts", help="Contacts: import them from a CSV file; export or erase one's data.")
 attributes_cli = AppGroup("attributes", help="The contact attributes a site keeps (only these are stored on contacts).")
 events_cli = AppGroup("events", help="Stored events.")
 
@@ -67,6 +69,48 @@ def contacts_delete_command(site_name: str, email: str) -> None:
     with db.new_session(current_app) as session:
         erase_contact(session, _existing_contact(session, site_name, email))
     click.echo(f"Deleted {email} from {site_name}.")
+
+
+@contacts_cli.command("import")
+@click.argument("site_name")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--create-attributes",
+    is_flag=True,
+    help="Create a text attribute for each column that names none of the site's attributes (else it is left out).",
+)
+def contacts_import_command(site_name: str, file: Path, create_attributes: bool) -> None:
+    """Create or update the site's contacts from a CSV file, such as Brevo's contacts export: an EMAIL column,
+    columns named like the site's attributes (any case), and Brevo's blocklist columns (emailBlacklisted…); `,`
+    `;` or tab between values. Importing the file again updates the same contacts."""
+    with db.new_session(current_app) as session:
+        site = site_named(session, site_name)
+        try:
+            names, delimiter = read_header(file)
+            rows = check_file(file, delimiter)
+        except ImportRefused as error:
+            raise click.ClickException(f"{file}: {error}") from None
+        columns = columns_of(names, site_attributes(session, site.id))
+        if create_attributes:
+            for name in columns.unknown:
+                try:
+                    attribute = create_attribute(session, site.id, name, AttributeType.TEXT)
+                except AttributeRefused as refused:
+                    click.echo(f"Column {name!r}: no attribute created: {refused.reason}.", err=True)
+                else:
+                    click.echo(f"Created attribute {attribute.name} (text) in {site_name}.")
+            columns = columns_of(names, site_attributes(session, site.id))
+        if columns.unknown:
+            click.echo(
+                f"Columns left out (no such attribute; see --create-attributes): {', '.join(columns.unknown)}", err=True
+            )
+        report = import_contacts(session, site, file, delimiter, columns)
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    click.echo(
+        f"{site_name}: {rows} rows: {report.created} contacts created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.skipped} skipped."
+    )
 
 
 @attributes_cli.command("list")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shlex
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import db
@@ -20,15 +22,23 @@ from ..sites import (
     by_name,
     client_keys,
     create_site,
+    delete_site,
     email_hosts,
     normalise_host,
     rotate_key,
-    snippet,
+    site_contents,
+    tracking_code,
+    tracking_code_note,
     tracking_status,
 )
 from .options import duration_option, quiet_hours_option
 
-sites_cli = AppGroup("sites", help="Create sites and print their tracking code.")
+sites_cli = AppGroup("sites", help="Create, list and delete sites, print their tracking code, change their settings.")
+
+
+def snippet_hint(name: str) -> str:
+    """The command that prints the site's tracking code, its name quoted for a shell."""
+    return f"flask --app server sites snippet {shlex.quote(name)}"
 
 
 def site_named(session: Session, name: str) -> Site:
@@ -51,7 +61,7 @@ def create_command(name: str, origins: tuple[str, ...]) -> None:
             site = create_site(session, name, list(origins), current_app.config["CART_DELAY"])
         except ValueError as error:
             raise click.BadParameter(str(error), param_hint="--origin") from None
-        click.echo(f"Created site {site.name!r}. Paste `flask --app server sites snippet {site.name}` before </head>.")
+        click.echo(f"Created site {site.name!r}. Paste what `{snippet_hint(site.name)}` prints before </head>.")
         click.echo(f"client_key={site.client_key}")
         click.echo(f"api_key={site.api_key}")
 
@@ -60,10 +70,43 @@ def create_command(name: str, origins: tuple[str, ...]) -> None:
 @click.argument("name")
 @click.option("--url", help="Base URL of this server as browsers reach it (default SIBYL_PUBLIC_URL).")
 def snippet_command(name: str, url: str | None) -> None:
-    """Print the site's tracking code, to paste just before </head>."""
-    base = (url or current_app.config["PUBLIC_URL"]).rstrip("/")
+    """Print the site's tracking code, to paste just before </head>; a warning goes to stderr while it points at
+    the default address because SIBYL_PUBLIC_URL is unset."""
     with db.new_session(current_app) as session:
-        click.echo(snippet(site_named(session, name), base))
+        code = tracking_code(site_named(session, name), url)
+    if url is None and (note := tracking_code_note()):
+        click.echo(f"Warning: {note} Or give --url.", err=True)
+    click.echo(code)
+
+
+@sites_cli.command("list")
+def list_command() -> None:
+    """Every site, one a line: name, client key, allowed origins, when created (UTC)."""
+    with db.new_session(current_app) as session:
+        sites = list(session.scalars(select(Site).order_by(Site.name)))
+    if not sites:
+        click.echo("No sites yet: create one with `flask --app server sites create NAME`.")
+    for site in sites:
+        origins = ",".join(site.origins or []) or "any origin"
+        click.echo(f"{site.name}\t{site.client_key}\t{origins}\t{site.created_at:%Y-%m-%d %H:%M}")
+
+
+@sites_cli.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_command(name: str, yes: bool) -> None:
+    """Delete a site with everything of it: contacts, events, carts, workflows, emails, templates, orders, keys."""
+    with db.new_session(current_app) as session:
+        site = site_named(session, name)
+        if not yes:
+            held = site_contents(session, site)
+            click.confirm(
+                f"Delete site {name!r} with its {held.contacts} contacts, {held.events} events and {held.emails} "
+                "emails? This cannot be undone",
+                abort=True,
+            )
+        deleted = delete_site(session, site)
+    click.echo(f"Deleted site {name!r}: {deleted.contacts} contacts, {deleted.events} events, {deleted.emails} emails.")
 
 
 @sites_cli.command("set")
@@ -158,7 +201,7 @@ def sites_set_command(
             "(for contacts whose browser did not say theirs)."
         )
         if require_consent is not None or respect_dnt is not None:
-            click.echo(f"Paste `flask --app server sites snippet {name}` again.")
+            click.echo(f"Paste what `{snippet_hint(name)}` prints again.")
 
 
 BRAND_OPTIONS = {
@@ -206,7 +249,7 @@ def rotate_key_command(name: str, which: str) -> None:
         site = site_named(session, name)
         new = rotate_key(session, site, SiteKey(which))
         if which == "client":
-            click.echo(f"Paste `flask --app server sites snippet {name}` again: the old client key is refused now.")
+            click.echo(f"Paste what `{snippet_hint(name)}` prints again: the old client key is refused now.")
         click.echo(f"{which}_key={new}")
 
 

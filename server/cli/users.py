@@ -68,21 +68,36 @@ def users_list_command() -> None:
     """Every dashboard user and the sites it sees."""
     with db.new_session(current_app) as session:
         names = {site_id: name for site_id, name in session.execute(select(Site.id, Site.name))}
-        for user in session.scalars(select(User).order_by(User.email)):
+        users = list(session.scalars(select(User).order_by(User.email)))
+        if not users:
+            click.echo("No dashboard users yet: create one with `flask --app server users create EMAIL`.")
+        for user in users:
             click.echo(f"{user.email}  {_access(granted_site_ids(session, user), names)}")
 
 
-@users_cli.command("password")
-@click.argument("email")
-@_password_option("The new password")
-def users_password_command(email: str, password: str) -> None:
-    """Set a user's password; its sessions signed in with the old one end."""
+def _set_password(email: str, password: str) -> None:
     with db.new_session(current_app) as session:
         try:
             set_password(session, _user(session, email), password)
         except ValueError as error:
             raise click.ClickException(str(error)) from None
     click.echo(f"New password set for {email}; its other sessions are signed out.")
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+@_password_option("The new password")
+def users_set_password_command(email: str, password: str) -> None:
+    """Set a user's password (one who forgot it, say); its sessions signed in with the old one end."""
+    _set_password(email, password)
+
+
+@users_cli.command("password", hidden=True)
+@click.argument("email")
+@_password_option("The new password")
+def users_password_command(email: str, password: str) -> None:
+    """The former name of `set-password`, kept for scripts."""
+    _set_password(email, password)
 
 
 @users_cli.command("sites")

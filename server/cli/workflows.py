@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from datetime import timedelta
 from typing import Any, TextIO
 
 import click
@@ -26,6 +27,8 @@ from ..automation.library import (
 )
 from ..automation.stats import workflow_stats
 from ..automation.worker import Worker
+from ..mail.dkim import DkimKeyError
+from ..mail.outbox import HELD_WORDS, RELEASE_MAX_AGE, OutboxStatus, newest_statuses, release_held
 from ..models import Contact, OutboxEmail, Run, WorkflowDefinition, utcnow
 from .options import duration_option
 from .sites import site_named
@@ -100,33 +103,79 @@ def worker_command() -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    try:
+        worker = Worker(current_app._get_current_object())  # type: ignore[attr-defined]  # the app behind the proxy
+    except DkimKeyError as error:
+        raise click.ClickException(str(error)) from None
     click.echo("Automation worker running; SIGTERM or Ctrl-C stops it.")
-    Worker(current_app._get_current_object()).run(stop)  # type: ignore[attr-defined]  # the app behind the proxy
+    worker.run(stop)
     click.echo("Automation worker stopped.")
 
 
 @outbox_cli.command("list")
+@click.option("--site", "site_name", help="Only this site's emails.")
+@click.option("--status", type=click.Choice([status.value for status in OutboxStatus]), help="Only emails in it.")
 @click.option("--limit", default=20, show_default=True)
-def outbox_list_command(limit: int) -> None:
+def outbox_list_command(site_name: str | None, status: str | None, limit: int) -> None:
     """The newest emails: id, status, attempts, recipient, subject."""
     with db.new_session(current_app) as session:
-        rows = session.scalars(select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(limit))
+        query = select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(limit)
+        if site_name is not None:
+            query = query.where(OutboxEmail.site_id == site_named(session, site_name).id)
+        if status is not None:
+            query = query.where(OutboxEmail.status == status)
+        rows = list(session.scalars(query))
+        if not rows:
+            which = f"{status} " if status else ""
+            click.echo(f"No {which}emails in the outbox{f' of {site_name}' if site_name else ''}.")
         for row in rows:
             error = f"  ({row.last_error})" if row.last_error else ""
-            click.echo(f"{row.id:>6}  {row.status:<8} {row.attempts}  {row.recipient}  {row.subject}{error}")
+            held = f"  ({HELD_WORDS})" if row.status == OutboxStatus.HELD else ""
+            click.echo(f"{row.id:>6}  {row.status:<9} {row.attempts}  {row.recipient}  {row.subject}{held}{error}")
 
 
 @outbox_cli.command("show")
 @click.argument("outbox_id", type=int)
-@click.option("--html", is_flag=True, help="Print the HTML part instead of the text part.")
-def outbox_show_command(outbox_id: int, html: bool) -> None:
-    """Print one email."""
+@click.option("--html", "part", flag_value="html", help="Print the HTML part alone.")
+@click.option("--text", "part", flag_value="text", help="Print the text part alone.")
+def outbox_show_command(outbox_id: int, part: str | None) -> None:
+    """Print one email: its headers and text part, or only the part asked for."""
     with db.new_session(current_app) as session:
         row = session.get(OutboxEmail, outbox_id)
         if row is None:
             raise click.ClickException(f"no email {outbox_id} in the outbox")
-        click.echo(f"From: {row.sender}\nTo: {row.recipient}\nSubject: {row.subject}\nStatus: {row.status}\n")
-        click.echo(row.html if html else row.text)
+        if part is not None:
+            click.echo(row.html if part == "html" else row.text, nl=False)
+            return
+        status = f"{row.status} ({HELD_WORDS})" if row.status == OutboxStatus.HELD else row.status
+        click.echo(f"From: {row.sender}\nTo: {row.recipient}\nSubject: {row.subject}\nStatus: {status}\n")
+        click.echo(row.text)
+
+
+@outbox_cli.command("release")
+@click.option("--site", "site_name", help="Only this site's held emails (default: every site's).")
+@click.option(
+    "--max-age",
+    default=f"{RELEASE_MAX_AGE.days}d",
+    show_default=True,
+    help="Emails held longer than this are cancelled, not sent (0: send them however old).",
+)
+def outbox_release_command(site_name: str | None, max_age: str) -> None:
+    """Send the emails held while no mail server was set: the worker's next pass delivers them."""
+    if not current_app.config["SMTP_URL"]:
+        raise click.ClickException(
+            "no mail server is set: set SIBYL_SMTP_URL (for this command and the worker) before releasing held emails"
+        )
+    seconds = duration_option(max_age, "--max-age", MAX_PERIOD, zero=True)
+    with db.new_session(current_app) as session:
+        site_id = site_named(session, site_name).id if site_name is not None else None
+        done = release_held(session, utcnow(), site_id, timedelta(seconds=seconds) if seconds else None)
+        session.commit()
+    click.echo(f"Released {done.released} held emails: the worker sends them on its next pass.")
+    if done.stale or done.changed:
+        click.echo(
+            f"Cancelled {done.stale} held longer than {max_age} and {done.changed} whose cart changed meanwhile."
+        )
 
 
 @workflows_cli.command("import")
@@ -210,7 +259,8 @@ def _switch(site_name: str, name: str, enabled: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help='Print {"runs": [...]} instead of lines.')
 @click.option("--limit", default=RUNS_SHOWN, show_default=True, help="The newest runs shown.")
 def workflows_runs_command(site_name: str, name: str, as_json: bool, limit: int) -> None:
-    """A workflow's runs, newest first: key, contact, state, group, step, started and due times."""
+    """A workflow's runs, newest first: key, contact, state, group, step, started and due times, and what became of
+    its newest email (sent, pending, held for want of a mail server, failed, cancelled)."""
     with db.new_session(current_app) as session:
         definition = _named(session, site_name, name)
         rows = session.execute(
@@ -220,18 +270,22 @@ def workflows_runs_command(site_name: str, name: str, as_json: bool, limit: int)
             .order_by(Run.started_at.desc(), Run.id.desc())
             .limit(limit)
         ).all()
-        runs = [_run_document(run, email) for run, email in rows]
+        statuses = newest_statuses(session, [run.id for run, _ in rows])
+        runs = [_run_document(run, email, statuses.get(run.id)) for run, email in rows]
     if as_json:
         click.echo(json.dumps({"runs": runs}))
         return
     for run in runs:
+        email = HELD_WORDS if run["email"] == OutboxStatus.HELD else run["email"]
         click.echo(
             f"{run['id']:>7}  {run['state']:<8} {run['group']:<8} {run['step'] or '-':<20} "
             f"{run['contact'] or '(anonymous)'}  key={run['key']!r}  due {run['due_at'] or '-'}"
+            + (f"  email: {email}" if email else "")
         )
 
 
-def _run_document(run: Run, email: str | None) -> dict[str, Any]:
+def _run_document(run: Run, email: str | None, email_status: str | None) -> dict[str, Any]:
+    """A run as `workflows runs --json` writes it; `email`: its newest email's status (held: no mail server)."""
     return {
         "id": run.id,
         "key": run.key,
@@ -241,6 +295,7 @@ def _run_document(run: Run, email: str | None) -> dict[str, Any]:
         "step": run.step,
         "started_at": run.started_at.isoformat(),
         "due_at": run.due_at.isoformat() if run.due_at else None,
+        "email": email_status,
     }
 
 
@@ -249,7 +304,8 @@ def _run_document(run: Run, email: str | None) -> dict[str, Any]:
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help='Print {"groups": {...}, "lift": {...}} instead of a table.')
 def workflows_stats_command(site_name: str, name: str, as_json: bool) -> None:
-    """For runs that sent and held-out runs: runs, emails, conversions, revenue; and the lift of sending."""
+    """For runs that sent and held-out runs: runs, emails (and of those, held for want of a mail server),
+    conversions, revenue; and the lift of sending."""
     with db.new_session(current_app) as session:
         definition = _named(session, site_name, name)
         stats = workflow_stats(session, definition.id)
@@ -257,12 +313,15 @@ def workflows_stats_command(site_name: str, name: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(document))
         return
-    click.echo(f"{'group':<8} {'runs':>8} {'emails':>8} {'conversions':>12} {'revenue':>12}")
+    click.echo(f"{'group':<8} {'runs':>8} {'emails':>8} {'held':>8} {'conversions':>12} {'revenue':>12}")
     for group, figures in document["groups"].items():
         click.echo(
-            f"{group:<8} {figures['runs']:>8} {figures['emails']:>8} {figures['conversions']:>12} "
-            f"{figures['revenue']:>12.2f}"
+            f"{group:<8} {figures['runs']:>8} {figures['emails']:>8} {figures['held']:>8} "
+            f"{figures['conversions']:>12} {figures['revenue']:>12.2f}"
         )
+    held = document["groups"]["sent"]["held"]
+    if held:
+        click.echo(f"held: {held} of the emails never left ({HELD_WORDS}); `flask outbox release` sends them")
     measured = document["lift"]
     if measured is None:
         click.echo("lift: not measured yet (both groups need runs; set a holdout to have a control group)")

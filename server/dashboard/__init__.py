@@ -12,6 +12,7 @@ from . import (  # noqa: F401 (each adds its pages to bp)
     live,
     outbox,
     overview,
+    passwords,
     sites,
     template_editor,
     workflows,

@@ -24,7 +24,7 @@ from .users import authenticate, granted_site_ids
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
-PUBLIC_ENDPOINTS = {"dashboard.login"}
+PUBLIC_ENDPOINTS = {"dashboard.login", "dashboard.forgot_password", "dashboard.reset_password"}
 JSON_ENDPOINTS = {"dashboard.live_events"}
 
 

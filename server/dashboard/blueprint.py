@@ -22,7 +22,7 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers.setdefault("X-Frame-Options", "DENY")  # a template's preview is framed by its own page
-    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers.setdefault("Referrer-Policy", "same-origin")  # a page carrying a token in its URL sends none
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -9,7 +9,7 @@ from .. import db
 from ..contacts.privacy import erase_contact, export_contact
 from ..models import Contact
 from .blueprint import bp
-from .queries import carts_of, contacts_page, timeline_page, visitors_of
+from .queries import carts_of, contacts_page, held_carts, timeline_page, visitors_of
 from .scope import current_site, record_of_a_site
 
 MAX_SEARCH = 200
@@ -28,12 +28,14 @@ def contacts() -> str:
 def contact(contact_id: int) -> str:
     session = db.session()
     found, site = record_of_a_site(Contact, contact_id, "There is no such contact.")
+    carts = carts_of(session, found.id)
     return render_template(
         "dashboard/contact.html",
         site=site,
         contact=found,
         visitors=visitors_of(session, found.id),
-        carts=carts_of(session, found.id),
+        carts=carts,
+        held=held_carts(session, [cart.id for cart in carts]),
         timeline=timeline_page(session, found.id, request.args.get("page", 1, type=int)),
     )
 

@@ -8,6 +8,7 @@ from math import ceil
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
+    ColumnElement,
     ScalarSelect,
     Select,
     and_,
@@ -163,23 +164,41 @@ def identified_contacts(session: Session, site_id: int) -> int:
 @dataclass(frozen=True)
 class CartCounts:
     open: int
-    emailed: int
+    emailed: int  # the email was written and is not held: sent, or being sent
     recovered: int
     cancelled: int
     recovered_revenue: float  # what the orders that closed recovered carts said they brought in
+    held: int  # the email was written but is held in the outbox: no mail server was set
+
+
+def email_held() -> ColumnElement[bool]:
+    """Whether the cart's newest email is held in the outbox (no mail server was set): it never left."""
+    newest = (
+        select(OutboxEmail.status)
+        .where(OutboxEmail.cart_id == Cart.id)
+        .order_by(OutboxEmail.id.desc())
+        .limit(1)
+        .correlate(Cart)
+        .scalar_subquery()
+    )
+    return func.coalesce(newest, "") == OutboxStatus.HELD
 
 
 def cart_counts(session: Session, site_id: int) -> CartCounts:
-    """Open carts; carts emailed; of those, ordered afterwards (recovered); closed before any email (cancelled)."""
-    emailed = Cart.emailed_at.is_not(None)
+    """Open carts; carts emailed (their email not held); of those, ordered afterwards (recovered); closed before any
+    email (cancelled); carts whose email is held for want of a mail server."""
+    written = Cart.emailed_at.is_not(None)
+    held = and_(written, email_held())
+    emailed = and_(written, not_(email_held()))
     recovered = and_(Cart.state == CartState.CLOSED, Cart.closed_reason == CloseReason.ORDERED, emailed)
-    cancelled = and_(Cart.state == CartState.CLOSED, not_(emailed))
+    cancelled = and_(Cart.state == CartState.CLOSED, not_(written))
     query = select(
         func.count(case((Cart.state == CartState.OPEN, 1))),
         func.count(case((emailed, 1))),
         func.count(case((recovered, 1))),
         func.count(case((cancelled, 1))),
         func.coalesce(func.sum(case((recovered, Cart.order_total))), 0.0),
+        func.count(case((held, 1))),
     ).where(Cart.site_id == site_id)
     row = session.execute(query).one()
     return CartCounts(*row)
@@ -194,7 +213,8 @@ class Recovered:
 
 
 def recovered_orders(session: Session, site_id: int) -> Recovered:
-    """The goal events that converted sent runs of the site's workflows after an email was written for one of them,
+    """The goal events that converted sent runs of the site's workflows after an email was sent for one of them
+    (an email held for want of a mail server, or not sent yet, never left: it recovered nothing),
     with their revenue: whatever cart or device the order came from, as the goal is per contact.
 
     One goal event converts each run of its contact at the same moment, so each (contact, conversion time) is one
@@ -204,7 +224,11 @@ def recovered_orders(session: Session, site_id: int) -> Recovered:
     statistics would rather walk a whole index ordered by contact than sort, keeps to the range."""
     emailed_before = (
         select(OutboxEmail.id)
-        .where(OutboxEmail.run_id == EngineRun.id, OutboxEmail.created_at < EngineRun.converted_at)
+        .where(
+            OutboxEmail.run_id == EngineRun.id,
+            OutboxEmail.created_at < EngineRun.converted_at,  # a range of the (run_id, created_at) index
+            OutboxEmail.sent_at < EngineRun.converted_at,
+        )
         .exists()
     )
     orders = (
@@ -291,7 +315,7 @@ def timeline_page(session: Session, contact_id: int, number: int) -> Page[Event]
 # Automation
 
 
-RUN_FILTERS = ("all", "waiting", "emailed", "failed", "recovered", "cancelled")
+RUN_FILTERS = ("all", "waiting", "emailed", "held", "failed", "recovered", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -314,13 +338,15 @@ def runs_page(session: Session, site_id: int, status: str, number: int) -> Page[
     failed = select(OutboxEmail.cart_id).where(
         OutboxEmail.site_id == site_id, OutboxEmail.status == OutboxStatus.FAILED
     )
-    emailed = Cart.emailed_at.is_not(None)  # the cart's current cycle got its email
+    written = Cart.emailed_at.is_not(None)  # the cart's current cycle got its email
+    emailed = and_(written, not_(email_held()))
     conditions = {
         "waiting": Cart.state == CartState.OPEN,
         "emailed": emailed,
+        "held": and_(written, email_held()),
         "failed": Cart.id.in_(failed),
         "recovered": and_(Cart.state == CartState.CLOSED, Cart.closed_reason == CloseReason.ORDERED, emailed),
-        "cancelled": and_(Cart.state == CartState.CLOSED, not_(emailed)),
+        "cancelled": and_(Cart.state == CartState.CLOSED, not_(written)),
     }
     if status in conditions:
         query = query.where(conditions[status])
@@ -328,6 +354,11 @@ def runs_page(session: Session, site_id: int, status: str, number: int) -> Page[
     latest = latest_emails(session, [cart.id for cart, _ in page.items])
     runs = [Run(cart, email, latest.get(cart.id)) for cart, email in page.items]
     return Page(items=runs, number=page.number, size=page.size, total=page.total)
+
+
+def held_carts(session: Session, cart_ids: list[int]) -> set[int]:
+    """Those of the carts whose newest email is held in the outbox: written, never sent (no mail server)."""
+    return {cart_id for cart_id, email in latest_emails(session, cart_ids).items() if email.status == OutboxStatus.HELD}
 
 
 def latest_emails(session: Session, cart_ids: list[int]) -> dict[int, OutboxEmail]:
@@ -357,13 +388,14 @@ class WorkflowFigures:
 
     waiting: int
     runs: int
-    emails: int
+    emails: int  # written, held ones among them
     conversions: int
+    held: int  # emails held in the outbox for want of a mail server
 
 
 def workflow_figures(session: Session, workflow_ids: list[int]) -> dict[int, WorkflowFigures]:
-    """Each workflow's figures in two reads for all of them: its step counts (never its runs), and its waiting
-    runs counted in the (workflow_id, state, step, holdout) index."""
+    """Each workflow's figures in three reads for all of them: its step counts (never its runs), its waiting
+    runs counted in the (workflow_id, state, step, holdout) index, and its emails held in the outbox."""
     if not workflow_ids:
         return {}
     stats: dict[int, Stats] = {workflow_id: Stats() for workflow_id in workflow_ids}
@@ -377,6 +409,14 @@ def workflow_figures(session: Session, workflow_ids: list[int]) -> dict[int, Wor
         .group_by(EngineRun.workflow_id)
     )
     waiting: dict[int, int] = {workflow_id: count for workflow_id, count in session.execute(waiting_query).all()}
+    held_query = (
+        select(EngineRun.workflow_id, func.count())
+        .select_from(OutboxEmail)
+        .join(EngineRun, EngineRun.id == OutboxEmail.run_id)
+        .where(OutboxEmail.status == OutboxStatus.HELD, EngineRun.workflow_id.in_(workflow_ids))
+        .group_by(EngineRun.workflow_id)
+    )
+    held: dict[int, int] = {workflow_id: count for workflow_id, count in session.execute(held_query).all()}
     figures = {}
     for workflow_id, figures_of in stats.items():
         groups = (figures_of.group(False), figures_of.group(True))
@@ -385,6 +425,7 @@ def workflow_figures(session: Session, workflow_ids: list[int]) -> dict[int, Wor
             runs=sum(group["runs"] for group in groups),
             emails=sum(group["emails"] for group in groups),
             conversions=sum(group["conversions"] for group in groups),
+            held=held.get(workflow_id, 0),
         )
     return figures
 

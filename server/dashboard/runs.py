@@ -1,4 +1,5 @@
-"""What the abandoned-cart workflow did with each cart, in words: waiting, emailed, failed, recovered, cancelled."""
+"""What the abandoned-cart workflow did with each cart, in words: waiting, emailed, held (no mail server), failed,
+recovered, cancelled."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..automation.states import CartState, CloseReason
-from ..mail.outbox import OutboxStatus
+from ..mail.outbox import HELD_WORDS, OutboxStatus
 from ..models import Workflow
 from .display import ago, when
 from .queries import Run
@@ -28,7 +29,7 @@ CANCEL_REASONS: dict[str, str] = {
 @dataclass(frozen=True)
 class RunState:
     label: str
-    tone: str  # a CSS modifier: waiting, emailed, failed, recovered, cancelled, paused
+    tone: str  # a CSS modifier: waiting, emailed, held, failed, recovered, cancelled, paused
     detail: str
 
 
@@ -46,6 +47,9 @@ def describe(run: Run, workflow: Workflow, now: datetime) -> RunState:
         return RunState("Cancelled", "cancelled", CANCEL_REASONS.get(reason, reason))
     if email is not None and email.status == OutboxStatus.FAILED:
         return RunState("Failed", "failed", email.last_error or "the email could not be sent")
+    if email is not None and email.status == OutboxStatus.HELD:
+        closed = f"; then {CANCEL_REASONS.get(cart.closed_reason, cart.closed_reason)}" if cart.closed_reason else ""
+        return RunState(HELD_WORDS, "held", f"written {when(cart.emailed_at)}, never sent: set SIBYL_SMTP_URL{closed}")
     if cart.closed_reason == CloseReason.ORDERED:
         return RunState("Recovered", "recovered", f"emailed {when(cart.emailed_at)}, then ordered")
     if email is None:
@@ -53,7 +57,5 @@ def describe(run: Run, workflow: Workflow, now: datetime) -> RunState:
     if email.status == OutboxStatus.PENDING:
         retry = f"; retrying {ago(email.next_attempt_at, now)}: {email.last_error}" if email.last_error else ""
         return RunState("Sending", "waiting", f"queued {when(email.created_at)}{retry}")
-    if email.status == OutboxStatus.HELD:
-        return RunState("Emailed", "emailed", f"{when(cart.emailed_at)}, kept in the outbox (no SMTP server set)")
     closed = f"; then {CANCEL_REASONS.get(cart.closed_reason, cart.closed_reason)}" if cart.closed_reason else ""
     return RunState("Emailed", "emailed", f"sent {when(email.sent_at or cart.emailed_at)}{closed}")

@@ -33,10 +33,13 @@ from ..sites import (
     normalise_host,
     normalise_origin,
     rotate_key,
-    snippet,
+    tracking_code,
+    tracking_code_note,
     tracking_status,
 )
 from .blueprint import bp
+from .cart_images import bad_cart_images
+from .cart_recipes import RECIPES
 from .scope import all_sites, remember, require_every_site, visible_site
 
 MAX_NAME = 100
@@ -92,12 +95,12 @@ def _site_page(
 ) -> str:
     """The site's page; a refused form shows what was typed in it, and why beside each field refused."""
     remember(found)
-    base_url = current_app.config["PUBLIC_URL"]  # SIBYL_PUBLIC_URL, never the request's Host
     return render_template(
         "dashboard/site.html",
         shown=found,
         status=tracking_status(found),
-        code=snippet(found, base_url),
+        code=tracking_code(found),
+        code_note=tracking_code_note(),
         email_hosts=sorted(email_hosts(found)),
         reveal_api_key=request.args.get("reveal") == "api-key",
         refused_today=totals(db.session(), found.id, days=1),
@@ -108,6 +111,8 @@ def _site_page(
         attribute_errors=attribute_errors or {},
         brand_form=brand_form or {field: getattr(found, field) or "" for field in BRAND_FIELDS},
         brand_errors=brand_errors or {},
+        cart_recipes=RECIPES,
+        bad_images=bad_cart_images(db.session(), found.id),
     )
 
 

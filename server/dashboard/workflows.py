@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from .. import db
@@ -12,20 +12,22 @@ from ..automation.library import cart_settings_changed
 from ..automation.quiet_hours import QuietHours, zone_named
 from ..config import parse_duration
 from ..models import Site, Workflow, utcnow
+from ..sending_setup.checks import not_sending_reason, sending_checks
 from .blueprint import bp
 from .display import duration
 from .queries import RUN_FILTERS, cart_counts, failed_count, runs_page
 from .runs import describe
-from .scope import current_site, visible_site
+from .scope import all_sites, current_site, visible_site
 
 MAX_SUBJECT = 255
+PROBE_MAX_AGE = 60  # seconds: the page asks the mail server again at most once a minute
 
 
 @bp.get("/automation")
 def automation() -> str:
     site = current_site()
     if site is None:
-        return render_template("dashboard/automation.html", site=None)
+        return render_template("dashboard/automation.html", site=None, **_sending_setup())
     workflow = workflow_of(db.session(), site.id)
     form = {
         "enabled": workflow.enabled,
@@ -115,4 +117,15 @@ def _page(site: Site, workflow: Workflow, form: dict[str, object], errors: dict[
         states=[describe(run, workflow, now) for run in page.items],
         counts=cart_counts(session, site.id),
         failed=failed_count(session, site.id),
+        **_sending_setup(),
     )
+
+
+def _sending_setup() -> dict[str, object]:
+    """The Sending setup card's checks (over the sites this user sees), and why workflows that are on send nothing."""
+    now = utcnow()
+    session = db.session()
+    return {
+        "sending_checks": sending_checks(current_app, session, all_sites(), now, probe_max_age=PROBE_MAX_AGE),
+        "not_sending": not_sending_reason(current_app, session, now),
+    }

@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import Connection, Row
 
 from .. import db
+from .dkim import DkimSigner
 from .outbox import OutboxStatus, claim_outbox, claimed_emails, record_attempt, release_outbox, renew_lease
 from .smtp import Email, Mailer, PermanentFailure, SmtpSettings, TemporaryFailure
 from .unsubscribe import list_unsubscribe_headers
@@ -34,6 +35,7 @@ class Delivery:
         connections: int,
         lease: timedelta,
         retry_base: float,
+        dkim: DkimSigner | None = None,
     ) -> None:
         self.app = app
         self.clock = clock
@@ -41,6 +43,7 @@ class Delivery:
         self.connections = connections
         self.lease = lease
         self.retry_base = retry_base
+        self.dkim = dkim
 
     def deliver(self, stop: threading.Event | None = None) -> int:
         """Send the pending emails over a few SMTP connections at once, each marked before its next."""
@@ -64,7 +67,7 @@ class Delivery:
 
     def _deliver_lane(self, outbox_ids: list[int], lease_until: datetime, stop: threading.Event | None) -> None:
         """One connection's share of a pass; a stop releases what it has not sent yet."""
-        with db.new_connection(self.app) as connection, Mailer(self.smtp) as mailer:
+        with db.new_connection(self.app) as connection, Mailer(self.smtp, dkim=self.dkim) as mailer:
             rows = claimed_emails(connection, outbox_ids)
             ours = set(outbox_ids)
             for index, row in enumerate(rows):

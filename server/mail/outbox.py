@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from enum import StrEnum
-from functools import cached_property
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..automation.claims import lease
-from ..models import OutboxEmail
+from ..automation.states import CartState
+from ..models import Cart, OutboxEmail, Run
 from .render import RenderedEmail
 from .smtp import message_id
 
@@ -55,6 +56,11 @@ class OutboxStatus(StrEnum):
 
 
 UNSENT = (OutboxStatus.PENDING, OutboxStatus.HELD)
+# The words a user reads for a held email, wherever it is shown: it never left the machine.
+HELD_WORDS = "Held: no mail server"
+# How long a held email may wait for a mail server and still be sent when released: a cart reminder days late is
+# worse than none.
+RELEASE_MAX_AGE = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,12 @@ class Sender:
     address: str
     delivers: bool
 
-    @cached_property
-    def domain(self) -> str:
-        """The domain of the Message-IDs: the sender's own (read once, not for every email)."""
-        return parseaddr(self.address)[1].rpartition("@")[2] or "localhost"
+
+@lru_cache(maxsize=1024)
+def message_domain(address: str) -> str:
+    """The domain of the Message-IDs of emails from `address`: its own (read once per address, not for every
+    email), so a site with a sender of its own has Message-IDs of its own domain."""
+    return parseaddr(address)[1].rpartition("@")[2] or "localhost"
 
 
 def outbox_row(
@@ -101,7 +109,7 @@ def outbox_row(
         "transactional": transactional,
         "contact_id": contact_id,
         "dedupe_key": key,
-        "message_id": message_id(key, sender.domain),
+        "message_id": message_id(key, message_domain(sender_address or sender.address)),
         "sender": sender_address or sender.address,
         "recipient": recipient,
         "subject": rendered.subject,
@@ -145,6 +153,26 @@ def last_emailed_at(session: Session, contact_ids: list[int]) -> dict[int, datet
         .group_by(OutboxEmail.contact_id)
     )
     return {contact_id: last for contact_id, last in rows if contact_id is not None}
+
+
+def newest_statuses(session: Session, run_ids: list[int]) -> dict[int, str]:
+    """The status of each run's newest email (runs that wrote none are left out), through the index on run_id."""
+    if not run_ids:
+        return {}
+    newest = select(func.max(OutboxEmail.id)).where(OutboxEmail.run_id.in_(run_ids)).group_by(OutboxEmail.run_id)
+    rows = session.execute(select(OutboxEmail.run_id, OutboxEmail.status).where(OutboxEmail.id.in_(newest)))
+    return {run_id: status for run_id, status in rows if run_id is not None}
+
+
+def held_per_step(session: Session, workflow_id: int) -> dict[str, int]:
+    """The workflow's held emails per step path: from the outbox, each one's run looked up by its id."""
+    rows = session.execute(
+        select(OutboxEmail.step, func.count())
+        .join(Run, Run.id == OutboxEmail.run_id)
+        .where(OutboxEmail.status == OutboxStatus.HELD, Run.workflow_id == workflow_id)
+        .group_by(OutboxEmail.step)
+    )
+    return {step or "": count for step, count in rows}
 
 
 def cancel_unsent(session: Session, contact_id: int, reason: str) -> None:
@@ -198,3 +226,57 @@ def record_attempt(connection: Connection, outbox_id: int, outcome: dict[str, An
     """Store an attempt's outcome (the columns it sets) and commit it, before the next email is sent."""
     connection.execute(_RECORD_ATTEMPT, {"outbox_id": outbox_id, **outcome})
     connection.commit()
+
+
+@dataclass(frozen=True)
+class Release:
+    """What releasing the held emails did: how many will be sent, and how many were too late to send."""
+
+    released: int
+    stale: int
+    changed: int
+
+
+def held_count(session: Session, site_id: int | None) -> int:
+    """The held emails, of one site or of all."""
+    query = select(func.count()).select_from(OutboxEmail).where(OutboxEmail.status == OutboxStatus.HELD)
+    if site_id is not None:
+        query = query.where(OutboxEmail.site_id == site_id)
+    return session.scalar(query) or 0
+
+
+def release_held(session: Session, now: datetime, site_id: int | None, max_age: timedelta | None) -> Release:
+    """Make the held emails (of one site, or of all) pending and due now, for the worker's next delivery pass; in
+    the caller's transaction. Not sent, but cancelled saying why: an email held longer than `max_age` (None: no
+    limit), and a cart's email whose cart has changed since (ordered, deleted, emptied or updated again)."""
+    held = [OutboxEmail.status == OutboxStatus.HELD, *([OutboxEmail.site_id == site_id] if site_id else [])]
+    changed_carts = select(Cart.id).where(Cart.state != CartState.EMAILED)
+    changed = _cancel(
+        session, [*held, OutboxEmail.cart_id.in_(changed_carts)], "not sent: its cart changed while it was held"
+    )
+    stale = 0
+    if max_age is not None:
+        stale = _cancel(
+            session,
+            [*held, OutboxEmail.created_at < now - max_age],
+            f"not sent: held over {max_age.total_seconds() / 3600:g} hours without a mail server",
+        )
+    released = session.execute(
+        update(OutboxEmail)
+        .where(*held)
+        .values(status=OutboxStatus.PENDING, next_attempt_at=now, lease_until=None)
+        .returning(OutboxEmail.id)
+        .execution_options(synchronize_session=False)
+    )
+    return Release(released=len(released.all()), stale=stale, changed=changed)
+
+
+def _cancel(session: Session, where: list[Any], reason: str) -> int:
+    cancelled = session.execute(
+        update(OutboxEmail)
+        .where(*where)
+        .values(status=OutboxStatus.CANCELLED, last_error=reason, next_attempt_at=None)
+        .returning(OutboxEmail.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(cancelled.all())

@@ -15,6 +15,7 @@ from types import TracebackType
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..contacts.addresses import is_stored_form, needs_smtputf8
+from .dkim import DkimSigner
 
 _DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
 _TRUE = ("1", "true", "yes", "on")
@@ -180,12 +181,13 @@ def _failure(error: smtplib.SMTPException | OSError) -> MailFailure:
 class Mailer:
     """One SMTP connection, opened on the first `send` and reused until `close`.
 
-    Not thread-safe: use one Mailer per thread.
+    Not thread-safe: use one Mailer per thread. With `dkim`, each message is DKIM-signed for its From domain.
     """
 
-    def __init__(self, settings: SmtpSettings, timeout: float = 10) -> None:
+    def __init__(self, settings: SmtpSettings, timeout: float = 10, dkim: DkimSigner | None = None) -> None:
         self.settings = settings
         self.timeout = timeout
+        self.dkim = dkim
         self._connection: smtplib.SMTP | None = None
         self._last_used = 0.0
 
@@ -209,7 +211,9 @@ class Mailer:
         international = needs_smtputf8(email.recipient) or needs_smtputf8(_envelope_sender(email))
         try:
             message = build_message(email)
-        except ValueError as error:  # e.g. a line break in a header: no retry will fix it
+            if self.dkim is not None:
+                message = self.dkim.sign(message, email.sender)
+        except ValueError as error:  # e.g. a line break in a header, a From without a domain: no retry will fix it
             raise PermanentFailure(f"invalid email: {error}") from None
         try:
             connection = self._live_connection()

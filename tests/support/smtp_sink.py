@@ -30,7 +30,7 @@ class _Controller(Controller):
 
 
 class SmtpSink:
-    """Accepts mail on `.url`; `.messages` are the parsed messages, `.connections` the sessions.
+    """Accepts mail on `.url`; `.messages` are the parsed messages (`.raw` as received), `.connections` the sessions.
 
     With `credentials`, `.url` carries them and mail from an unauthenticated session is refused.
     `idle_timeout` is how long the server keeps a silent connection open before dropping it.
@@ -45,6 +45,7 @@ class SmtpSink:
         self.smtputf8 = smtputf8
         self.lock = threading.Lock()
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.mail_options: list[list[str]] = []
         self.connections = 0
@@ -126,6 +127,7 @@ class SmtpSink:
         message = message_from_bytes(envelope.original_content or b"", policy=policy.default)
         with self.lock:
             self.messages.append(message)
+            self.raw.append(envelope.original_content or b"")
             self.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
             self.mail_options.append(list(envelope.mail_options))
         return "250 OK: queued"

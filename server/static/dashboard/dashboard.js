@@ -17,7 +17,7 @@
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     button.addEventListener("click", function () {
       var source = document.getElementById(button.dataset.copy);
-      var feedback = document.getElementById("copy-feedback");
+      var feedback = document.getElementById(button.dataset.copyFeedback || "copy-feedback");
       var say = function (text) { if (feedback) feedback.textContent = text; };
       var selectSource = function () {
         var range = document.createRange();
