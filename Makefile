@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 NODE_MODULES := tracker_js/node_modules/.package-lock.json
 NODE_SDK := tests/node_sdk/node_modules/.package-lock.json
 
-.PHONY: demo test check lint format build install chromium serve worker clean screenshots bench
+.PHONY: demo test check lint format build install chromium runtime serve worker clean screenshots bench
 
 install: $(VENV)/.installed $(NODE_MODULES)
 
@@ -66,22 +66,39 @@ bench: build chromium
 	$(PY) -m bench $(BENCH_ARGS)
 
 # Production: the web tier under gunicorn (WEB_WORKERS processes of WEB_THREADS threads, server/gunicorn_conf.py),
-# migrations applied once first. On the internet, put a buffering proxy in front (docs: Production).
-# Run automation workers beside it with `make worker` (as many as you like, on any machine).
+# migrations applied once first, on a runtime-only virtualenv: the package as `pip install .` installs it, with the
+# built sa.js committed in server/tracker_dist, and its runtime dependencies; no Node, npm, esbuild or test extras.
+# Both commands run in the checkout, so the data stays in instance/ unless SIBYL_DATABASE_URL says otherwise.
+# Gunicorn's log shows the start-up warnings (no worker, no mail server, no public URL or secret key).
+# On the internet, put a buffering proxy in front (docs/deployment.md). Run automation workers beside it with
+# `make worker` (as many as you like, on any machine).
+SERVE_VENV ?= .venv-serve
+SERVE_BIN := $(SERVE_VENV)/bin
 WEB_WORKERS ?= 4
 WEB_THREADS ?= 4
 BIND ?= 127.0.0.1:8000
-serve: build
-	$(VENV)/bin/flask --app server db upgrade
-	SIBYL_WORKER=external SIBYL_AUTO_MIGRATE=0 $(VENV)/bin/gunicorn -c python:server.gunicorn_conf --workers $(WEB_WORKERS) --threads $(WEB_THREADS) --bind $(BIND) \
+
+# Reinstalled whenever the package's files change (a `git pull`), so that the virtualenv runs what the checkout holds.
+$(SERVE_VENV)/.installed: pyproject.toml $(shell find server -type f -not -name '*.pyc')
+	test -x $(SERVE_BIN)/python || $(PYTHON) -m venv $(SERVE_VENV)
+	$(SERVE_BIN)/python -m pip install --quiet --upgrade pip
+	$(SERVE_BIN)/python -m pip install --quiet .
+	touch $@
+
+runtime: $(SERVE_VENV)/.installed
+
+serve: runtime
+	$(SERVE_BIN)/flask --app server db upgrade
+	SIBYL_WORKER=external SIBYL_AUTO_MIGRATE=0 $(SERVE_BIN)/gunicorn -c python:server.gunicorn_conf --workers $(WEB_WORKERS) --threads $(WEB_THREADS) --bind $(BIND) \
 	  --access-logfile - 'server:create_app()'
 
-worker: install
-	SIBYL_AUTO_MIGRATE=0 $(VENV)/bin/flask --app server worker
+worker: runtime
+	SIBYL_AUTO_MIGRATE=0 $(SERVE_BIN)/flask --app server worker
 
 # The docs' screenshots (docs/screenshots/*.png): the dashboard's from a seeded demo database, and the default email layout's, in Chromium.
 screenshots: build chromium
 	$(PY) -m scripts.screenshots
 
+# Leaves server/tracker_dist: the built tracker is committed (`python -m build_tracker` rewrites it).
 clean:
-	rm -rf $(VENV) tracker_js/node_modules tests/node_sdk/node_modules tracker_js/dist server/tracker_dist build
+	rm -rf $(VENV) $(SERVE_VENV) tracker_js/node_modules tests/node_sdk/node_modules tracker_js/dist build
