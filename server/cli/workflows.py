@@ -26,7 +26,8 @@ from ..automation.library import (
 )
 from ..automation.stats import workflow_stats
 from ..automation.worker import Worker
-from ..models import Contact, OutboxEmail, Run, WorkflowDefinition, utcnow
+from ..email_templates.money import site_money
+from ..models import Contact, OutboxEmail, Run, Site, WorkflowDefinition, utcnow
 from .options import duration_option
 from .sites import site_named
 
@@ -252,6 +253,7 @@ def workflows_stats_command(site_name: str, name: str, as_json: bool) -> None:
     """For runs that sent and held-out runs: runs, emails, conversions, revenue; and the lift of sending."""
     with db.new_session(current_app) as session:
         definition = _named(session, site_name, name)
+        site = session.get_one(Site, definition.site_id)
         stats = workflow_stats(session, definition.id)
     document = stats.document()
     if as_json:
@@ -261,7 +263,7 @@ def workflows_stats_command(site_name: str, name: str, as_json: bool) -> None:
     for group, figures in document["groups"].items():
         click.echo(
             f"{group:<8} {figures['runs']:>8} {figures['emails']:>8} {figures['conversions']:>12} "
-            f"{figures['revenue']:>12.2f}"
+            f"{site_money(site, figures['revenue']):>12}"
         )
     measured = document["lift"]
     if measured is None:
