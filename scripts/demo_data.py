@@ -277,7 +277,8 @@ def _store(app: Flask, site: Site, visits: list[Visit], now: datetime) -> None:
         for visit in visits:
             clock[0] = visit.start
             worker.advance_due_runs()
-            ingest(session, stored, [replace(event, cuid=visit.cuid) for event in visit.events])
+            received = max(event.occurred_at for event in visit.events)
+            ingest(session, stored, [replace(event, cuid=visit.cuid) for event in visit.events], now=received)
     clock[0] = now
     worker.advance_due_runs()
     with db.new_session(app) as session:  # a contact's dates are its events', not this script's run's

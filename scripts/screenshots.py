@@ -2,9 +2,10 @@
 
     .venv/bin/python -m scripts.screenshots [--out docs/screenshots] [--only dashboard|emails]
 
-The dashboard's (a seeded demo database, the real server): overview.png, contact.png and automation.png,
-1280 px wide. The emails': the shipped cart-1 with a brand and a three-line cart, email-phone.png (375 px wide)
-and email-desktop.png (1024 px).
+The dashboard's (a seeded demo database, the real server): every page at a phone's width and a desktop's,
+NAME-390.png and NAME-1280.png (overview-390.png, contact-1280.png, …; the docs show some, docs/screenshots/.gitignore
+leaves out the others). The emails': the shipped cart-1 with a brand and a three-line cart, email-phone.png (375 px
+wide) and email-desktop.png (1024 px).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import requests
+from flask import Flask
 from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
 from sqlalchemy import select
 
@@ -27,14 +30,15 @@ from server import create_app, db
 from server.dashboard.users import create_user
 from server.email_templates.compose import render_template
 from server.email_templates.store import shipped
-from server.models import Contact, utcnow
+from server.models import Contact, OutboxEmail, WorkflowDefinition, utcnow
 
 from .demo_data import SHOP, THOMAS, seed
 
 ROOT = Path(__file__).resolve().parent.parent
 EMAIL = "owner@maisonverte.example"
 PASSWORD = "screenshots-only"
-WIDTH = 1280
+WIDTHS = (390, 1280)  # a phone's, a desktop's
+TALLEST = {390: 1600, 1280: 2400}  # a long page's screenshot ends here: its top, as a reader first sees it
 EMAIL_WIDTHS = {"phone": 375, "desktop": 1024}
 UNSUBSCRIBE = "https://sibyl.maisonverte.example/unsubscribe/token"
 CART_LINES = [  # name, quantity, price, total, slug, the picture's colour
@@ -78,43 +82,82 @@ def chromium_path(default: str) -> str | None:
     return os.environ.get("SIBYL_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def shoot(page: Page, base: str, path: str, out: Path, full_page: bool = True) -> None:
-    page.goto(base + path)
-    page.wait_for_load_state("networkidle")
-    page.screenshot(path=str(out), full_page=full_page)
-    print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
-
-
 def launch(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(
         executable_path=chromium_path(playwright.chromium.executable_path), args=["--no-sandbox"]
     )
 
 
-def dashboard_screenshots(out: Path) -> None:
-    """The dashboard's pages, signed in to a demo database seeded with a month of traffic."""
-    database_url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='sibyl-screenshots-')) / 'demo.db'}"
-    app = create_app({"DATABASE_URL": database_url, "WORKER": "external"})
-    site = seed(app, utcnow())
+def demo_dashboard(app: Flask, now: datetime, visits_per_day: int = 60) -> dict[str, str]:
+    """Seed the demo shop and its owner (EMAIL, PASSWORD); the path of every dashboard page, by the name its
+    screenshots take, the login page first (seen signed out)."""
+    site = seed(app, now, visits_per_day)
     with db.new_session(app) as session:
         create_user(session, EMAIL, PASSWORD)
         thomas = session.scalar(select(Contact.id).where(Contact.site_id == site.id, Contact.email == THOMAS))
+        workflow = session.scalar(select(WorkflowDefinition.id).where(WorkflowDefinition.site_id == site.id))
+        email = session.scalar(
+            select(OutboxEmail.id).where(OutboxEmail.site_id == site.id).order_by(OutboxEmail.id.desc()).limit(1)
+        )
+    return {
+        "login": "/login",
+        "overview": "/",
+        "live": "/live",
+        "contacts": "/contacts",
+        "contact": f"/contacts/{thomas}",
+        "workflows": "/workflows",
+        "flow": f"/workflows/{workflow}",
+        "automation": "/automation",
+        "outbox": "/outbox",
+        "email": f"/outbox/{email}",
+        "sites": "/sites",
+        "site": f"/sites/{site.id}",
+        "templates": "/templates",
+        "template": "/templates/cart-1",
+        "account": "/account",
+    }
+
+
+def sign_in(page: Page, base: str) -> None:
+    page.goto(base + "/login")
+    page.fill("#email", EMAIL)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form [type=submit]")
+    page.wait_for_url(base + "/")
+
+
+def visit(page: Page, url: str) -> None:
+    """Open a page and wait for what it loads (a template's preview, the live table's first refresh)."""
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+
+
+def dashboard_screenshots(out: Path) -> None:
+    """Every dashboard page at each of WIDTHS (to TALLEST), signed in to a demo database seeded with a month of
+    traffic."""
+    database_url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='sibyl-screenshots-')) / 'demo.db'}"
+    app = create_app({"DATABASE_URL": database_url, "WORKER": "external"})
+    pages = demo_dashboard(app, utcnow())
     port = free_port()
     server = start_server(database_url, port)
     base = f"http://127.0.0.1:{port}"
     try:
         with sync_playwright() as playwright:
             browser = launch(playwright)
-            page = browser.new_page(viewport={"width": WIDTH, "height": 800}, device_scale_factor=1)
-            page.goto(base + "/login")
-            page.fill("#email", EMAIL)
-            page.fill("#password", PASSWORD)
-            page.click("#login-form [type=submit]")
-            page.wait_for_url(base + "/")
-            shoot(page, base, "/", out / "overview.png")
-            shoot(page, base, f"/contacts/{thomas}", out / "contact.png")
-            page.set_viewport_size({"width": WIDTH, "height": 1000})
-            shoot(page, base, "/automation", out / "automation.png", full_page=False)
+            for width in WIDTHS:
+                context = browser.new_context(viewport={"width": width, "height": 800}, device_scale_factor=1)
+                page = context.new_page()
+                for name, path in pages.items():
+                    if name != "login" and page.url.endswith("/login"):
+                        sign_in(page, base)
+                    visit(page, base + path)
+                    shot = out / f"{name}-{width}.png"
+                    height = min(TALLEST[width], page.evaluate("document.documentElement.scrollHeight"))
+                    page.screenshot(
+                        path=str(shot), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height}
+                    )
+                    print(f"wrote {shot.relative_to(ROOT) if shot.is_relative_to(ROOT) else shot}")
+                context.close()
             browser.close()
     finally:
         server.terminate()

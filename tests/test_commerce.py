@@ -19,6 +19,7 @@ from server.ingest import sizes
 from server.models import Cart, Category, Contact, Event, Order, OutboxEmail, Site, utcnow
 from server.sites import create_site
 
+from .support.dashboard import text_of
 from .support.smtp_sink import SmtpSink
 from .support.store import Store
 
@@ -481,7 +482,8 @@ def test_the_order_that_closes_an_emailed_cart_is_recovered_revenue(
         counts = cart_counts(session, site.id)
     assert (counts.recovered, counts.recovered_revenue) == (1, 308.42)
     page = owner.get(f"/?site={site.id}")
-    assert '<span id="recovered-revenue">308.42</span> in orders' in page.get_data(as_text=True)
+    revenue = text_of(page.get_data(as_text=True), "recovered-revenue")
+    assert revenue == "Revenue recovered · 30 days 308.42 in those orders"  # the order said no currency
 
 
 def test_an_order_before_the_email_is_no_recovered_revenue(app: Flask, shop: Shop, site: Site) -> None:

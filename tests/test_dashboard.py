@@ -188,9 +188,10 @@ def test_the_guides_cart_shows_on_thomas_bianchis_contact_page(
     event = page.locator("#timeline .event", has=page.get_by_role("heading", name="cart_updated")).first  # the last
     items = event.locator(".items tbody tr")
     expect(items).to_have_count(2)
-    expect(items.nth(0).locator("td")).to_have_text(["Black shoes", "2", "90", "180.00"])
-    expect(items.nth(1).locator("td")).to_have_text(["White shirt", "1", "100", "100.00"])
-    expect(event.locator(".eventdata .fields tr", has_text="total")).to_contain_text("280")
+    expect(items.nth(0).locator("td")).to_have_text(["Black shoes", "2", "$90.00", "$180.00"])
+    expect(items.nth(1).locator("td")).to_have_text(["White shirt", "1", "$100.00", "$100.00"])
+    expect(event.locator(".items__size")).to_have_text("3 items · 2 lines")
+    expect(event.locator(".eventdata .fields tr", has_text="total")).to_contain_text("$280.00")
     expect(event.locator(".eventdata .fields tr", has_text="currency")).to_contain_text("USD")
     expect(page.locator("#timeline .event", has_text="Page view").first).to_be_visible()
     expect(page.locator("#carts-title + .cart .pill")).to_have_text("Open")

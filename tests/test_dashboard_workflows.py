@@ -31,6 +31,7 @@ from .support.cli import cli
 from .support.clock import Clock
 from .support.dashboard import csrf_token, new_user, sign_in, table_rows, text_of
 from .support.databases import on_postgres
+from .support.guide import GUIDE_CART
 from .support.sites import new_site
 from .support.smtp_sink import SmtpSink
 from .support.statements import statements
@@ -317,7 +318,7 @@ def test_each_steps_counts_and_the_lift_show_once_runs_went_through(
         (f"{ANNA} cart:42", "Done", "sent", "steps[1].then[0]"),
         (f"{THOMAS} cart:42", "Done", "held out", "steps[1].then[0]"),
     ]
-    assert "converted, revenue 30" in runs[0][1]
+    assert "converted, revenue $30.00" in runs[0][1]
 
 
 def test_without_a_holdout_the_lift_says_why_it_is_not_measured(owner: FlaskClient, app: Flask, site: Site) -> None:
@@ -389,9 +390,17 @@ def order(moment: datetime, total: float, cart: str, email: str = THOMAS) -> dic
     return track("order_completed", moment, {"id": cart, "data": {"total": total}}, email=email)
 
 
-def recovered_card(owner: FlaskClient, site: Site) -> str:
-    """The overview's Recovered figure as its reader sees it: label, orders and revenue."""
-    return text_of(page_of(owner, f"/?site={site.id}"), "recovered-card")
+def recovered_card(owner: FlaskClient, site: Site) -> tuple[str, str]:
+    """The overview's Recovered figures as their reader sees them: the orders, and the revenue per currency."""
+    page = page_of(owner, f"/?site={site.id}")
+    return text_of(page, "recovered-card"), text_of(page, "recovered-revenue")
+
+
+def recovered_figures(orders: int, revenue: str) -> tuple[str, str]:
+    return (
+        f"Recovered · 30 days {orders} ordered after an email",
+        f"Revenue recovered · 30 days {revenue} in those orders",
+    )
 
 
 def test_an_order_with_a_new_cart_on_another_device_after_the_email_is_recovered(
@@ -402,10 +411,12 @@ def test_an_order_with_a_new_cart_on_another_device_after_the_email_is_recovered
     catch_up(clock)
     worker.run_pass()
     assert len(outbox(store, site)) == 1
-    assert recovered_card(owner, site) == "Recovered 0 ordered after an email"
+    assert recovered_card(owner, site) == recovered_figures(0, "0.00")
     send(client, site, order(clock.now, 1448.4, cart="cart:7"), cuid="p" * 20)  # on his phone, with a new cart
+    assert recovered_card(owner, site) == recovered_figures(
+        1, "$1,448.40"
+    )  # in the currency of the cart that started the run
     page = page_of(owner, f"/?site={site.id}")
-    assert text_of(page, "recovered-card") == "Recovered 1 ordered after an email, 1,448.40 in orders"
     assert re.search(r'<a [^>]*id="recovered-card" href="/workflows"', page)  # where each workflow's conversions are
     assert text_of(page, "recovered-lift") == ""  # no workflow holds runs out
     assert [cart.state for cart in carts(store, site)] == ["emailed"]  # cart:42 was never ordered itself
@@ -423,7 +434,7 @@ def test_an_order_before_any_email_is_not_recovered(
     worker.run_pass()
     assert len(outbox(store, site)) == 1  # written after the order
     assert list_row(page_of(owner, f"/workflows?site={site.id}"), "Cart email")[6] == "1"  # a conversion
-    assert recovered_card(owner, site) == "Recovered 0 ordered after an email"
+    assert recovered_card(owner, site) == recovered_figures(0, "0.00")
 
 
 def test_one_order_converting_runs_of_two_workflows_counts_once(
@@ -441,7 +452,20 @@ def test_one_order_converting_runs_of_two_workflows_counts_once(
     send(client, site, order(clock.now, 30.5, cart="cart:42", email=ANNA), cuid="d" * 20)
     listed = page_of(owner, f"/workflows?site={site.id}")
     assert [list_row(listed, name)[6] for name in ("Cart email", "Cart reminder")] == ["2", "2"]
-    assert recovered_card(owner, site) == "Recovered 2 ordered after an email, 130.50 in orders"
+    assert recovered_card(owner, site) == recovered_figures(2, "$130.50")
+
+
+def test_revenue_recovered_in_two_currencies_shows_a_line_for_each(
+    owner: FlaskClient, client: FlaskClient, app: Flask, site: Site, worker: Worker, clock: Clock
+) -> None:
+    stored(app, site, CART_EMAIL)
+    send(client, site, cart_updated(clock.now))  # Thomas's cart in dollars
+    send(client, site, cart_updated(clock.now, {**GUIDE_CART, "currency": "EUR"}, email=ANNA), cuid="d" * 20)
+    catch_up(clock)
+    worker.run_pass()
+    send(client, site, order(clock.now, 30.5, cart="cart:42"))
+    send(client, site, order(clock.now, 1200, cart="cart:42", email=ANNA), cuid="d" * 20)
+    assert recovered_card(owner, site) == recovered_figures(2, "€1,200.00 $30.50")  # the largest first
 
 
 def test_held_out_runs_show_the_lift_of_the_workflows_against_them(
@@ -469,7 +493,7 @@ def test_held_out_runs_show_the_lift_of_the_workflows_against_them(
         "contacts. The interval includes 0: no difference is shown yet."
     )
     assert re.search(r'<a [^>]*id="recovered-lift" href="/workflows"', page)  # where each workflow's lift is
-    assert text_of(page, "recovered-card") == "Recovered 1 ordered after an email, 30.00 in orders"
+    assert (text_of(page, "recovered-card"), text_of(page, "recovered-revenue")) == recovered_figures(1, "$30.00")
 
 
 def test_the_lift_says_in_points_whether_its_interval_shows_a_difference() -> None:
@@ -496,7 +520,7 @@ def test_a_cart_the_abandoned_cart_emailed_and_ordered_is_recovered_as_before(
     store.receive_carts_at(site, utcnow() - timedelta(hours=3))  # its two hours' delay over
     Worker(app).run_pass()  # no mail server: the email is held, and an order after it is not recovered by it
     send(client, site, order(utcnow(), 280, cart="cart:42"))
-    assert recovered_card(owner, site) == "Recovered 0 ordered after an email"
+    assert recovered_card(owner, site)[0] == "Recovered · 30 days 0 ordered after an email"
     send(client, site, cart_updated(utcnow(), cart="cart:43", email=ANNA), cuid="a" * 20)  # Thomas had his email
     store.receive_carts_at(site, utcnow() - timedelta(hours=3), "cart:43")
     sending = create_app({"DATABASE_URL": app.config["DATABASE_URL"], "WORKER": "external", "SMTP_URL": smtp_sink.url})
@@ -504,7 +528,7 @@ def test_a_cart_the_abandoned_cart_emailed_and_ordered_is_recovered_as_before(
     smtp_sink.wait_for(1)
     send(client, site, order(utcnow(), 280, cart="cart:43", email=ANNA), cuid="a" * 20)
     assert [(cart.state, cart.closed_reason) for cart in carts(store, site)] == [("closed", "ordered")] * 2
-    assert recovered_card(owner, site) == "Recovered 1 ordered after an email, 280.00 in orders"
+    assert recovered_card(owner, site) == recovered_figures(1, "$280.00")
     recovered = table_rows(page_of(owner, f"/automation?site={site.id}&status=recovered"), "runs")[1:]
     assert len(recovered) == 1 and ANNA in recovered[0][0]
 
@@ -558,7 +582,7 @@ def test_with_a_big_sites_statistics_the_overview_still_reads_only_converted_run
     seen: list[tuple[str, Any]] = []
     event.listen(engine, "before_cursor_execute", lambda *args: seen.append((args[2], args[3])))
     with Session(engine) as session:
-        assert recovered_orders(session, 1) == Recovered(0, 0.0)
+        assert recovered_orders(session, 1) == Recovered(0, [])
     with engine.connect() as connection:
         ((statement, parameters),) = seen
         plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()]

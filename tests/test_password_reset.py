@@ -154,7 +154,8 @@ def test_a_signed_in_user_changes_their_own_password(mailing_app: Flask) -> None
     other_session = sign_in(mailing_app.test_client(), email)
     with mailing_app.test_client() as client:
         sign_in(client, email)
-        assert 'href="/account/password"' in client.get("/").get_data(as_text=True)
+        assert 'href="/account"' in client.get("/").get_data(as_text=True)
+        assert 'href="/account/password"' in client.get("/account").get_data(as_text=True)
         token = csrf_token(client, "/account/password")
         wrong = client.post(
             "/account/password",

@@ -642,6 +642,22 @@ def test_a_goals_revenue_is_its_data_revenue_before_its_total(
     assert stats_of(app, site, "Recovered")["groups"]["sent"]["revenue"] == 12.5
 
 
+def test_the_stats_table_writes_revenue_as_the_sites_locale_and_currency_do(
+    app: Flask, client: FlaskClient, site: Site, worker: Worker, clock: Clock, tmp_path: Path
+) -> None:
+    emailed_cart(app, client, site, worker, clock, tmp_path)
+    send(client, site, order(clock.now, {"total": 1448.4}))
+    with db.new_session(app) as session:
+        stored = session.get_one(Site, site.id)
+        stored.locale, stored.display_currency = "fr_FR", "EUR"
+        session.commit()
+    result = cli(app, "workflows", "stats", site.name, "Recovered")
+    assert result.exit_code == 0, result.output
+    sent = next(line for line in result.output.splitlines() if line.startswith("sent "))
+    assert sent.split(maxsplit=4)[4].strip() == "1\u202f448,40\xa0€"  # French: narrow spaces, comma, euro after
+    assert stats_of(app, site, "Recovered")["groups"]["sent"]["revenue"] == 1448.4  # the JSON stays a number
+
+
 def test_a_run_converts_at_most_once(
     app: Flask, client: FlaskClient, site: Site, worker: Worker, clock: Clock, tmp_path: Path
 ) -> None:

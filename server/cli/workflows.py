@@ -27,9 +27,10 @@ from ..automation.library import (
 )
 from ..automation.stats import workflow_stats
 from ..automation.worker import Worker
+from ..email_templates.money import site_money
 from ..mail.dkim import DkimKeyError
 from ..mail.outbox import HELD_WORDS, RELEASE_MAX_AGE, OutboxStatus, newest_statuses, release_held
-from ..models import Contact, OutboxEmail, Run, WorkflowDefinition, utcnow
+from ..models import Contact, OutboxEmail, Run, Site, WorkflowDefinition, utcnow
 from .options import duration_option
 from .sites import site_named
 
@@ -308,6 +309,7 @@ def workflows_stats_command(site_name: str, name: str, as_json: bool) -> None:
     conversions, revenue; and the lift of sending."""
     with db.new_session(current_app) as session:
         definition = _named(session, site_name, name)
+        site = session.get_one(Site, definition.site_id)
         stats = workflow_stats(session, definition.id)
     document = stats.document()
     if as_json:
@@ -317,7 +319,7 @@ def workflows_stats_command(site_name: str, name: str, as_json: bool) -> None:
     for group, figures in document["groups"].items():
         click.echo(
             f"{group:<8} {figures['runs']:>8} {figures['emails']:>8} {figures['held']:>8} "
-            f"{figures['conversions']:>12} {figures['revenue']:>12.2f}"
+            f"{figures['conversions']:>12} {site_money(site, figures['revenue']):>12}"
         )
     held = document["groups"]["sent"]["held"]
     if held:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from . import (  # noqa: F401 (each adds its pages to bp)
+    account,
     auth,
     contacts,
     display,

@@ -35,6 +35,7 @@ class SignedInUser(UserMixin):  # type: ignore[misc]  # Flask-Login ships no typ
     def __init__(self, user: User, site_ids: set[int] | None) -> None:
         self.id = user.id
         self.email = user.email
+        self.time_zone = user.time_zone  # the zone its pages show times in; None: UTC
         self.site_ids = site_ids  # the sites it may see; None for every site
         self.session_id = f"{user.id}:{_fingerprint(user.password_hash)}"
 

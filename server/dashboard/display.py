@@ -1,29 +1,78 @@
-"""Template filters: times, durations, and tracked values shown readably (always as escaped text)."""
+"""Template filters: times in the signed-in user's time zone, durations, amounts, and tracked values shown readably
+(always as escaped text)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo, available_timezones
 
-from flask import Flask, request, url_for
+from flask import Flask, g, has_request_context, request, url_for
+from flask_login import current_user
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from ..automation.quiet_hours import zone_named
 from ..commerce.cart_items import LINE_KEYS, cart_lines, in_brevo_names
-from ..email_templates.money import DEFAULT_LOCALE, format_money
+from ..email_templates.money import site_money
 from ..models import utcnow
 from ..values import is_scalar, plain_number
 
 
+@cache
+def zone_names() -> list[str]:
+    """The IANA zones a user may choose, `Area/City` and UTC (not `localtime`, `Factory` or other aliases)."""
+    return sorted(name for name in available_timezones() if "/" in name or name == "UTC")
+
+
+def viewer_zone() -> ZoneInfo:
+    """The signed-in user's time zone: UTC when it set none, and outside a request."""
+    if not has_request_context():
+        return ZoneInfo("UTC")
+    if "viewer_zone" not in g:
+        name = getattr(current_user, "time_zone", None) if current_user.is_authenticated else None
+        g.viewer_zone = zone_named(name) or ZoneInfo("UTC")
+    zone: ZoneInfo = g.viewer_zone
+    return zone
+
+
+def local(moment: datetime) -> datetime:
+    return moment.astimezone(viewer_zone())
+
+
 def when(moment: datetime | None) -> str:
-    """'28 Nov 2026, 14:05 UTC'."""
-    return f"{moment.day} {moment:%b %Y, %H:%M} UTC" if moment else "—"
+    """'28 Nov 2026, 15:05' in the user's time zone (named once per page, by `zone_label`)."""
+    if moment is None:
+        return "—"
+    shown = local(moment)
+    return f"{shown.day} {shown:%b %Y, %H:%M}"
+
+
+def when_exact(moment: datetime | None) -> str:
+    """'28 Nov 2026, 15:05:09' in the user's time zone: for timelines, where seconds order the events."""
+    if moment is None:
+        return "—"
+    shown = local(moment)
+    return f"{shown.day} {shown:%b %Y, %H:%M:%S}"
+
+
+def zone_label(now: datetime | None = None) -> str:
+    """The user's time zone as the page names it once: 'Europe/Paris (CET, UTC+01:00)', or 'UTC'."""
+    zone = viewer_zone()
+    if zone.key == "UTC":
+        return "UTC"
+    shown = (now or utcnow()).astimezone(zone)
+    offset = shown.strftime("%z")
+    return f"{zone.key} ({shown:%Z}, UTC{offset[:3]}:{offset[3:]})"
 
 
 def iso(moment: datetime | None) -> str:
-    return moment.isoformat(timespec="seconds") if moment else ""
+    """UTC, ISO 8601: for `<time datetime>`, files and feeds."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else ""
 
 
 def ago(moment: datetime | None, now: datetime | None = None) -> str:
@@ -83,37 +132,69 @@ class ItemRow:
 
 
 @dataclass(frozen=True)
+class CartSize:
+    """How many items a cart holds, counted as a shop does (a line of 2 is two items), and in how many lines."""
+
+    items: Decimal
+    lines: int
+
+    def __str__(self) -> str:
+        words = f"{self.items.normalize():,f} item{'' if self.items == 1 else 's'}"
+        return words if self.items == self.lines else f"{words} · {self.lines} line{'' if self.lines == 1 else 's'}"
+
+
+def cart_size(data: Any) -> CartSize | None:
+    """The items and lines of `{items: [{quantity}, …]}` (or Segment's `products`): a line that gives no quantity
+    holds one item; None for data with no list of lines."""
+    lines = cart_lines(data)
+    if lines is None:
+        return None
+    quantities = [plain_number(line.get("quantity")) if isinstance(line, dict) else None for line in lines]
+    items = sum((Decimal(1) if quantity is None else quantity for quantity in quantities), Decimal(0))
+    return CartSize(items, len(lines))
+
+
+@dataclass(frozen=True)
 class CartView:
     """Event or cart data that has a list of items, split into an item table and the other fields."""
 
     items: list[ItemRow]
     fields: dict[str, Any]
+    size: CartSize
 
 
-def cart_view(data: Any) -> CartView | None:
-    """`{items: [{name, quantity, price}, …], total, currency, …}` (or Segment's `products`) as a table and fields;
-    None for other data."""
+MONEY_FIELDS = ("total", "revenue", "subtotal", "shipping", "tax", "discount")  # amounts beside the lines
+
+
+@pass_context
+def cart_view(context: Context, data: Any) -> CartView | None:
+    """`{items: [{name, quantity, price}, …], total, currency, …}` (or Segment's `products`) as a table, with
+    amounts as the site's locale writes them, and fields; None for other data."""
     lines = cart_lines(data)
-    if not lines or not all(isinstance(item, dict) for item in lines):
+    size = cart_size(data)
+    if not lines or size is None or not all(isinstance(item, dict) for item in lines):
         return None
+    currency = data.get("currency")
     rows = []
     for item in map(in_brevo_names, lines):
         quantity, price = plain_number(item.get("quantity")), plain_number(item.get("price"))
-        line = f"{quantity * price:,.2f}" if quantity is not None and price is not None else ""
+        shown_price = money(context, price, currency) if price is not None else _text(item.get("price", ""))
+        line = money(context, quantity * price, currency) if quantity is not None and price is not None else ""
         name = item.get("name", item.get("id", ""))
-        rows.append(ItemRow(_text(name), _text(item.get("quantity", "")), _text(item.get("price", "")), line))
-    return CartView(rows, {key: value for key, value in data.items() if key not in LINE_KEYS})
+        rows.append(ItemRow(_text(name), _text(item.get("quantity", "")), shown_price, line))
+    fields = {key: value for key, value in data.items() if key not in LINE_KEYS}
+    for key in MONEY_FIELDS:
+        if plain_number(fields.get(key)) is not None:
+            fields[key] = money(context, fields[key], currency)
+    return CartView(rows, fields, size)
 
 
 @pass_context
 def money(context: Context, amount: Any, currency: Any = None) -> str:
-    """An amount as the shown site's locale writes it (as its emails do); in its display currency when it set one and
-    the amount says none (revenue, summed from orders)."""
-    site = context.get("site")
-    locale = getattr(site, "locale", None) or DEFAULT_LOCALE
-    return format_money(
-        amount, currency if isinstance(currency, str) else getattr(site, "display_currency", None), locale
-    )
+    """An amount as the page's site writes it (`site_money`): amounts that are no number are shown as sent. The site is
+    the template's, or in a macro (imported without the template's variables) the request's."""
+    site = context.get("site") or (g.get("dashboard_site") if has_request_context() else None)
+    return site_money(site, amount if isinstance(amount, Decimal | float | int | str) else "", currency)
 
 
 def _text(value: Any) -> str:
@@ -121,8 +202,10 @@ def _text(value: Any) -> str:
 
 
 def init_app(app: Flask) -> None:
-    for function in (when, iso, ago, duration, number, pretty_json, scalar_text, money):
+    for function in (when, when_exact, iso, ago, duration, number, pretty_json, scalar_text, money):
         app.add_template_filter(function)
     app.add_template_test(is_scalar, "scalar")
     app.add_template_global(cart_view)
+    app.add_template_global(cart_size)
+    app.add_template_global(zone_label)
     app.add_template_global(url_with)

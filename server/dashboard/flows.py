@@ -170,7 +170,7 @@ def _flow_page(definition: WorkflowDefinition, site: Site, text: str, error: str
         why_no_lift=why_no_lift(workflow, stats) if lift is None else None,
         runs=runs,
         paged=before_id is not None,
-        states=[run_words(item.run, definition.enabled) for item in runs.runs],
+        states=[run_words(item.run, definition.enabled, site) for item in runs.runs],
         document=text,
         error=error,
     )

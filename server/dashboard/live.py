@@ -11,7 +11,7 @@ from .. import db
 from ..api.schemas import MAX_ID
 from ..models import Event
 from .blueprint import bp
-from .display import iso
+from .display import iso, local
 from .queries import newest_events
 from .scope import current_site
 
@@ -38,10 +38,12 @@ def live_events() -> Response:
 
 
 def live_row(event: Event, email: str | None) -> dict[str, Any]:
-    """An event as the live table shows it: plain strings, set as text by the page's script."""
+    """An event as the live table shows it, its time in the user's time zone: plain strings, set as text by the
+    page's script."""
+    shown = local(event.occurred_at)
     return {
         "id": event.id,
-        "time": f"{event.occurred_at.day} {event.occurred_at:%b, %H:%M:%S}",
+        "time": f"{shown.day} {shown:%b, %H:%M:%S}",
         "iso": iso(event.occurred_at),
         "kind": event.kind,
         "name": event.name,

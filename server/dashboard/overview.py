@@ -4,6 +4,7 @@ workflows' emails recovered with their lift."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import render_template
 
@@ -13,7 +14,9 @@ from ..models import utcnow
 from ..sites import tracking_status
 from .blueprint import bp
 from .charts import bar_chart
+from .display import local
 from .queries import (
+    Bucket,
     cart_counts,
     events_per_hour,
     events_per_month,
@@ -22,6 +25,8 @@ from .queries import (
     workflows_lift,
 )
 from .scope import current_site
+
+RECOVERED_PERIOD = timedelta(days=30)  # as the events' figures: a month
 
 
 @bp.get("/")
@@ -37,7 +42,7 @@ def overview() -> str:
         "dashboard/overview.html",
         site=site,
         status=tracking_status(site, now),
-        by_hour=bar_chart([(f"{b.start:%H}:00", f"{b.start.day} {b.start:%b, %H}:00", b.count) for b in hours], 3),
+        by_hour=bar_chart([(f"{t:%H:%M}", f"{t.day} {t:%b, %H:%M}", b.count) for b, t in hour_starts(hours)], 3),
         by_day=bar_chart(
             [(f"{b.start.day} {b.start:%b}", f"{b.start:%a} {b.start.day} {b.start:%b}", b.count) for b in month.days],
             5,
@@ -46,9 +51,14 @@ def overview() -> str:
         top_pages=month.top_pages,
         contacts=identified_contacts(session, site.id),
         carts=cart_counts(session, site.id),
-        recovered=recovered_orders(session, site.id),
+        recovered=recovered_orders(session, site.id, since=now - RECOVERED_PERIOD),
         lift=lift_words(measured) if measured is not None else None,
     )
+
+
+def hour_starts(hours: list[Bucket]) -> list[tuple[Bucket, datetime]]:
+    """Each hour's bucket with its start in the user's time zone (an hour starts at :30 in India)."""
+    return [(bucket, local(bucket.start)) for bucket in hours]
 
 
 MINUS = "\u2212"  # the minus sign, rather than a hyphen

@@ -206,16 +206,18 @@ def cart_counts(session: Session, site_id: int) -> CartCounts:
 
 @dataclass(frozen=True)
 class Recovered:
-    """Orders that followed an email of the site's workflows, and what they brought in."""
+    """Orders that followed an email of the site's workflows, and what they brought in, per currency (None: the
+    cart gave none), the largest first."""
 
     orders: int
-    revenue: float
+    revenue: list[tuple[str | None, float]]
 
 
-def recovered_orders(session: Session, site_id: int) -> Recovered:
+def recovered_orders(session: Session, site_id: int, since: datetime | None = None) -> Recovered:
     """The goal events that converted sent runs of the site's workflows after an email was sent for one of them
-    (an email held for want of a mail server, or not sent yet, never left: it recovered nothing),
-    with their revenue: whatever cart or device the order came from, as the goal is per contact.
+    (an email held for want of a mail server, or not sent yet, never left: it recovered nothing), since `since`
+    when given, with their revenue in the currency of the data that started the run (the cart's): whatever cart or
+    device the order came from, as the goal is per contact.
 
     One goal event converts each run of its contact at the same moment, so each (contact, conversion time) is one
     order, counted once however many runs, of however many workflows, it converted. The converted runs are a
@@ -231,19 +233,22 @@ def recovered_orders(session: Session, site_id: int) -> Recovered:
         )
         .exists()
     )
+    converted = EngineRun.converted_at.is_not(None) if since is None else EngineRun.converted_at >= since
     orders = (
-        select(func.max(EngineRun.revenue).label("revenue"))
-        .where(
-            EngineRun.site_id == site_id,
-            EngineRun.converted_at.is_not(None),
-            EngineRun.holdout.is_(False),
-            emailed_before,
+        select(
+            func.max(EngineRun.revenue).label("revenue"),
+            func.max(func.upper(EngineRun.data["currency"].as_string())).label("currency"),
         )
+        .where(EngineRun.site_id == site_id, converted, EngineRun.holdout.is_(False), emailed_before)
         .group_by(EngineRun.converted_at, EngineRun.contact_id)
         .subquery()
     )
-    count, revenue = session.execute(select(func.count(), func.coalesce(func.sum(orders.c.revenue), 0.0))).one()
-    return Recovered(count, revenue)
+    per_currency = select(orders.c.currency, func.count(), func.coalesce(func.sum(orders.c.revenue), 0.0)).group_by(
+        orders.c.currency
+    )
+    rows = session.execute(per_currency).all()
+    revenue = sorted(((currency, float(total)) for currency, _, total in rows if total), key=lambda row: -row[1])
+    return Recovered(sum(count for _, count, _ in rows), revenue)
 
 
 def workflows_lift(session: Session, site_id: int) -> Lift | None:

@@ -23,7 +23,8 @@ from ..automation.definitions import (
 from ..automation.lift import Lift
 from ..automation.states import ExitReason, RunState
 from ..automation.stats import Counts, Stats
-from ..models import Run
+from ..email_templates.money import site_money
+from ..models import Run, Site
 
 PER = {Per.CART: "one run per cart", Per.CONTACT: "one run per contact", Per.EVENT: "one run per event"}
 
@@ -171,11 +172,13 @@ class RunWords:
     detail: str
 
 
-def run_words(run: Run, enabled: bool) -> RunWords:
-    """Waiting (for what), paused (the workflow is off), done, or exited (and why); converted runs say so."""
+def run_words(run: Run, enabled: bool, site: Site) -> RunWords:
+    """Waiting (for what), paused (the workflow is off), done, or exited (and why); converted runs say so, with their
+    revenue as the site writes money (in the currency of the data that started the run, as the overview counts it)."""
     converted = ""
     if run.converted_at is not None:
-        converted = f"; converted, revenue {run.revenue:g}" if run.revenue else "; converted"
+        currency = run.data.get("currency") if isinstance(run.data, dict) else None
+        converted = f"; converted, revenue {site_money(site, run.revenue, currency)}" if run.revenue else "; converted"
     if run.state == RunState.WAITING:
         if not enabled:
             return RunWords("Paused", "paused", f"the workflow is off{converted}")

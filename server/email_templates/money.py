@@ -7,6 +7,7 @@ from decimal import Decimal
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, format_decimal, is_currency
 
+from ..models import Site
 from ..values import MAX_AMOUNT, one_line, plain_number
 
 FALLBACK_LOCALE = Locale("en")
@@ -30,6 +31,13 @@ def format_money(amount: Decimal | float | int | str, currency: str | None, loca
         return format_currency(number, code, locale=where)
     plain = format_decimal(number, format="#,##0.00", locale=where)
     return f"{plain} {code}" if code else plain
+
+
+def site_money(site: Site | None, amount: Decimal | float | int | str, currency: object = None) -> str:
+    """`amount` as the site's locale writes it (as its emails do), in `currency`, or else in the site's display
+    currency when it set one (revenue summed from orders says none): what the dashboard and the CLI show."""
+    code = currency if isinstance(currency, str) else getattr(site, "display_currency", None)
+    return format_money(amount, code, getattr(site, "locale", None) or DEFAULT_LOCALE)
 
 
 def _number(amount: Decimal | float | int | str) -> Decimal | None:

@@ -71,17 +71,22 @@ def client_time(ms: int | None, now: datetime) -> datetime | None:
 
 
 def ingest(
-    session: Session, site: Site, events: list[IncomingEvent], also: Callable[[Session], None] | None = None
+    session: Session,
+    site: Site,
+    events: list[IncomingEvent],
+    also: Callable[[Session], None] | None = None,
+    now: datetime | None = None,
 ) -> IngestResult:
     """Store each event not stored before, in one transaction; a concurrent writer means a retry.
 
-    `also` writes what belongs in the same transaction (the order an event reports), again on each retry.
+    `also` writes what belongs in the same transaction (the order an event reports), again on each retry. `now` is
+    the time of receipt, the server's clock unless a replay of past traffic (the demo data) gives its own.
     """
     for attempt in range(_ATTEMPTS):
         try:
             if also is not None:
                 also(session)
-            result = _store(session, site, events)
+            result = _store(session, site, events, now or utcnow())
             session.commit()
             return result
         except IntegrityError:
@@ -91,7 +96,7 @@ def ingest(
     raise AssertionError("unreachable")
 
 
-def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestResult:
+def _store(session: Session, site: Site, events: list[IncomingEvent], now: datetime) -> IngestResult:
     connection = session.connection()
     seen = _stored_ids(connection, site.id, [event.message_id for event in events])
     book = ContactBook(session, site)
@@ -100,7 +105,6 @@ def _store(session: Session, site: Site, events: list[IncomingEvent]) -> IngestR
     visitors: dict[str, SeenVisitor] = {}
     rows: list[dict[str, Any]] = []
     stored = 0
-    now = utcnow()
     for incoming in events:
         if incoming.message_id in seen:
             continue
