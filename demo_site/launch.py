@@ -56,7 +56,10 @@ def prepare_dashboard_user(app: Flask, password_file: Path) -> str:
 def mail_destination() -> str:
     if os.environ.get("SIBYL_SMTP_URL"):
         return "sent through SIBYL_SMTP_URL"
-    return "kept in the outbox: .venv/bin/flask --app server outbox list (and outbox show ID)"
+    return (
+        "held in the outbox, as no mail server is set: .venv/bin/flask --app server outbox list (and outbox show ID);"
+        " set SIBYL_SMTP_URL and run outbox release to send them"
+    )
 
 
 def main() -> int:

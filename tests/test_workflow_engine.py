@@ -654,7 +654,7 @@ def test_the_stats_table_writes_revenue_as_the_sites_locale_and_currency_do(
     result = cli(app, "workflows", "stats", site.name, "Recovered")
     assert result.exit_code == 0, result.output
     sent = next(line for line in result.output.splitlines() if line.startswith("sent "))
-    assert sent.split(maxsplit=4)[4].strip() == "1\u202f448,40\xa0€"  # French: narrow spaces, comma, euro after
+    assert sent.split(maxsplit=5)[5].strip() == "1\u202f448,40\xa0€"  # French: narrow spaces, comma, euro after
     assert stats_of(app, site, "Recovered")["groups"]["sent"]["revenue"] == 1448.4  # the JSON stays a number
 
 
