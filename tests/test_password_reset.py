@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from server import create_app, db
 from server.dashboard.reset_links import reset_link, user_of_link
@@ -157,35 +158,16 @@ def test_a_signed_in_user_changes_their_own_password(mailing_app: Flask) -> None
         assert 'href="/account"' in client.get("/").get_data(as_text=True)
         assert 'href="/account/password"' in client.get("/account").get_data(as_text=True)
         token = csrf_token(client, "/account/password")
-        wrong = client.post(
-            "/account/password",
-            data={
-                "current_password": "not it",
-                "password": NEW_PASSWORD,
-                "password_again": NEW_PASSWORD,
-                "csrf_token": token,
-            },
-        )
+
+        def change(current: str, again: str) -> TestResponse:
+            form = {"current_password": current, "password": NEW_PASSWORD, "password_again": again}
+            return client.post("/account/password", data={**form, "csrf_token": token})
+
+        wrong = change("not it", NEW_PASSWORD)
         assert wrong.status_code == 401 and "not your current password" in wrong.get_data(as_text=True)
-        differ = client.post(
-            "/account/password",
-            data={
-                "current_password": PASSWORD,
-                "password": NEW_PASSWORD,
-                "password_again": "x" * 9,
-                "csrf_token": token,
-            },
-        )
+        differ = change(PASSWORD, "x" * 9)
         assert differ.status_code == 400 and "differ" in differ.get_data(as_text=True)
-        changed = client.post(
-            "/account/password",
-            data={
-                "current_password": PASSWORD,
-                "password": NEW_PASSWORD,
-                "password_again": NEW_PASSWORD,
-                "csrf_token": token,
-            },
-        )
+        changed = change(PASSWORD, NEW_PASSWORD)
         assert changed.status_code == 302
         assert client.get("/").status_code == 200  # this session stays signed in
     assert other_session.get("/").status_code == 302  # the other one ended

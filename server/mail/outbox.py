@@ -261,22 +261,21 @@ def release_held(session: Session, now: datetime, site_id: int | None, max_age: 
             [*held, OutboxEmail.created_at < now - max_age],
             f"not sent: held over {max_age.total_seconds() / 3600:g} hours without a mail server",
         )
-    released = session.execute(
-        update(OutboxEmail)
-        .where(*held)
-        .values(status=OutboxStatus.PENDING, next_attempt_at=now, lease_until=None)
-        .returning(OutboxEmail.id)
-        .execution_options(synchronize_session=False)
-    )
-    return Release(released=len(released.all()), stale=stale, changed=changed)
+    released = _set(session, held, status=OutboxStatus.PENDING, next_attempt_at=now, lease_until=None)
+    return Release(released=released, stale=stale, changed=changed)
 
 
 def _cancel(session: Session, where: list[Any], reason: str) -> int:
-    cancelled = session.execute(
+    return _set(session, where, status=OutboxStatus.CANCELLED, last_error=reason, next_attempt_at=None)
+
+
+def _set(session: Session, where: list[Any], **values: Any) -> int:
+    """Set `values` on the outbox rows `where` selects; how many rows that was."""
+    changed = session.execute(
         update(OutboxEmail)
         .where(*where)
-        .values(status=OutboxStatus.CANCELLED, last_error=reason, next_attempt_at=None)
+        .values(**values)
         .returning(OutboxEmail.id)
         .execution_options(synchronize_session=False)
     )
-    return len(cancelled.all())
+    return len(changed.all())
