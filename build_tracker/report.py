@@ -55,9 +55,7 @@ def size_table(sizes: Sizes) -> str:
         for name, s in sizes.items()
     ]
     width = max(len(row[0]) for row in rows) + 2
-    return "\n".join(
-        (row[0].ljust(width) + "  ".join(cell.ljust(8) for cell in row[1:])).rstrip() for row in rows
-    )
+    return "\n".join((row[0].ljust(width) + "  ".join(cell.ljust(8) for cell in row[1:])).rstrip() for row in rows)
 
 
 def write_outputs(out: Path, codes: dict[str, bytes], sizes: Sizes) -> None:
