@@ -5,7 +5,7 @@ import { sib } from './config.js'
 import { EMAIL, identify, safe, track } from './api.js'
 
 // File extensions that make a link a download, unless the page sets window.sib.downloads = 'pdf,epub'
-const FILES = 'pdf,zip,gz,7z,rar,csv,txt,rtf,docx,xlsx,pptx,odt,ods,epub,mp3,wav,mp4,mov,avi,dmg,pkg,exe,msi,apk'
+const FILES = 'pdf,zip,gz,7z,rar,csv,txt,rtf,docx,xlsx,pptx,odt,ods,mp3,wav,mp4,mov,avi,dmg,pkg,exe,msi,apk'
 
 // A click (a modifier-click too) or a middle-click: what the link or the tagged element says; navigation untouched
 const clicked = (e) => {
