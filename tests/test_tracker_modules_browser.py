@@ -61,7 +61,7 @@ def test_modifier_and_middle_clicks_count_and_open_their_tab(
     links = open_links_page(page, page_host, code, "/tabs")
     for click in ({"modifiers": ["Control"]}, {"button": "middle"}):
         with page.context.expect_page() as opened:
-            page.click("#outbound", **click)  # type: ignore[arg-type]
+            page.click("#outbound", **click)
         opened.value.wait_for_url(links["outbound"])
     assert page.url == page_host.url + "/tabs"
     page.evaluate("sendinblue.track('left')")
