@@ -82,7 +82,7 @@ def test_the_page_may_name_its_own_download_extensions(
     page: Page, page_host: PageHost, store: Store, site: Site, receiver: Process
 ) -> None:
     code = code_with_modules(store, site, receiver, "downloads")
-    links = open_links_page(page, page_host, code, "/books", f"{LEAVING_MARKER}; window.sib.downloads = 'epub,mobi'")
+    links = open_links_page(page, page_host, code, "/books", f"{LEAVING_MARKER}; window.sib.downloads = 'epub, mobi'")
     with page.context.expect_page():
         page.click("#download", modifiers=["Control"])  # a PDF is no longer a download on this page
     page.click("#ebook")

@@ -14,7 +14,7 @@ const clicked = (e) => {
   if (a) {
     const url = a.href
     const file = /\.(\w+)$/.exec(a.pathname)?.[1].toLowerCase()
-    if (DOWNLOADS && file && (sib.downloads || FILES).split(',').includes(file)) track('file_downloaded', { url })
+    if (DOWNLOADS && file && (sib.downloads || FILES).split(/\W+/).includes(file)) track('file_downloaded', { url })
     else if (OUTBOUND && /^http/.test(a.protocol) && a.hostname != location.hostname)
       track('outbound_link_clicked', { url })
   }
