@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import requests
 from playwright.sync_api import Page
 
 from server.models import Site
@@ -42,6 +43,9 @@ def test_an_outbound_link_followed_at_once_sends_its_event_once(
     page.click("#outbound")
     page.wait_for_url(links["outbound"])  # the navigation happened, to an untracked page: only the beacon delivers
     assert sent_before_leaving(store, site) == [("track", "outbound_link_clicked", {"url": links["outbound"]})]
+    listed = requests.get(f"{receiver.url}/v3/events", headers={"api-key": site.api_key}, timeout=5).json()
+    clicked = [event for event in listed["events"] if event["event_name"] == "outbound_link_clicked"]
+    assert [event["event_properties"] for event in clicked] == [{"url": links["outbound"]}]
 
 
 def test_an_internal_link_is_not_outbound(
