@@ -21,7 +21,7 @@ from .support.browser import BROWSER_USER_AGENT, CHROMIUM_ARGS, PageHost
 from .support.clock import Clock
 from .support.dashboard import new_user, sign_in
 from .support.databases import drop_created, fresh_database_url, on_postgres
-from .support.engines import Engine, EngineBrowser, opened
+from .support.engines import Engine, EngineBrowser, Engines
 from .support.servers import ROOT, SA_JS, Process, start_gunicorn, start_receiver, start_shop
 from .support.smtp_sink import SmtpSink
 from .support.store import Store
@@ -171,8 +171,15 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any], playwrigh
 # Firefox and WebKit (Debian's builds, tests/support/engines.py)
 
 
+@pytest.fixture(scope="session")
+def engines() -> Iterator[Engines]:
+    session = Engines()
+    yield session
+    session.close()
+
+
 @pytest.fixture(params=list(Engine), ids=str)
-def engine_browser(request: pytest.FixtureRequest) -> Iterator[EngineBrowser]:
-    """A fresh Firefox, then a fresh WebKit: a test taking it runs once in each."""
-    with opened(request.param) as browser:
+def engine_browser(engines: Engines, request: pytest.FixtureRequest) -> Iterator[EngineBrowser]:
+    """A fresh Firefox window, then a fresh WebKit: a test taking it runs once in each."""
+    with engines.opened(request.param) as browser:
         yield browser

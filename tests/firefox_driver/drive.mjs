@@ -1,6 +1,7 @@
 // Debian's stock Firefox driven over WebDriver BiDi by Puppeteer (no geckodriver), for tests/support/engines.py:
-// one JSON command a line on stdin ({"command": "goto" | "evaluate", "argument": ...}), one JSON answer a line
-// on stdout ({"value": ...} or {"error": "..."}), the first answer once Firefox is ready; stdin closed = close.
+// one JSON command a line on stdin ({"command": "open" | "goto" | "evaluate" | "close", "argument": ...}), one
+// JSON answer a line on stdout ({"value": ...} or {"error": "..."}), the first once Firefox is up. "open" starts a
+// private window (a user context: cookies and storage of its own) in place of the last; stdin closed: Firefox quits.
 import { createInterface } from "node:readline";
 import puppeteer from "puppeteer-core";
 
@@ -14,8 +15,20 @@ const browser = await puppeteer.launch({
   protocolTimeout: 30000,
   extraPrefsFirefox: { "general.useragent.override": userAgent },
 });
-const page = (await browser.pages())[0] ?? (await browser.newPage());
+let context = null;
+let page = null;
 const commands = {
+  open: async () => {
+    await context?.close();
+    context = await browser.createBrowserContext();
+    page = await context.newPage();
+    return null;
+  },
+  close: async () => {
+    await context?.close();
+    context = page = null;
+    return null;
+  },
   goto: async (url) => {
     await page.goto(url);
     return null;

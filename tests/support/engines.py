@@ -86,13 +86,11 @@ class EngineBrowser(ABC):
             pytest.fail(f"{expression!r} not true within {timeout}s in {self.engine} (last error: {errors[-1:]})")
 
 
-class FirefoxBrowser(EngineBrowser):
+class FirefoxDriver:
     """Firefox through tests/firefox_driver/drive.mjs, a Node process answering one JSON line per command."""
 
-    engine = Engine.FIREFOX
-
     def __init__(self, executable: str, node: str) -> None:
-        command = [node, str(FIREFOX_DRIVER / "drive.mjs"), executable, USER_AGENTS[self.engine]]
+        command = [node, str(FIREFOX_DRIVER / "drive.mjs"), executable, USER_AGENTS[Engine.FIREFOX]]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
             self._answer()  # the first answer: Firefox is up
@@ -110,17 +108,14 @@ class FirefoxBrowser(EngineBrowser):
             raise ScriptError(answer["error"])
         return answer.get("value")  # a JS `undefined` leaves the value out
 
-    def _send(self, command: str, argument: str) -> Any:
+    def send(self, command: str, argument: str = "") -> Any:
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps({"command": command, "argument": argument}) + "\n")
         self.process.stdin.flush()
         return self._answer()
 
-    def goto(self, url: str) -> None:
-        self._send("goto", url)
-
-    def evaluate(self, expression: str) -> Any:
-        return self._send("evaluate", expression)
+    def running(self) -> bool:
+        return self.process.poll() is None
 
     def close(self) -> None:
         if self.process.stdin is not None and not self.process.stdin.closed:
@@ -130,6 +125,25 @@ class FirefoxBrowser(EngineBrowser):
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class FirefoxBrowser(EngineBrowser):
+    """A private window of a running Firefox: cookies and storage of its own, gone when it closes."""
+
+    engine = Engine.FIREFOX
+
+    def __init__(self, driver: FirefoxDriver) -> None:
+        self.driver = driver
+        driver.send("open")
+
+    def goto(self, url: str) -> None:
+        self.driver.send("goto", url)
+
+    def evaluate(self, expression: str) -> Any:
+        return self.driver.send("evaluate", expression)
+
+    def close(self) -> None:
+        self.driver.send("close")
 
 
 class WebKitBrowser(EngineBrowser):
@@ -205,22 +219,39 @@ def programs(engine: Engine) -> dict[str, str | None]:
     }
 
 
-def launch(engine: Engine) -> EngineBrowser:
-    """A fresh browser of `engine`; the test is skipped, saying what to install, when the engine is not here."""
-    found = programs(engine)
-    if absent := [name for name, path in found.items() if path is None]:
+def found(engine: Engine) -> dict[str, str]:
+    """The programs `engine` needs, by name; the test is skipped, saying what to install, when one is missing."""
+    paths = programs(engine)
+    if absent := [name for name, path in paths.items() if path is None]:
         pytest.skip(f"{engine} needs {', '.join(absent)}: {INSTALL_HINT}")
-    path = {name: path for name, path in found.items() if path is not None}
-    if engine is Engine.FIREFOX:
-        return FirefoxBrowser(path["firefox-esr"], path["node"])
-    return WebKitBrowser(path["MiniBrowser"], path["WebKitWebDriver"], path["Xvfb"])
+    return {name: path for name, path in paths.items() if path is not None}
 
 
-@contextmanager
-def opened(engine: Engine) -> Iterator[EngineBrowser]:
-    """A fresh browser of `engine` for the `with` block, closed after it."""
-    browser = launch(engine)
-    try:
-        yield browser
-    finally:
-        browser.close()
+class Engines:
+    """The engines for a test session: Firefox started once (3 to 4 s) with each browser a private window of it,
+    WebKit started afresh for each browser (about a second)."""
+
+    def __init__(self) -> None:
+        self.firefox: FirefoxDriver | None = None
+
+    def launch(self, engine: Engine) -> EngineBrowser:
+        """A fresh browser of `engine`: no cookies, no storage."""
+        path = found(engine)
+        if engine is Engine.WEBKIT:
+            return WebKitBrowser(path["MiniBrowser"], path["WebKitWebDriver"], path["Xvfb"])
+        if self.firefox is None or not self.firefox.running():
+            self.firefox = FirefoxDriver(path["firefox-esr"], path["node"])
+        return FirefoxBrowser(self.firefox)
+
+    @contextmanager
+    def opened(self, engine: Engine) -> Iterator[EngineBrowser]:
+        """A fresh browser of `engine` for the `with` block, closed after it."""
+        browser = self.launch(engine)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+    def close(self) -> None:
+        if self.firefox is not None:
+            self.firefox.close()
