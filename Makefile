@@ -5,8 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 NODE_MODULES := tracker_js/node_modules/.package-lock.json
 NODE_SDK := tests/node_sdk/node_modules/.package-lock.json
+FIREFOX_DRIVER := tests/firefox_driver/node_modules/.package-lock.json
 
-.PHONY: demo test check lint format build install chromium runtime serve worker clean screenshots bench
+.PHONY: demo test check lint format build install chromium engines runtime serve worker clean screenshots bench
 
 install: $(VENV)/.installed $(NODE_MODULES)
 
@@ -32,11 +33,21 @@ chromium: install
 	  || $(VENV)/bin/playwright install chromium \
 	  || (apt-get update -qq && apt-get install -y -qq chromium)
 
+# Firefox and WebKit for tests/test_engines.py, Debian's stock builds (Playwright's own cannot be downloaded here):
+# Firefox driven by Puppeteer over WebDriver BiDi (pinned in tests/firefox_driver), WebKitGTK by Selenium through
+# WebKitWebDriver on an Xvfb display (tests/support/engines.py).
+engines: install $(FIREFOX_DRIVER)
+	@command -v firefox-esr >/dev/null 2>&1 && command -v WebKitWebDriver >/dev/null 2>&1 && command -v Xvfb >/dev/null 2>&1 \
+	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr webkit2gtk-driver xvfb)
+
+$(FIREFOX_DRIVER): tests/firefox_driver/package.json tests/firefox_driver/package-lock.json
+	npm ci --prefix tests/firefox_driver --no-audit --no-fund
+
 demo: build
 	$(PY) -m demo_site.launch
 
 # The suite on SQLite, then on PostgreSQL when SIBYL_TEST_POSTGRES_URL names a server (.ci/run sets it).
-test: build chromium $(NODE_SDK)
+test: build chromium engines $(NODE_SDK)
 	$(PY) -m pytest
 	@if [ -n "$$SIBYL_TEST_POSTGRES_URL" ]; then \
 	  SIBYL_TEST_DATABASE=postgres $(PY) -m pytest; \
@@ -44,7 +55,7 @@ test: build chromium $(NODE_SDK)
 	  echo "PostgreSQL run skipped: set SIBYL_TEST_POSTGRES_URL=postgresql+psycopg://USER@HOST:5432/DB to run the suite there too"; \
 	fi
 
-# The fast part of the suite while working, on SQLite: no Chromium, nothing marked slow (pyproject.toml's markers).
+# The fast part of the suite while working, on SQLite: no browser, nothing marked slow (pyproject.toml's markers).
 check: build $(NODE_SDK)
 	$(PY) -m pytest -m "not browser and not slow"
 
@@ -101,4 +112,5 @@ screenshots: build chromium
 
 # Leaves server/tracker_dist: the built tracker is committed (`python -m build_tracker` rewrites it).
 clean:
-	rm -rf $(VENV) $(SERVE_VENV) tracker_js/node_modules tests/node_sdk/node_modules tracker_js/dist build
+	rm -rf $(VENV) $(SERVE_VENV) tracker_js/node_modules tests/node_sdk/node_modules tests/firefox_driver/node_modules \
+	  tracker_js/dist build

@@ -1,11 +1,12 @@
-"""Benchmark the browser tracker: sa.js gzipped against its budget and other trackers, and a track() call's
-main-thread cost in Chromium.
+"""Benchmark the browser tracker: sa.js gzipped against its budget and other trackers, its builds with optional
+modules against theirs, and a track() call's main-thread cost in Chromium.
 
     .venv/bin/python -m bench.tracker [--calls 10000]
 
 The size is `gzip -9` of sa.js as the real build makes it now from tracker_js/src (the bytes
 `python -m build_tracker` writes to tracker_js/dist/sa.js), set against the build's budget and aim and the
-published builds of other trackers (`gzip -9` of each, as listed in ANCHORS).
+published builds of other trackers (`gzip -9` of each, as listed in ANCHORS); then each optional module's build
+(the core with that module) and the build with every module, against the budget of a build with modules.
 
 The call cost: Chromium (Playwright, the suite's launch arguments) opens a page carrying Brevo's loader
 snippet (server/templates/snippet.html) that loads that sa.js, from a small local HTTP server in this
@@ -32,9 +33,10 @@ import jinja2
 from playwright.sync_api import sync_playwright
 
 from bench.table import Row, render
-from build_tracker import TRACKER
+from build_tracker import TRACKER, build
 from build_tracker.esbuild import bundle
-from build_tracker.report import AIM, BUDGET, gzip_size
+from build_tracker.report import AIM, BUDGET, MODULES_BUDGET, gzip_size
+from server.ingest.tracker_modules import TrackerModule, script_name
 from tests.support.browser import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,6 +158,17 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def module_rows() -> list[Row]:
+    """The core with each optional module, and with every module, gzip -9 against the budget of a build with modules."""
+    sets = [(module,) for module in sorted(TrackerModule)] + [tuple(sorted(TrackerModule))]
+    result = []
+    for chosen in sets:
+        size = gzip_size(build(TRACKER / "src", chosen))
+        budget = f"≤ {MODULES_BUDGET:,} B"
+        result.append(Row("tracker", f"{script_name(chosen)}, gzip -9", f"{size:,} B", budget, size <= MODULES_BUDGET))
+    return result
+
+
 def rows(calls: int = 10_000) -> list[Row]:
     script = bundle(TRACKER, TRACKER / "src" / "index.js")
     size = gzip_size(script)
@@ -166,6 +179,7 @@ def rows(calls: int = 10_000) -> list[Row]:
     for name, anchor, durable in ANCHORS:
         keeps = "retries, queue across reloads" if durable else "no retry, no stored queue"
         result.append(Row("tracker", f"for reference: {name} ({keeps})", f"{anchor:,} B (ours: {size / anchor:.0%})"))
+    result += module_rows()
     timings, posts = call_timings(script, calls)
     result += [
         Row(

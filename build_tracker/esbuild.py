@@ -20,8 +20,9 @@ def esbuild_binary(tracker: Path) -> Path:
     return binary
 
 
-def bundle(tracker: Path, entry: Path) -> bytes:
-    """Bundle and minify entry into one IIFE and return the code; esbuild's errors go straight to stderr."""
+def bundle(tracker: Path, entry: Path, flags: dict[str, bool] | None = None) -> bytes:
+    """Bundle and minify entry into one IIFE and return the code; each flag is a global the code reads as true or
+    false, which esbuild writes in place, dropping the code it turns off. esbuild's errors go straight to stderr."""
     command = [
         str(esbuild_binary(tracker)),
         str(entry),
@@ -30,6 +31,7 @@ def bundle(tracker: Path, entry: Path) -> bytes:
         "--format=iife",
         f"--target={TARGET}",
         "--log-level=warning",
+        *(f"--define:{name}={str(on).lower()}" for name, on in (flags or {}).items()),
     ]
     result = subprocess.run(command, stdout=subprocess.PIPE)
     if result.returncode != 0:

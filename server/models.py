@@ -80,6 +80,8 @@ class Site(Base):
     intro_text: Mapped[str | None] = mapped_column(Text)
     postal_address: Mapped[str | None] = mapped_column(Text)
     locale: Mapped[str | None] = mapped_column(String(20))  # money and dates in emails and on the dashboard
+    # The optional tracker modules `/sa.js?key=` serves with the core: names joined by commas, sorted ('' none).
+    tracker_modules: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
 
 class Attribute(Base):

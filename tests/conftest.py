@@ -1,4 +1,4 @@
-"""Fixtures: the real receiver and demo shop as processes, the app in process, a page host, Chromium, the store."""
+"""Fixtures: the real receiver and demo shop as processes, the app in process, a page host, the browsers, the store."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from .support.browser import BROWSER_USER_AGENT, CHROMIUM_ARGS, PageHost
 from .support.clock import Clock
 from .support.dashboard import new_user, sign_in
 from .support.databases import drop_created, fresh_database_url, on_postgres
+from .support.engines import Engine, EngineBrowser, Engines
 from .support.servers import ROOT, SA_JS, Process, start_gunicorn, start_receiver, start_shop
 from .support.smtp_sink import SmtpSink
 from .support.store import Store
@@ -165,3 +166,20 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any], playwrigh
             pytest.fail("no Chromium: run `make chromium` (Playwright's download or Debian's package)")
         args["executable_path"] = system
     return args
+
+
+# Firefox and WebKit (Debian's builds, tests/support/engines.py)
+
+
+@pytest.fixture(scope="session")
+def engines() -> Iterator[Engines]:
+    session = Engines()
+    yield session
+    session.close()
+
+
+@pytest.fixture(params=list(Engine), ids=str)
+def engine_browser(engines: Engines, request: pytest.FixtureRequest) -> Iterator[EngineBrowser]:
+    """A fresh Firefox window, then a fresh WebKit: a test taking it runs once in each."""
+    with engines.opened(request.param) as browser:
+        yield browser

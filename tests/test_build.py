@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "tracker_js" / "src"
 BUDGET = 2048
+MODULES_BUDGET = 2694
 
 
 def build(*args: str) -> subprocess.CompletedProcess[str]:
@@ -83,4 +84,45 @@ def test_over_budget_fails_saying_by_how_much(tmp_path: Path) -> None:
 
     assert result.returncode != 0
     assert re.search(r"\d+ bytes over", result.stderr)
+    assert not (out / "sa.js").exists()
+
+
+MODULES = ("downloads", "forms", "outbound", "tagged")
+EVENTS = {
+    "downloads": "file_downloaded",
+    "forms": "form_submitted",
+    "outbound": "outbound_link_clicked",
+    "tagged": "data-sib-event",
+}
+
+
+def test_every_combination_of_modules_is_built_with_only_its_modules(built: Path) -> None:
+    entries = json.loads((built / "manifest.json").read_text())
+    combinations = [[m for bit, m in enumerate(MODULES) if n >> bit & 1] for n in range(2 ** len(MODULES))]
+    names = {".".join(["sa", *chosen, "js"]): chosen for chosen in combinations}
+    assert set(entries) == set(names) and len(names) == 16
+    for name, chosen in names.items():
+        code = (built / name).read_text()
+        assert {module for module in MODULES if EVENTS[module] in code} == set(chosen), name
+        assert entries[name]["bytes"] == len(code.encode())
+
+
+def test_module_builds_are_within_their_budget_and_the_core_pays_nothing_for_them(built: Path) -> None:
+    entries = json.loads((built / "manifest.json").read_text())
+    assert max(entry["gzip_bytes"] for entry in entries.values()) <= MODULES_BUDGET
+    core = (built / "sa.js").read_text()
+    assert "modules" not in core and "closest" not in core  # no hook, no module code
+
+
+def test_a_module_build_over_its_budget_fails_naming_it(tmp_path: Path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    shutil.copytree(SRC, src)
+    with (src / "modules.js").open("a") as modules:
+        modules.write(f"TAGGED && console.log('{os.urandom(400).hex()}')\n")  # ~800 B that do not compress
+
+    result = build("--src", str(src), "--out", str(out))
+
+    assert result.returncode != 0
+    assert re.search(r"sa\.tagged\.js is \d+ bytes over the 2694-byte gzip budget", result.stderr)
+    assert "sa.forms.js is" not in result.stderr and "sa.js is" not in result.stderr
     assert not (out / "sa.js").exists()

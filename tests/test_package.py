@@ -4,6 +4,7 @@ dependencies, and the installed server runs without the checkout; `make serve` i
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -28,7 +29,8 @@ from .support.databases import fresh_database_url
 from .support.servers import ROOT, Process, free_port
 
 PACKAGED = ROOT / "server" / "tracker_dist"
-BUILT = ("sa.js", "manifest.json")
+# The core, a build per combination of the tracker's modules, and their manifest
+BUILT = ("manifest.json", *json.loads((PACKAGED / "manifest.json").read_text()))
 SECRET_KEY = "package-test-secret-key"
 # What a working checkout holds besides the sources a wheel is built from (a fresh clone has none of it, tracker_js/dist
 # included: the package's built tracker is the one committed in server/tracker_dist).

@@ -15,6 +15,7 @@ from .. import db
 from ..automation.carts import MAX_PERIOD, workflow_of
 from ..automation.quiet_hours import QuietHours, zone_named
 from ..email_templates.brand import FIELDS, BrandRefused, set_brand
+from ..ingest.tracker_modules import UnknownModule, parse_modules, site_modules, stored
 from ..ingest.trusted_servers import normalise_networks
 from ..models import Site
 from ..sites import (
@@ -145,6 +146,11 @@ def delete_command(name: str, yes: bool) -> None:
     "(the site's when its browser never said): 21:00-08:00, or 'off'; transactional email steps ignore it.",
 )
 @click.option("--time-zone", help="The site's IANA time zone, for contacts whose own is unknown: Europe/Paris, UTC.")
+@click.option(
+    "--track",
+    help="The tracker's optional modules, replacing those chosen before, comma-separated: outbound, downloads, "
+    "forms, tagged ('none' for the core alone); sa.js serves them within seconds, the tracking code stays the same.",
+)
 def sites_set_command(
     name: str,
     require_consent: bool | None,
@@ -154,9 +160,10 @@ def sites_set_command(
     email_period: str | None,
     quiet_hours: str | None,
     time_zone: str | None,
+    track: str | None,
 ) -> None:
     """Change a site's consent settings (its tracking code must then be pasted again), its emails' hosts, its
-    servers, its email period, quiet hours or time zone."""
+    servers, its email period, quiet hours, time zone or tracker modules."""
     with db.new_session(current_app) as session:
         site = site_named(session, name)
         settings = workflow_of(session, site.id)
@@ -171,6 +178,11 @@ def sites_set_command(
                     f"{time_zone!r} is not an IANA time zone this server knows", param_hint="--time-zone"
                 )
             settings.time_zone = time_zone
+        if track is not None:
+            try:
+                site.tracker_modules = stored(parse_modules(track))
+            except UnknownModule as error:
+                raise click.BadParameter(str(error), param_hint="--track") from None
         if require_consent is not None:
             site.require_consent = require_consent
         if respect_dnt is not None:
@@ -200,6 +212,8 @@ def sites_set_command(
             f"{name}: quiet hours {quiet or 'off'}, time zone {settings.time_zone} "
             "(for contacts whose browser did not say theirs)."
         )
+        modules = ", ".join(sorted(site_modules(site.tracker_modules))) or "none (the core alone)"
+        click.echo(f"{name}: tracker modules {modules}.")
         if require_consent is not None or respect_dnt is not None:
             click.echo(f"Paste what `{snippet_hint(name)}` prints again.")
 

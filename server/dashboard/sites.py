@@ -1,5 +1,5 @@
 """Sites: create one, copy its tracking code, check that its traffic arrives, see its keys, set its consent mode,
-keep its contact attributes, set its brand."""
+choose its tracker modules, keep its contact attributes, set its brand."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from ..contacts.attributes import (
 from ..email_templates.brand import FIELDS as BRAND_FIELDS
 from ..email_templates.brand import BrandRefused, set_brand
 from ..ingest.refused_counters import totals
+from ..ingest.tracker_modules import TrackerModule, UnknownModule, parse_modules, site_modules, stored
 from ..ingest.trusted_servers import normalise_networks
 from ..models import Site
 from ..sites import (
@@ -113,6 +114,8 @@ def _site_page(
         brand_errors=brand_errors or {},
         cart_recipes=RECIPES,
         bad_images=bad_cart_images(db.session(), found.id),
+        tracker_modules=list(TrackerModule),
+        chosen_modules=site_modules(found.tracker_modules),
     )
 
 
@@ -182,6 +185,21 @@ def save_privacy(site_id: int) -> Response:
     session.commit()
     flash("Saved. Paste the updated tracking code on your site for the change to take effect.", "success")
     return redirect(url_for("dashboard.site", site_id=found.id))
+
+
+@bp.post("/sites/<int:site_id>/tracker-modules")
+def save_tracker_modules(site_id: int) -> Response:
+    """The tracker's optional modules: sa.js serves them within seconds, with the same tracking code."""
+    session = db.session()
+    found = visible_site(site_id)
+    try:
+        found.tracker_modules = stored(parse_modules(",".join(request.form.getlist("modules"))))
+    except UnknownModule as error:
+        abort(400, str(error))
+    session.commit()
+    client_keys.forget(found.client_key)  # this process's copy of the site; others refresh within seconds
+    flash("Saved: the tracker sends these events from now on, with the same tracking code.", "success")
+    return redirect(url_for("dashboard.site", site_id=found.id, _anchor="modules-title"))
 
 
 @bp.post("/sites/<int:site_id>/email-hosts")

@@ -1,4 +1,4 @@
-"""Test pages carrying a tracking snippet (the tracker's own or Brevo's newer loader), opened in Chromium."""
+"""Test pages carrying a tracking snippet (the tracker's own or Brevo's newer loader), opened in a browser."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from playwright.sync_api import Page
 from server.models import Site
 
 from .browser import PageHost
+from .engines import EngineBrowser
 
 LOADED = "() => window.sib && typeof window.sib.track === 'function'"
 # Brevo's newer API: `window.Brevo` is an array of commands until the SDK loads (developers.brevo.com,
@@ -43,3 +44,12 @@ def open_brevo(page: Page, host: PageHost, code: str, path: str, script: str = "
     extra = f"<script>{script}</script>" if script else ""
     page.goto(host.add(path, head=code + extra, body=body))
     page.wait_for_function(BREVO_LOADED)
+
+
+def open_in(
+    browser: EngineBrowser, host: PageHost, code: str, path: str, script: str = "", body: str = "", loaded: str = LOADED
+) -> None:
+    """open_tracked for Firefox or WebKit (tests/support/engines.py); `loaded=BREVO_LOADED` for Brevo's snippet."""
+    extra = f"<script>{script}</script>" if script else ""
+    browser.goto(host.add(path, head=code + extra, body=body))
+    browser.wait_for(f"({loaded})()")

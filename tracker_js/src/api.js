@@ -6,7 +6,7 @@ import { MAX_BYTES } from './limits.js'
 import { add } from './queue.js'
 import { schedule, size } from './transport.js'
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+export const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
 
 // Call-time URL and timestamp of a call replayed from the loader stub's queue
 let at = {}
