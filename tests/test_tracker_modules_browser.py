@@ -4,8 +4,6 @@ nothing is sent by a module the site did not choose."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import requests
 from playwright.sync_api import Page
@@ -20,19 +18,13 @@ from .support.module_pages import (
     open_form_page,
     open_links_page,
     open_tagged_page,
+    sent_before_leaving,
 )
 from .support.servers import Process
 from .support.store import Store
 from .support.waiting import wait_until
 
 pytestmark = pytest.mark.browser
-
-
-def sent_before_leaving(store: Store, site: Site) -> list[tuple[str, str, dict[str, Any]]]:
-    """What the page sent besides its page view, once the `left` event it queued as it hid has arrived (with or
-    after everything queued before it): (kind, name, properties) in order."""
-    wait_until(lambda: any(event.name == "left" for event in store.events(site, "track")))
-    return [(e.kind, e.name, e.properties) for e in store.events(site) if e.kind != "page" and e.name != "left"]
 
 
 def test_an_outbound_link_followed_at_once_sends_its_event_once(

@@ -1,10 +1,12 @@
 """Pages for the tracker's optional modules: a site's modules chosen as `sites set --track` chooses them, and test
-pages with outbound and download links, forms and tagged elements. Engine-agnostic: any Playwright page opens them."""
+pages with outbound and download links, forms and tagged elements, opened in Chromium (a Playwright page) or in
+Firefox and WebKit (an EngineBrowser); and what the receiver stored of them."""
 
 from __future__ import annotations
 
 import html
 import uuid
+from typing import Any
 
 from playwright.sync_api import Page
 
@@ -13,9 +15,10 @@ from server.models import Site
 
 from .browser import PageHost
 from .cli import cli
+from .engines import EngineBrowser
 from .servers import Process
 from .store import Store
-from .tracked_pages import open_tracked
+from .tracked_pages import open_in, open_tracked
 from .waiting import wait_until
 
 # Queues one more event as the page is left, before the tracker's own pagehide flush (the page's listener comes
@@ -31,12 +34,29 @@ def code_with_modules(store: Store, site: Site, receiver: Process, modules: str,
         return store.snippet(session.get_one(Site, site.id), receiver.url)
 
 
+def sent_before_leaving(store: Store, site: Site) -> list[tuple[str, str, dict[str, Any]]]:
+    """What the page sent besides its page view, once the `left` event it queued as it hid has arrived (with or
+    after everything queued before it): (kind, name, properties) in order."""
+    wait_until(lambda: any(event.name == "left" for event in store.events(site, "track")))
+    return [(e.kind, e.name, e.properties) for e in store.events(site) if e.kind != "page" and e.name != "left"]
+
+
+def open_page(browser: Page | EngineBrowser, host: PageHost, code: str, path: str, script: str, body: str) -> None:
+    """Open a tracked page in Chromium or in Firefox or WebKit."""
+    if isinstance(browser, EngineBrowser):
+        open_in(browser, host, code, path, script, body)
+    else:
+        open_tracked(browser, host, code, path, script, body)
+
+
 def other_host(host: PageHost) -> str:
     """The same test server under another host name: the page's links to it are outbound."""
     return host.url.replace("127.0.0.1", "localhost")
 
 
-def open_links_page(page: Page, host: PageHost, code: str, path: str, script: str = LEAVING_MARKER) -> dict[str, str]:
+def open_links_page(
+    browser: Page | EngineBrowser, host: PageHost, code: str, path: str, script: str = LEAVING_MARKER
+) -> dict[str, str]:
     """A page with an internal link, an outbound link, a link to a PDF and one to an EPUB file; every target is a page
     of its own, untracked (only what the tracker sent while leaving can arrive). Returns the links' URLs by id."""
     links = {
@@ -46,7 +66,7 @@ def open_links_page(page: Page, host: PageHost, code: str, path: str, script: st
         "ebook": host.add(f"{path}/files/book.epub"),
     }
     body = "".join(f'<p><a id="{name}" href="{html.escape(url)}">{name}</a></p>' for name, url in links.items())
-    open_tracked(page, host, code, path, script, body)
+    open_page(browser, host, code, path, script, body)
     return links
 
 
@@ -63,10 +83,12 @@ FORM = """<form id="newsletter" action="{thanks}" method="get">
 </form>"""
 
 
-def open_form_page(page: Page, host: PageHost, code: str, path: str, script: str = LEAVING_MARKER) -> str:
+def open_form_page(
+    browser: Page | EngineBrowser, host: PageHost, code: str, path: str, script: str = LEAVING_MARKER
+) -> str:
     """A page with two forms sending to an untracked page: `newsletter` (its email field holds ada@example.com,
     other fields other addresses) and `quote` (no email field, only a password named email). Returns the page's URL."""
-    open_tracked(page, host, code, path, script, FORM.format(thanks=host.add(f"{path}/thanks")))
+    open_page(browser, host, code, path, script, FORM.format(thanks=host.add(f"{path}/thanks")))
     return host.url + path
 
 
@@ -76,10 +98,12 @@ TAGGED = """<button id="plan" data-sib-event="plan_chosen" data-sib-prop-plan-na
 <p id="untagged">Nothing to see</p>"""
 
 
-def open_tagged_page(page: Page, host: PageHost, code: str, path: str, script: str = LEAVING_MARKER) -> None:
+def open_tagged_page(
+    browser: Page | EngineBrowser, host: PageHost, code: str, path: str, script: str = LEAVING_MARKER
+) -> None:
     """A page with a button tagged `plan_chosen` (properties plan-name=pro, seats=3) holding a span, and an untagged
     paragraph."""
-    open_tracked(page, host, code, path, script, TAGGED)
+    open_page(browser, host, code, path, script, TAGGED)
 
 
 class Collected:
