@@ -21,7 +21,7 @@ from .support.browser import BROWSER_USER_AGENT, CHROMIUM_ARGS, PageHost
 from .support.clock import Clock
 from .support.dashboard import new_user, sign_in
 from .support.databases import drop_created, fresh_database_url, on_postgres
-from .support.engines import Engine, EngineBrowser, Engines
+from .support.engines import ChromiumBrowser, Engine, EngineBrowser, Engines
 from .support.servers import ROOT, SA_JS, Process, start_gunicorn, start_receiver, start_shop
 from .support.smtp_sink import SmtpSink
 from .support.store import Store
@@ -180,6 +180,10 @@ def engines() -> Iterator[Engines]:
 
 @pytest.fixture(params=list(Engine), ids=str)
 def engine_browser(engines: Engines, request: pytest.FixtureRequest) -> Iterator[EngineBrowser]:
-    """A fresh Firefox window, then a fresh WebKit: a test taking it runs once in each."""
+    """Chromium (the suite's Playwright page), a fresh Firefox window, then a fresh WebKit: a test taking it runs
+    once in each."""
+    if request.param is Engine.CHROMIUM:
+        yield ChromiumBrowser(request.getfixturevalue("page"))
+        return
     with engines.opened(request.param) as browser:
         yield browser

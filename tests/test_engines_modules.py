@@ -1,5 +1,5 @@
-"""The tracker's optional modules in Firefox and WebKit against the real receiver: each sends its event once, with its
-properties, as the page is left at once, and a site without modules sends none.
+"""The tracker's optional modules in Chromium, Firefox and WebKit against the real receiver: each sends its event
+once, with its properties, as the page is left at once, and a site without modules sends none.
 
 Each test runs once per engine (the `engine_browser` fixture); clicks are the element's own `click()`.
 """

@@ -1,4 +1,5 @@
-"""The built `sa.js` in Chromium against the real receiver: replay, page views, delivery, safety."""
+"""The built `sa.js` in Chromium against the real receiver: replay, page views, delivery, safety (what every engine
+must do, Chromium included, is in test_engines.py)."""
 
 from __future__ import annotations
 
@@ -23,31 +24,6 @@ pytestmark = pytest.mark.browser
 
 def stored_names(store: Store, site: Site, kind: str | None = None) -> list[str]:
     return [event.name for event in store.events(site, kind)]
-
-
-def test_calls_made_before_load_are_sent_once_each_in_order(
-    page: Page, page_host: PageHost, tracking_code: str, store: Store, site: Site
-) -> None:
-    calls = """
-        sendinblue.track('first', {n: 1});
-        sendinblue.identify('thomas@example.com', {FIRSTNAME: 'Thomas'});
-        sendinblue.track('second', {n: 2}, {id: 'cart:9', data: {total: 1}});
-        window.queuedBeforeLoad = window.sib.equeue.length;
-    """
-    open_tracked(page, page_host, tracking_code, "/replay", calls)
-    assert page.evaluate("window.queuedBeforeLoad") == 4  # the snippet's page() and the three calls
-    events = store.wait_for_events(site, 4)
-    assert [(event.kind, event.name) for event in events] == [
-        ("page", "/replay"),
-        ("track", "first"),
-        ("identify", "identify"),
-        ("track", "second"),
-    ]
-    assert events[3].eventdata == {"id": "cart:9", "data": {"total": 1}}
-    assert all(event.url == page_host.url + "/replay" for event in events)
-    contact = store.contact(site, "thomas@example.com")
-    assert contact is not None and contact.attributes == {"FIRSTNAME": "Thomas"}
-    assert {event.contact_id for event in events} == {contact.id}
 
 
 def sent_messages(page: Page, receiver: Process) -> list[dict[str, Any]]:
@@ -313,34 +289,6 @@ def test_opted_out_pages_send_nothing_and_set_no_cookie(
     assert requests_seen == []
     assert "sib_cuid" not in {cookie["name"] for cookie in page.context.cookies(page_host.url)}
     assert store.events(site) == []
-
-
-def test_brevo_commands_pushed_before_load_are_sent_once_each_in_order(
-    page: Page, page_host: PageHost, brevo_code: str, store: Store, site: Site
-) -> None:
-    calls = """
-        Brevo.push(["track", "first", {n: 1}]);
-        Brevo.push(["identify", {identifiers: {email_id: "jane@example.com"}, attributes: {FIRSTNAME: "Jane"}}]);
-        Brevo.push(["track", "second", {n: 2}, {id: "cart:7", data: {total: 3}}]);
-        Brevo.push(["page", "Checkout", {step: 2}]);
-        window.queuedBeforeLoad = Brevo.length;
-    """
-    open_brevo(page, page_host, brevo_code, "/brevo-replay", calls)
-    assert page.evaluate("window.queuedBeforeLoad") == 5  # init and the four calls
-    assert page.evaluate("Brevo.length") == 0
-    events = store.wait_for_events(site, 5)
-    assert [(event.kind, event.name) for event in events] == [
-        ("page", "/brevo-replay"),  # Brevo's SDK tracks the page view by itself
-        ("track", "first"),
-        ("identify", "identify"),
-        ("track", "second"),
-        ("page", "Checkout"),
-    ]
-    assert events[3].eventdata == {"id": "cart:7", "data": {"total": 3}}
-    assert events[4].properties["step"] == 2 and events[4].properties["ma_path"] == "/brevo-replay"
-    contact = store.contact(site, "jane@example.com")
-    assert contact is not None and contact.attributes == {"FIRSTNAME": "Jane"}
-    assert {event.contact_id for event in events} == {contact.id}
 
 
 def test_brevo_function_push_identify_creates_the_contact_with_its_attributes(

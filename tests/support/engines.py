@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.webkitgtk.options import Options as WebKitOptions
@@ -34,6 +36,7 @@ INSTALL_HINT = "run `make engines` (Debian's firefox-esr, webkit2gtk-driver and 
 
 
 class Engine(StrEnum):
+    CHROMIUM = "chromium"
     FIREFOX = "firefox"
     WEBKIT = "webkit"
 
@@ -84,6 +87,27 @@ class EngineBrowser(ABC):
             return wait_until(value, timeout)
         except pytest.fail.Exception:
             pytest.fail(f"{expression!r} not true within {timeout}s in {self.engine} (last error: {errors[-1:]})")
+
+
+class ChromiumBrowser(EngineBrowser):
+    """Chromium as the other engines are driven, over the suite's Playwright page (its desktop user agent)."""
+
+    engine = Engine.CHROMIUM
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    def goto(self, url: str) -> None:
+        self.page.goto(url)
+
+    def evaluate(self, expression: str) -> Any:
+        try:
+            return self.page.evaluate(expression)
+        except PlaywrightError as error:
+            raise ScriptError(str(error)) from None
+
+    def close(self) -> None:
+        """Nothing: the page is the `page` fixture's, which closes it."""
 
 
 class FirefoxDriver:
