@@ -24,6 +24,7 @@ pytestmark = pytest.mark.browser
 BADGES = ".kind, .pill, .count"
 CELLS = ".table td, .table th, .items td, .cell-name"
 MUST_BE_SEEN = ".run-state .pill, .kind, .table--stack td"
+WRAPPED = ".notice, .hint, .card > p"  # prose boxes: a long address or URL in them wraps instead of running out
 MIN_CONTRAST = 4.5  # WCAG AA for small text
 
 
@@ -49,7 +50,7 @@ def test_every_page_fits_a_phone_and_a_desktop(browser: Browser, demo: tuple[Pro
                 sign_in(page, receiver.url)
             visit(page, receiver.url + path)
             assert page.url == receiver.url + path, f"{name}: landed on {page.url}"
-            seen = measure(page, BADGES, CELLS, MUST_BE_SEEN)
+            seen = measure(page, BADGES, CELLS, MUST_BE_SEEN, WRAPPED)
             where = f"{name} at {width}px"
             if seen.overflow > 0:
                 problems.append(f"{where} scrolls sideways by {seen.overflow}px")
@@ -60,6 +61,7 @@ def test_every_page_fits_a_phone_and_a_desktop(browser: Browser, demo: tuple[Pro
             ]
             problems += [f"{where}: {cell['text']!r} squeezed to {cell['width']:.0f}px" for cell in seen.squeezed]
             problems += [f"{where}: {text!r} is off-screen" for text in seen.offscreen]
+            problems += [f"{where}: {text!r} runs out of its box" for text in seen.spilled]
             if name in ("automation", "flow", "live"):
                 assert page.locator(".run-state .pill, .kind").count() > 0, f"{where}: no statuses to check"
         context.close()

@@ -1,5 +1,5 @@
 """What a reader of a dashboard page sees of its layout, measured in Chromium: sideways scrolling, text squeezed to
-a letter per line, cells pushed off-screen, and the contrast of small badges."""
+a letter per line, text running out of its box, cells pushed off-screen, and the contrast of small badges."""
 
 from __future__ import annotations
 
@@ -39,9 +39,11 @@ _MEASURE = """
     const box = element.getBoundingClientRect();
     return box.left < 0 || box.right > window.innerWidth + 0.5 ? [element.textContent.trim().slice(0, 40)] : [];
   });
+  const spilled = [...document.querySelectorAll(selectors.boxes)].filter(shown).flatMap((box) =>
+    box.scrollWidth > box.clientWidth + 1 ? [box.textContent.trim().slice(0, 40)] : []);
   return {
     overflow: document.documentElement.scrollWidth - window.innerWidth,
-    contrast, squeezed, offscreen,
+    contrast, squeezed, offscreen, spilled,
   };
 }
 """
@@ -53,10 +55,11 @@ class Layout:
     contrast: list[dict[str, Any]]  # each badge's text and contrast ratio
     squeezed: list[dict[str, Any]]  # cells narrower than their text or six digits: text wrapping letter by letter
     offscreen: list[str]  # elements that must be seen but start or end outside the window
+    spilled: list[str]  # boxes whose text runs out of them (a long word or URL that does not wrap)
 
 
-def measure(page: Page, badges: str, cells: str, visible: str) -> Layout:
+def measure(page: Page, badges: str, cells: str, visible: str, boxes: str) -> Layout:
     """The layout of `page`: `badges` to check the contrast of, `cells` that must not be squeezed, `visible` that
-    must be within the window's width."""
-    found = page.evaluate(_MEASURE, {"badges": badges, "cells": cells, "visible": visible})
+    must be within the window's width, `boxes` whose text must stay inside them."""
+    found = page.evaluate(_MEASURE, {"badges": badges, "cells": cells, "visible": visible, "boxes": boxes})
     return Layout(**found)
