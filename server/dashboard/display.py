@@ -147,8 +147,10 @@ def cart_size(data: Any) -> CartSize | None:
     """The items and lines of `{items: [{quantity}, …]}` (or Segment's `products`): a line that gives no quantity
     holds one item; None for data with no list of lines."""
     lines = cart_lines(data)
-    if lines is None:
-        return None
+    return None if lines is None else _size_of(lines)
+
+
+def _size_of(lines: list[Any]) -> CartSize:
     quantities = [plain_number(line.get("quantity")) if isinstance(line, dict) else None for line in lines]
     items = sum((Decimal(1) if quantity is None else quantity for quantity in quantities), Decimal(0))
     return CartSize(items, len(lines))
@@ -171,8 +173,7 @@ def cart_view(context: Context, data: Any) -> CartView | None:
     """`{items: [{name, quantity, price}, …], total, currency, …}` (or Segment's `products`) as a table, with
     amounts as the site's locale writes them, and fields; None for other data."""
     lines = cart_lines(data)
-    size = cart_size(data)
-    if not lines or size is None or not all(isinstance(item, dict) for item in lines):
+    if not lines or not all(isinstance(item, dict) for item in lines):
         return None
     currency = data.get("currency")
     rows = []
@@ -186,7 +187,7 @@ def cart_view(context: Context, data: Any) -> CartView | None:
     for key in MONEY_FIELDS:
         if plain_number(fields.get(key)) is not None:
             fields[key] = money(context, fields[key], currency)
-    return CartView(rows, fields, size)
+    return CartView(rows, fields, _size_of(lines))
 
 
 @pass_context
