@@ -4,6 +4,8 @@ bots and foreign origins. Driven through the real Flask app, each request from i
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -207,3 +209,14 @@ def test_a_backend_calling_rest_v2_with_the_secret_key_is_not_limited_and_vouche
     assert len(confirmed) == 7 and all(confirmed)
     wrong = client.post("/api/v2/identify", json={"email": "x@example.com"}, headers={"api-key": "xkeysib-wrong"})
     assert wrong.status_code == 401
+
+
+def test_the_bot_patterns_are_compiled_when_the_app_starts_not_in_a_workers_first_request() -> None:
+    """Compiling CrawlerDetect's 1,400 patterns takes tens of milliseconds: a worker's first visitor must not wait."""
+    check = (
+        "from crawlerdetect.crawlerdetect import get_compiled_crawler_regex as crawlers\n"
+        "import server.ingest.bots\n"
+        "print(crawlers.cache_info().currsize)"
+    )
+    compiled = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True).stdout
+    assert compiled.strip() == "1"

@@ -9,7 +9,9 @@ from __future__ import annotations
 from crawlerdetect import CrawlerDetect
 
 _detector = CrawlerDetect()
-_detector.is_crawler("Mozilla/5.0")  # compiles the patterns at start-up rather than in the first request
+# Compiles both pattern sets at start-up rather than in a worker's first request: a user agent of nothing but words
+# the exclusions remove ("Mozilla/5.0") never reaches the crawler patterns, so the warm-up names a browser.
+_detector.is_crawler("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
 
 
 def is_bot(user_agent: str | None) -> bool:
