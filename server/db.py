@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,27 @@ def make_engine(url: str) -> Engine:
 def insert_for(dialect_name: str) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
     """The dialect's `insert`, the one with `on_conflict_do_update` (an upsert): PostgreSQL's, else SQLite's."""
     return postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+
+
+def writer_turn(engine: Engine) -> AbstractContextManager[None]:
+    """On a SQLite file, a turn as the one writer among this machine's processes (an exclusive lock on a file beside
+    the database); elsewhere nothing. SQLite lets one transaction write at a time and makes the others poll for it,
+    sleeping up to 100 ms between tries; processes queued on a kernel lock instead take over the moment it is free.
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        return nullcontext()
+    return _file_lock(Path(f"{database}-writer.lock"))
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with path.open("a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..automation import runs
-from ..automation.carts import CartBook, adopt_visitor_carts, apply_event
+from ..automation.carts import CartBook, adopt_visitor_carts, apply_event, owner
 from ..contacts.addresses import normalise_email
-from ..contacts.identity import ContactBook, SeenVisitor, contact_by_id, link_visitor, see_visitor
+from ..contacts.identity import ContactBook, SeenVisitor, contact_by_id, link_visitor, see_visitors
 from ..contacts.time_zones import known_zone
+from ..db import writer_turn
 from ..models import Contact, Event, Site, utcnow
 from ..sites import traffic
+from .group_commit import GroupCommit
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 _ATTEMPTS = 3
@@ -79,14 +83,78 @@ def ingest(
 ) -> IngestResult:
     """Store each event not stored before, in one transaction; a concurrent writer means a retry.
 
-    `also` writes what belongs in the same transaction (the order an event reports), again on each retry. `now` is
-    the time of receipt, the server's clock unless a replay of past traffic (the demo data) gives its own.
+    Requests arriving together share one transaction (a group commit, see `group_commit`); each is answered once
+    the transaction holding its events has committed. `also` writes what belongs in the same transaction (the
+    order an event reports), again on each retry; `now` is the time of receipt, the server's clock unless a replay
+    of past traffic (the demo data) gives its own. Either keeps the request in a transaction of its own.
     """
+    if session.in_transaction():
+        session.commit()  # what the request read before ends here: a waiting request holds no transaction open
+    if also is None and now is None:
+        return _group(session).submit(session, _Batch(site, events))
+
+    def store() -> IngestResult:
+        if also is not None:
+            also(session)
+        return _answers([_Batch(site, events)], _store(session, site, events, now or utcnow()))[0]
+
+    return _in_transaction(session, store)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """One request's events for one site."""
+
+    site: Site
+    events: list[IncomingEvent]
+
+
+_GROUPS: weakref.WeakKeyDictionary[Engine, GroupCommit[_Batch, IngestResult]] = weakref.WeakKeyDictionary()
+_GROUPS_LOCK = threading.Lock()
+
+
+def _group(session: Session) -> GroupCommit[_Batch, IngestResult]:
+    """The group commit of the session's database, one per process and engine."""
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    with _GROUPS_LOCK:
+        if engine not in _GROUPS:
+            _GROUPS[engine] = GroupCommit(_store_group)
+        return _GROUPS[engine]
+
+
+def _store_group(session: Session, batches: list[_Batch]) -> list[IngestResult | BaseException]:
+    """The requests' events stored together; when that fails, each request alone, so that only the one at fault
+    (if any) sees the error. On SQLite the group waits its turn among the processes writing first."""
+    with writer_turn(session.get_bind()):  # type: ignore[arg-type]  # sessions here are bound to an engine
+        return _store_group_now(session, batches)
+
+
+def _store_group_now(session: Session, batches: list[_Batch]) -> list[IngestResult | BaseException]:
+    try:
+        return list(_in_transaction(session, lambda: _store_batches(session, batches)))
+    except Exception as error:
+        session.rollback()
+        if len(batches) == 1:
+            return [error]
+    outcomes: list[IngestResult | BaseException] = []
+    for batch in batches:
+        try:
+            outcomes += _in_transaction(session, lambda batch=batch: _store_batches(session, [batch]))  # type: ignore[misc]
+        except Exception as error:
+            session.rollback()
+            outcomes.append(error)
+    return outcomes
+
+
+T = TypeVar("T")
+
+
+def _in_transaction(session: Session, write: Callable[[], T]) -> T:
+    """`write` committed, tried again from the start when a concurrent writer got there first."""
     for attempt in range(_ATTEMPTS):
         try:
-            if also is not None:
-                also(session)
-            result = _store(session, site, events, now or utcnow())
+            result = write()
             session.commit()
             return result
         except IntegrityError:
@@ -96,20 +164,45 @@ def ingest(
     raise AssertionError("unreachable")
 
 
-def _store(session: Session, site: Site, events: list[IncomingEvent], now: datetime) -> IngestResult:
+def _store_batches(session: Session, batches: list[_Batch]) -> list[IngestResult]:
+    """Each site's events of all the requests stored as one batch, in the order the requests came."""
+    now = utcnow()
+    by_site: dict[int, list[_Batch]] = {}
+    for batch in batches:
+        by_site.setdefault(batch.site.id, []).append(batch)
+    stored: set[tuple[int, str]] = set()
+    for site_batches in by_site.values():
+        events = [event for batch in site_batches for event in batch.events]
+        stored |= _store(session, site_batches[0].site, events, now)
+    return _answers(batches, stored)
+
+
+def _answers(batches: list[_Batch], stored: set[tuple[int, str]]) -> list[IngestResult]:
+    """Each request's count of events stored and of duplicates: an event stored by this transaction counts for the
+    first request that carried it; a second copy, in the same request or another, is a duplicate."""
+    claimed: set[tuple[int, str]] = set()
+    answers = []
+    for batch in batches:
+        mine = {(batch.site.id, event.message_id) for event in batch.events} & (stored - claimed)
+        claimed |= mine
+        answers.append(IngestResult(stored=len(mine), duplicates=len(batch.events) - len(mine)))
+    return answers
+
+
+def _store(session: Session, site: Site, events: list[IncomingEvent], now: datetime) -> set[tuple[int, str]]:
+    """Store the site's events not stored before; the (site, message id) of each one stored."""
     connection = session.connection()
     seen = _stored_ids(connection, site.id, [event.message_id for event in events])
     book = ContactBook(session, site)
     carts = CartBook(connection, site.id)
     workflow_runs = runs.RunBook(connection, site)
-    visitors: dict[str, SeenVisitor] = {}
+    new = [event for event in _first_copies(events) if event.message_id not in seen]
+    visitors = see_visitors(connection, site.id, {event.cuid for event in new if event.cuid}, now)
+    _read_ahead(carts, workflow_runs, new, visitors)
     rows: list[dict[str, Any]] = []
-    stored = 0
-    for incoming in events:
-        if incoming.message_id in seen:
-            continue
-        seen.add(incoming.message_id)
-        visitor = _visitor(connection, site.id, incoming.cuid, now, visitors) if incoming.cuid else None
+    stored: set[tuple[int, str]] = set()
+    for incoming in new:
+        visitor = visitors[incoming.cuid] if incoming.cuid else None
         contact_id = _identify(session, book, carts, workflow_runs, incoming, visitor, rows)
         row = {
             "site_id": site.id,
@@ -128,12 +221,12 @@ def _store(session: Session, site: Site, events: list[IncomingEvent], now: datet
         rows.append(row)
         changes = apply_event(carts, row, incoming.sent_at)
         runs.apply_event(workflow_runs, row, changes, created_contact=_newly_created(book, contact_id))
-        stored += 1
+        stored.add((site.id, incoming.message_id))
     _insert_events(connection, rows)
     carts.write()
     traffic.saw(session, site.id, now)
     session.flush()
-    return IngestResult(stored=stored, duplicates=len(events) - stored)
+    return stored
 
 
 _EVENTS = Event.__table__
@@ -154,12 +247,30 @@ def _insert_events(connection: Connection, rows: list[dict[str, Any]]) -> None:
         rows.clear()
 
 
-def _visitor(
-    connection: Connection, site_id: int, cuid: str, now: datetime, cache: dict[str, SeenVisitor]
-) -> SeenVisitor:
-    if cuid not in cache:
-        cache[cuid] = see_visitor(connection, site_id, cuid, now)
-    return cache[cuid]
+def _first_copies(events: list[IncomingEvent]) -> list[IncomingEvent]:
+    """The events in order, each message id once (a batch may carry a retried copy of its own event)."""
+    firsts: dict[str, IncomingEvent] = {}
+    for event in events:
+        firsts.setdefault(event.message_id, event)
+    return list(firsts.values())
+
+
+def _read_ahead(
+    carts: CartBook, workflow_runs: runs.RunBook, events: list[IncomingEvent], visitors: dict[str, SeenVisitor]
+) -> None:
+    """Read the carts and waiting runs of the owners the events most likely concern (the contact an event names,
+    else its visitor's contact, else its visitor) in one statement each, rather than one per owner as each comes.
+    An identification may still change an event's owner: the books then read that owner when asked."""
+    owners = set()
+    for event in events:
+        visitor = visitors.get(event.cuid) if event.cuid else None
+        contact_id = event.contact_id if event.contact_id is not None else visitor.contact_id if visitor else None
+        likely = owner(contact_id, visitor.id if visitor else None)
+        if likely is not None:
+            owners.add(likely)
+    if owners:
+        carts.read_owners(owners)
+        workflow_runs.read_owners(owners)
 
 
 def _newly_created(book: ContactBook, contact_id: int | None) -> bool:
