@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Update, and_, bindparam, case, insert, select, update
 
 from ..db import insert_for
 from ..models import Contact, Run, Site, StepCount, utcnow
@@ -28,6 +28,11 @@ _COUNTS = StepCount.__table__
 _COLUMNS = ("id", "workflow_id", "key", "step", "waiting_for", "version", "holdout", "history")
 _OPEN_OF_OWNER = select(*(_RUNS.c[name] for name in _COLUMNS)).where(
     _RUNS.c.site_id == bindparam("site_id"), _RUNS.c.owner == bindparam("owner"), _RUNS.c.state == RunState.WAITING
+)
+_OPEN_OF_OWNERS = select(_RUNS.c.owner, *(_RUNS.c[name] for name in _COLUMNS)).where(
+    _RUNS.c.site_id == bindparam("site_id"),
+    _RUNS.c.owner.in_(bindparam("owners", expanding=True)),
+    _RUNS.c.state == RunState.WAITING,
 )
 _SAME_KEY = (
     _RUNS.c.site_id == bindparam("site_id"),
@@ -83,6 +88,17 @@ class RunBook:
             rows = self.connection.execute(_OPEN_OF_OWNER, {"site_id": self.site.id, "owner": run_owner})
             self._open[run_owner] = [OpenRun(**row._mapping) for row in rows]
         return self._open[run_owner]
+
+    def read_owners(self, owners: set[str]) -> None:
+        """Read the waiting runs of these owners in one statement, ahead of the events that will ask for them (only
+        when the site has workflows: otherwise no event asks)."""
+        unread = sorted(owners - self._open.keys())
+        if not unread or not self.plans:
+            return
+        found: dict[str, list[OpenRun]] = {run_owner: [] for run_owner in unread}
+        for row in self.connection.execute(_OPEN_OF_OWNERS, {"site_id": self.site.id, "owners": unread}):
+            found[row.owner].append(OpenRun(**{name: row._mapping[name] for name in _COLUMNS}))
+        self._open.update(found)
 
     def adopt(self, visitor_id: int, contact_id: int) -> None:
         """The visitor's runs become the contact's (see `adopt_visitor_runs`)."""
@@ -230,17 +246,39 @@ def _move(book: RunBook, run: OpenRun, *still: ColumnElement[bool], **values: An
     applies to the run as it now is only if it is still waiting and `still` holds (a `wait_for` event, say, only
     while the run still waits for it): an event that races a timer wins, but never undoes what the timer did.
     False when nothing was written."""
-    move = _RUNS.update().values(version=_RUNS.c.version + 1, lease_until=None, **values)
-    read = _RUNS.c.id == run.id, _RUNS.c.version == run.version
-    if book.connection.execute(move.where(*read)).rowcount:
+    params = {f"new_{name}": value for name, value in values.items() if not isinstance(value, ColumnElement)}
+    if book.connection.execute(
+        _move_statement(values), {**params, "run_id": run.id, "run_version": run.version}
+    ).rowcount:
         run.version += 1
         return True
+    move = _RUNS.update().values(version=_RUNS.c.version + 1, lease_until=None, **values)
     now_waiting = _RUNS.c.id == run.id, _RUNS.c.state == RunState.WAITING, *still
     version = book.connection.execute(move.where(*now_waiting).returning(_RUNS.c.version)).scalar()
     if version is None:
         return False
     run.version = version
     return True
+
+
+_MOVES: dict[tuple[tuple[str, ColumnElement[Any] | None], ...], Update] = {}
+_NEXT_CYCLE = _RUNS.c.cycle + 1
+
+
+def _move_statement(values: Mapping[str, Any]) -> Update:
+    """The update of a run read at a version, built once per set of columns (and column expressions such as
+    `_NEXT_CYCLE`): an event's writes are many and alike, and building a statement costs more than running it."""
+    shape = tuple((name, value if isinstance(value, ColumnElement) else None) for name, value in sorted(values.items()))
+    statement = _MOVES.get(shape)
+    if statement is None:
+        columns = {name: bindparam(f"new_{name}") if expression is None else expression for name, expression in shape}
+        statement = (
+            _RUNS.update()
+            .values(version=_RUNS.c.version + 1, lease_until=None, **columns)
+            .where(_RUNS.c.id == bindparam("run_id"), _RUNS.c.version == bindparam("run_version"))
+        )
+        _MOVES[shape] = statement
+    return statement
 
 
 def _triggered(book: RunBook, plan: Plan, event: Mapping[str, Any], created_contact: bool) -> bool:
@@ -287,7 +325,7 @@ def _start(
         restarted = _move(
             book,
             running,
-            cycle=_RUNS.c.cycle + 1,
+            cycle=_NEXT_CYCLE,
             step=None,
             cursor=plan.first(),
             waiting_for=None,

@@ -103,7 +103,7 @@ class SeenVisitor:
 
 
 def _visitor_upsert(dialect: str) -> Insert:
-    """Insert the visitor or, when the cookie is known, move its last sighting: one statement either way."""
+    """Insert each visitor or, when its cookie is known, move its last sighting: one statement for them all."""
     table = Visitor.__table__
     statement = insert_for(dialect)(table).values(
         site_id=bindparam("site_id"),
@@ -113,18 +113,22 @@ def _visitor_upsert(dialect: str) -> Insert:
     )
     return statement.on_conflict_do_update(
         index_elements=[table.c.site_id, table.c.cuid], set_={"last_seen_at": statement.excluded.last_seen_at}
-    ).returning(table.c.id, table.c.contact_id)
+    ).returning(table.c.id, table.c.contact_id, table.c.cuid)
 
 
 _VISITOR_UPSERTS = {dialect: _visitor_upsert(dialect) for dialect in ("postgresql", "sqlite")}
 
 
-def see_visitor(connection: Connection, site_id: int, cuid: str, now: datetime) -> SeenVisitor:
-    """The site's visitor with this cookie, created when new, last seen `now`."""
-    row = connection.execute(
-        _VISITOR_UPSERTS[connection.dialect.name], {"site_id": site_id, "cuid": cuid, "now": now}
-    ).one()
-    return SeenVisitor(id=row.id, site_id=site_id, contact_id=row.contact_id)
+def see_visitors(connection: Connection, site_id: int, cuids: set[str], now: datetime) -> dict[str, SeenVisitor]:
+    """The site's visitors with these cookies, each created when new and last seen `now`, by cookie.
+
+    One statement for all of them, written in cookie order so that two processes seeing the same visitors take
+    their rows' locks in the same order."""
+    if not cuids:
+        return {}
+    params = [{"site_id": site_id, "cuid": cuid, "now": now} for cuid in sorted(cuids)]
+    rows = connection.execute(_VISITOR_UPSERTS[connection.dialect.name], params)
+    return {row.cuid: SeenVisitor(id=row.id, site_id=site_id, contact_id=row.contact_id) for row in rows}
 
 
 def link_visitor(session: Session, visitor: SeenVisitor, contact: Contact) -> None:
