@@ -21,7 +21,7 @@ from bench.table import Row, render
 
 FULL: dict[str, Callable[[], list[Row]]] = {
     "tracker": lambda: tracker.rows(calls=10_000),
-    "ingest": lambda: ingest.rows(seconds=10),
+    "ingest": lambda: ingest.rows(),
     "worker": lambda: worker.rows(carts=10_000, waiting=1_000_000),
     "workflows": lambda: workflows.rows(runs=10_000, spread=100, waiting=100_000),
     "dashboard": lambda: dashboard.rows(events=1_000_000),
@@ -29,7 +29,7 @@ FULL: dict[str, Callable[[], list[Row]]] = {
 }
 QUICK: dict[str, Callable[[], list[Row]]] = {
     "tracker": lambda: tracker.rows(calls=1_000),
-    "ingest": lambda: ingest.rows(seconds=2),
+    "ingest": lambda: ingest.rows(seconds=2, rounds=1),
     "worker": lambda: worker.rows(carts=300, waiting=10_000),
     "workflows": lambda: workflows.rows(runs=300, spread=50, waiting=10_000),
     "dashboard": lambda: dashboard.rows(events=10_000, runs=3),
