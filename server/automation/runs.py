@@ -8,6 +8,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,16 +67,41 @@ class OpenRun:
     history: list[str]
 
 
-class RunBook:
-    """The runs one ingest touches: the site's plans, and each owner's waiting runs read once."""
+class RunsRaced(Exception):
+    """A run written late (see `RunBook`) had changed since ingest read it: its worker moved it meanwhile."""
 
-    def __init__(self, connection: Connection, site: Site, chance: Callable[[], float] = random.random) -> None:
+
+class RunBook:
+    """The runs one ingest touches: the site's plans, and each owner's waiting runs read once.
+
+    With `deferred`, a run's moves are written together by `write` (one statement per shape of move), on the bet
+    that no worker moved the run since it was read; when one did, `write` raises `RunsRaced` and the transaction
+    is done again without deferring, each move then meeting the run as it is."""
+
+    def __init__(
+        self, connection: Connection, site: Site, chance: Callable[[], float] = random.random, deferred: bool = False
+    ) -> None:
         self.connection = connection
         self.site = site
         self.chance = chance
+        # Writing moves together needs the total of rows an executemany changed, which not every driver reports.
+        self.deferred = deferred and connection.dialect.supports_sane_multi_rowcount
+        self._moves: list[tuple[Update, dict[str, Any]]] = []
         self._plans: list[Plan] | None = None
         self._open: dict[str, list[OpenRun]] = {}
         self._attributes: dict[int, Mapping[str, Any]] = {}
+
+    def defer(self, move: Update, params: dict[str, Any]) -> None:
+        self._moves.append((move, params))
+
+    def write(self) -> None:
+        """Write the deferred moves, in order, consecutive moves of one shape in one statement."""
+        moves, self._moves = self._moves, []
+        written = 0
+        for statement, same in groupby(moves, key=lambda move: move[0]):
+            written += self.connection.execute(statement, [params for _, params in same]).rowcount
+        if written != len(moves):
+            raise RunsRaced(f"{len(moves) - written} of {len(moves)} runs changed since they were read")
 
     @property
     def plans(self) -> list[Plan]:
@@ -85,6 +111,7 @@ class RunBook:
 
     def open_runs(self, run_owner: str) -> list[OpenRun]:
         if run_owner not in self._open:
+            self.write()
             rows = self.connection.execute(_OPEN_OF_OWNER, {"site_id": self.site.id, "owner": run_owner})
             self._open[run_owner] = [OpenRun(**row._mapping) for row in rows]
         return self._open[run_owner]
@@ -95,6 +122,7 @@ class RunBook:
         unread = sorted(owners - self._open.keys())
         if not unread or not self.plans:
             return
+        self.write()
         found: dict[str, list[OpenRun]] = {run_owner: [] for run_owner in unread}
         for row in self.connection.execute(_OPEN_OF_OWNERS, {"site_id": self.site.id, "owners": unread}):
             found[row.owner].append(OpenRun(**{name: row._mapping[name] for name in _COLUMNS}))
@@ -102,6 +130,7 @@ class RunBook:
 
     def adopt(self, visitor_id: int, contact_id: int) -> None:
         """The visitor's runs become the contact's (see `adopt_visitor_runs`)."""
+        self.write()
         adopt_visitor_runs(self.connection, self.site.id, visitor_id, contact_id, utcnow())
         self._open.pop(f"visitor:{visitor_id}", None)
         self._open.pop(f"contact:{contact_id}", None)
@@ -245,11 +274,14 @@ def _move(book: RunBook, run: OpenRun, *still: ColumnElement[bool], **values: An
     """Write a run's new position. When a worker changed the run since it was read (another version), the change
     applies to the run as it now is only if it is still waiting and `still` holds (a `wait_for` event, say, only
     while the run still waits for it): an event that races a timer wins, but never undoes what the timer did.
-    False when nothing was written."""
+    False when nothing was written. A deferring book takes the move to write later, betting the run unchanged."""
     params = {f"new_{name}": value for name, value in values.items() if not isinstance(value, ColumnElement)}
-    if book.connection.execute(
-        _move_statement(values), {**params, "run_id": run.id, "run_version": run.version}
-    ).rowcount:
+    params |= {"run_id": run.id, "run_version": run.version}
+    if book.deferred:
+        book.defer(_move_statement(values), params)
+        run.version += 1
+        return True
+    if book.connection.execute(_move_statement(values), params).rowcount:
         run.version += 1
         return True
     move = _RUNS.update().values(version=_RUNS.c.version + 1, lease_until=None, **values)

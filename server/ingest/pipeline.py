@@ -93,10 +93,10 @@ def ingest(
     if also is None and now is None:
         return _group(session).submit(session, _Batch(site, events))
 
-    def store() -> IngestResult:
+    def store(careful: bool) -> IngestResult:
         if also is not None:
             also(session)
-        return _answers([_Batch(site, events)], _store(session, site, events, now or utcnow()))[0]
+        return _answers([_Batch(site, events)], _store(session, site, events, now or utcnow(), careful))[0]
 
     return _in_transaction(session, store)
 
@@ -132,7 +132,7 @@ def _store_group(session: Session, batches: list[_Batch]) -> list[IngestResult |
 
 def _store_group_now(session: Session, batches: list[_Batch]) -> list[IngestResult | BaseException]:
     try:
-        return list(_in_transaction(session, lambda: _store_batches(session, batches)))
+        return list(_in_transaction(session, lambda careful: _store_batches(session, batches, careful)))
     except Exception as error:
         session.rollback()
         if len(batches) == 1:
@@ -140,7 +140,10 @@ def _store_group_now(session: Session, batches: list[_Batch]) -> list[IngestResu
     outcomes: list[IngestResult | BaseException] = []
     for batch in batches:
         try:
-            outcomes += _in_transaction(session, lambda batch=batch: _store_batches(session, [batch]))  # type: ignore[misc]
+            outcomes += _in_transaction(
+                session,
+                lambda careful, batch=batch: _store_batches(session, [batch], careful),  # type: ignore[misc]
+            )
         except Exception as error:
             session.rollback()
             outcomes.append(error)
@@ -150,21 +153,27 @@ def _store_group_now(session: Session, batches: list[_Batch]) -> list[IngestResu
 T = TypeVar("T")
 
 
-def _in_transaction(session: Session, write: Callable[[], T]) -> T:
-    """`write` committed, tried again from the start when a concurrent writer got there first."""
-    for attempt in range(_ATTEMPTS):
+def _in_transaction(session: Session, write: Callable[[bool], T]) -> T:
+    """`write` committed, tried again from the start when a concurrent writer got there first. `write` is first
+    told it may bet on runs unchanged since read (see `RunBook`), and told to be careful once that bet was lost."""
+    careful = False
+    attempt = 0
+    while True:
         try:
-            result = write()
+            result = write(careful)
             session.commit()
             return result
+        except runs.RunsRaced:
+            session.rollback()
+            careful = True
         except IntegrityError:
             session.rollback()
-            if attempt == _ATTEMPTS - 1:
+            attempt += 1
+            if attempt == _ATTEMPTS:
                 raise
-    raise AssertionError("unreachable")
 
 
-def _store_batches(session: Session, batches: list[_Batch]) -> list[IngestResult]:
+def _store_batches(session: Session, batches: list[_Batch], careful: bool) -> list[IngestResult]:
     """Each site's events of all the requests stored as one batch, in the order the requests came."""
     now = utcnow()
     by_site: dict[int, list[_Batch]] = {}
@@ -173,7 +182,7 @@ def _store_batches(session: Session, batches: list[_Batch]) -> list[IngestResult
     stored: set[tuple[int, str]] = set()
     for site_batches in by_site.values():
         events = [event for batch in site_batches for event in batch.events]
-        stored |= _store(session, site_batches[0].site, events, now)
+        stored |= _store(session, site_batches[0].site, events, now, careful)
     return _answers(batches, stored)
 
 
@@ -189,13 +198,16 @@ def _answers(batches: list[_Batch], stored: set[tuple[int, str]]) -> list[Ingest
     return answers
 
 
-def _store(session: Session, site: Site, events: list[IncomingEvent], now: datetime) -> set[tuple[int, str]]:
-    """Store the site's events not stored before; the (site, message id) of each one stored."""
+def _store(
+    session: Session, site: Site, events: list[IncomingEvent], now: datetime, careful: bool
+) -> set[tuple[int, str]]:
+    """Store the site's events not stored before; the (site, message id) of each one stored. Unless `careful`, the
+    runs' moves are written together at the end (see `RunBook`)."""
     connection = session.connection()
     seen = _stored_ids(connection, site.id, [event.message_id for event in events])
     book = ContactBook(session, site)
     carts = CartBook(connection, site.id)
-    workflow_runs = runs.RunBook(connection, site)
+    workflow_runs = runs.RunBook(connection, site, deferred=not careful)
     new = [event for event in _first_copies(events) if event.message_id not in seen]
     visitors = see_visitors(connection, site.id, {event.cuid for event in new if event.cuid}, now)
     _read_ahead(carts, workflow_runs, new, visitors)
@@ -223,6 +235,7 @@ def _store(session: Session, site: Site, events: list[IncomingEvent], now: datet
         runs.apply_event(workflow_runs, row, changes, created_contact=_newly_created(book, contact_id))
         stored.add((site.id, incoming.message_id))
     _insert_events(connection, rows)
+    workflow_runs.write()
     carts.write()
     traffic.saw(session, site.id, now)
     session.flush()
