@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
@@ -50,7 +50,9 @@ def site_with_two_waiting_runs(app: Flask, client: FlaskClient) -> tuple[Site, l
     return site, [run.owner for run in _waiting_runs(app, site)]
 
 
-def _moved(app: Flask, site: Site, owners: list[str], deferred: bool, meanwhile: Any = None) -> list[runs.OpenRun]:
+def _moved(
+    app: Flask, site: Site, owners: list[str], deferred: bool, meanwhile: Callable[[], None] | None = None
+) -> list[runs.OpenRun]:
     """Each owner's run moved (its `updated_at` set) by a book that read them first; `meanwhile` runs between."""
     with db.new_connection(app) as connection, connection.begin():
         book = runs.RunBook(connection, site, deferred=deferred)
@@ -62,6 +64,16 @@ def _moved(app: Flask, site: Site, owners: list[str], deferred: bool, meanwhile:
             runs._move(book, run, updated_at=utcnow())
         book.write()
     return read
+
+
+def _worker_moving(app: Flask, run: Run) -> Callable[[], None]:
+    """A worker moving the run, as a worker's pass does: another connection, its own transaction."""
+
+    def move() -> None:
+        with db.new_connection(app) as connection, connection.begin():
+            connection.execute(update(Run).where(Run.id == run.id).values(version=Run.version + 1))
+
+    return move
 
 
 def test_moves_of_several_runs_are_written_in_one_statement(
@@ -82,13 +94,8 @@ def test_a_run_a_worker_moved_meanwhile_fails_the_bet_and_nothing_of_the_batch_i
 ) -> None:
     site, owners = site_with_two_waiting_runs
     first = _waiting_runs(app, site)[0]
-
-    def worker_moves_the_first_run() -> None:
-        with db.new_connection(app) as connection, connection.begin():
-            connection.execute(update(Run).where(Run.id == first.id).values(version=Run.version + 1))
-
     with pytest.raises(runs.RunsRaced):
-        _moved(app, site, owners, deferred=True, meanwhile=worker_moves_the_first_run)
+        _moved(app, site, owners, deferred=True, meanwhile=_worker_moving(app, first))
     after = {run.id: run.version for run in _waiting_runs(app, site)}
     assert after[first.id] == first.version + 1  # the worker's move alone
     assert [run.version for run in _waiting_runs(app, site)][1] == 1  # the other run's move was rolled back
@@ -99,10 +106,5 @@ def test_written_one_by_one_a_move_meets_the_run_as_the_worker_left_it(
 ) -> None:
     site, owners = site_with_two_waiting_runs
     first = _waiting_runs(app, site)[0]
-
-    def worker_moves_the_first_run() -> None:
-        with db.new_connection(app) as connection, connection.begin():
-            connection.execute(update(Run).where(Run.id == first.id).values(version=Run.version + 1))
-
-    _moved(app, site, owners, deferred=False, meanwhile=worker_moves_the_first_run)
+    _moved(app, site, owners, deferred=False, meanwhile=_worker_moving(app, first))
     assert [run.version for run in _waiting_runs(app, site)] == [first.version + 2, 2]
