@@ -143,11 +143,13 @@ class Visitor(Base):
 
 
 class Event(Base):
-    """One page view, custom event, identification or link click, stored once per message id."""
+    """One page view, custom event, identification or link click, stored once per message id (see `EventId`).
+
+    On PostgreSQL the table is partitioned by the month of `occurred_at` (see `server/ingest/partitions.py`), so its
+    primary key there is (id, occurred_at); ids still come from one sequence and never repeat."""
 
     __tablename__ = "events"
     __table_args__ = (
-        UniqueConstraint("site_id", "message_id"),
         Index("ix_events_site_occurred", "site_id", "occurred_at"),
         Index("ix_events_contact_occurred", "contact_id", "occurred_at"),
         Index("ix_events_visitor", "visitor_id"),
@@ -166,6 +168,18 @@ class Event(Base):
     ip: Mapped[str | None] = mapped_column(String(45))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EventId(Base):
+    """A message id the site's events were stored under: the key that keeps each event once, in one table whatever
+    month the event fell in (a partitioned table's unique keys can only hold within a month)."""
+
+    __tablename__ = "event_ids"
+    __table_args__ = (Index("ix_event_ids_received", "received_at"),)
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Workflow(Base):

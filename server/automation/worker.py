@@ -1,5 +1,6 @@
 """The automation worker: claims due workflow runs, advances them (writing each email once to the outbox), delivers
-the outbox, prunes old events when asked to, and says it is alive (its heartbeat row)."""
+the outbox, makes the coming months of events and prunes old ones when asked to, and says it is alive (its
+heartbeat row)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from flask import Flask
 
 from .. import db
 from ..contacts.retention import prune_events
+from ..ingest import partitions
 from ..mail.delivery import Delivery
 from ..mail.dkim import configured_signer
 from ..mail.outbox import Sender
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-PRUNE_EVERY = timedelta(hours=1)
+TEND_EVERY = timedelta(hours=1)
 
 
 class Worker:
@@ -39,7 +41,7 @@ class Worker:
         self.lease = timedelta(seconds=float(app.config["WORKER_LEASE"]))
         retention = app.config["RETENTION"]
         self.retention = timedelta(seconds=retention) if retention else None
-        self.pruned_at: datetime | None = None
+        self.tended_at: datetime | None = None
         smtp_url = app.config["SMTP_URL"]
         smtp = parse_smtp_url(smtp_url) if smtp_url else None
         self.sender = Sender(str(app.config["MAIL_FROM"]), delivers=smtp is not None)
@@ -64,7 +66,7 @@ class Worker:
         """Pass after pass until `stop` is set; an idle worker waits `poll` seconds between passes."""
         while not stop.is_set():
             try:
-                self.prune_when_due()
+                self.tend_events_when_due()
                 busy = self.run_pass(stop)
             except Exception:  # a failing pass is logged and retried, never fatal to the loop
                 log.exception("automation pass failed")
@@ -72,14 +74,19 @@ class Worker:
             if not busy:
                 stop.wait(self.poll)
 
-    def prune_when_due(self) -> None:
-        """With SIBYL_RETENTION set, delete old events about once an hour."""
+    def tend_events_when_due(self) -> None:
+        """About once an hour: the coming months of events made (where kept by month) and, with SIBYL_RETENTION
+        set, old events deleted."""
         now = self.clock()
-        if self.retention is None or (self.pruned_at is not None and now - self.pruned_at < PRUNE_EVERY):
+        if self.tended_at is not None and now - self.tended_at < TEND_EVERY:
             return
         with db.new_session(self.app) as session:
-            prune_events(session, now - self.retention)
-        self.pruned_at = now
+            if partitions.partitioned(session.connection()):
+                partitions.make_months_ahead(session.connection(), now)
+                session.commit()
+            if self.retention is not None:
+                prune_events(session, now - self.retention)
+        self.tended_at = now
 
     def run_pass(self, stop: threading.Event | None = None) -> int:
         """Say this worker is alive (at most every few seconds), advance the due runs (writing their emails), then

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select
+from sqlalchemy import Connection, Engine, Insert, bindparam, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,8 +18,8 @@ from ..automation.carts import CartBook, adopt_visitor_carts, apply_event, owner
 from ..contacts.addresses import normalise_email
 from ..contacts.identity import ContactBook, SeenVisitor, contact_by_id, link_visitor, see_visitors
 from ..contacts.time_zones import known_zone
-from ..db import writer_turn
-from ..models import Contact, Event, Site, utcnow
+from ..db import insert_for, writer_turn
+from ..models import Contact, Event, EventId, Site, utcnow
 from ..sites import traffic
 from .group_commit import GroupCommit
 
@@ -204,11 +204,12 @@ def _store(
     """Store the site's events not stored before; the (site, message id) of each one stored. Unless `careful`, the
     runs' moves are written together at the end (see `RunBook`)."""
     connection = session.connection()
-    seen = _stored_ids(connection, site.id, [event.message_id for event in events])
+    firsts = _first_copies(events)
+    claimed = _claim_ids(connection, site.id, [event.message_id for event in firsts], now)
     book = ContactBook(session, site)
     carts = CartBook(connection, site.id)
     workflow_runs = runs.RunBook(connection, site, deferred=not careful)
-    new = [event for event in _first_copies(events) if event.message_id not in seen]
+    new = [event for event in firsts if event.message_id in claimed]
     visitors = see_visitors(connection, site.id, {event.cuid for event in new if event.cuid}, now)
     _read_ahead(carts, workflow_runs, new, visitors)
     rows: list[dict[str, Any]] = []
@@ -243,14 +244,30 @@ def _store(
 
 
 _EVENTS = Event.__table__
-_STORED_IDS = select(_EVENTS.c.message_id).where(
-    _EVENTS.c.site_id == bindparam("site_id"), _EVENTS.c.message_id.in_(bindparam("ids", expanding=True))
-)
 _INSERT_EVENTS = insert(_EVENTS)
 
 
-def _stored_ids(connection: Connection, site_id: int, message_ids: list[str]) -> set[str]:
-    return set(connection.scalars(_STORED_IDS, {"site_id": site_id, "ids": message_ids}))
+def _claim(dialect: str) -> Insert:
+    """Each message id written unless the site already has it; the ids written, which are the events to store."""
+    table = EventId.__table__
+    statement = insert_for(dialect)(table).values(
+        site_id=bindparam("site_id"), message_id=bindparam("message_id"), received_at=bindparam("now")
+    )
+    return statement.on_conflict_do_nothing(index_elements=[table.c.site_id, table.c.message_id]).returning(
+        table.c.message_id
+    )
+
+
+_CLAIMS = {dialect: _claim(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+def _claim_ids(connection: Connection, site_id: int, message_ids: list[str], now: datetime) -> set[str]:
+    """The message ids new to the site, now taken by this transaction: one statement, in id order, so that two
+    transactions claiming the same ids wait for each other rather than deadlock (the second then finds them taken)."""
+    if not message_ids:
+        return set()
+    params = [{"site_id": site_id, "message_id": message_id, "now": now} for message_id in sorted(message_ids)]
+    return set(connection.scalars(_CLAIMS[connection.dialect.name], params))
 
 
 def _insert_events(connection: Connection, rows: list[dict[str, Any]]) -> None:
