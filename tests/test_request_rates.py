@@ -1,27 +1,53 @@
-"""The rate limiter's counters: `memory://` is the storage that counts one thread at a time."""
+"""The rate limiter's counters: `memory://` is this process's fixed-window counters, exact under threads, with no
+thread of their own, and restarting with each window."""
 
 from __future__ import annotations
+
+import threading
 
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from server import create_app
-from server.ingest.request_rates import LockedMemoryStorage, limiter, storage_uri
+from server.ingest.request_rates import WindowCounters, limiter, storage_uri
+
+from .support.waiting import wait_until
 
 
-def test_memory_means_the_locked_storage_and_others_stay_as_configured() -> None:
-    assert isinstance(storage_from_string(storage_uri("memory://")), LockedMemoryStorage)
+def counters() -> FixedWindowRateLimiter:
+    return FixedWindowRateLimiter(storage_from_string(storage_uri("memory://")))
+
+
+def test_memory_means_the_window_counters_and_others_stay_as_configured() -> None:
+    assert isinstance(storage_from_string(storage_uri("memory://")), WindowCounters)
     assert storage_uri("redis://127.0.0.1:6379") == "redis://127.0.0.1:6379"
 
 
-def test_the_app_counts_in_the_locked_storage(database_url: str) -> None:
+def test_the_app_counts_in_the_window_counters(database_url: str) -> None:
     app = create_app({"DATABASE_URL": database_url, "RATE_LIMIT_STORAGE": "memory://"})
     with app.app_context():
-        assert isinstance(limiter.storage, LockedMemoryStorage)
+        assert isinstance(limiter.storage, WindowCounters)
 
 
-def test_the_locked_storage_counts_every_hit() -> None:
-    counter = FixedWindowRateLimiter(storage_from_string(storage_uri("memory://")))
-    limit = parse("3/minute")
+def test_every_hit_counts_and_a_new_window_starts_afresh() -> None:
+    counter = counters()
+    limit = parse("3/second")
     assert [counter.hit(limit, "address:127.0.0.1") for _ in range(4)] == [True, True, True, False]
+    assert counter.get_window_stats(limit, "address:127.0.0.1").remaining == 0
+    wait_until(lambda: counter.hit(limit, "address:127.0.0.1"), timeout=3)
+    assert counter.get_window_stats(limit, "address:127.0.0.1").remaining == 2
+
+
+def test_threads_counting_at_once_lose_no_hit_and_start_no_thread() -> None:
+    counter, limit = counters(), parse("100000/minute")
+    threads_before = threading.active_count()
+    workers = [
+        threading.Thread(target=lambda: [counter.hit(limit, "key:shared") for _ in range(2_000)]) for _ in range(8)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert counter.get_window_stats(limit, "key:shared").remaining == 100_000 - 16_000
+    assert threading.active_count() == threads_before

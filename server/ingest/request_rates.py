@@ -7,11 +7,12 @@ default or in Redis (`SIBYL_RATE_LIMIT_STORAGE=redis://…`) so that many proces
 from __future__ import annotations
 
 import threading
+import time
 
 from flask import Blueprint, Flask, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from limits.storage import MemoryStorage
+from limits.storage import Storage
 
 from ..sites import is_secret_key_form
 
@@ -28,26 +29,64 @@ def _api_key() -> str:
     return f"address:{get_remote_address()}"
 
 
-class LockedMemoryStorage(MemoryStorage):
-    """limits' in-memory counters, counted one thread at a time. Alone, two threads of a gunicorn worker counting at
-    once can start its expiry timer twice and fail the request with a 500 (limits 5.8; fixed upstream in
-    alisaifee/limits#352, not yet released). `memory://` means this storage."""
+class WindowCounters(Storage):
+    """Fixed-window counters in this process's memory, what `memory://` means here. limits' own memory storage
+    keeps them too, but starts a thread to expire them every 10 ms that it is in use (a tenth of a single event's
+    cost, measured) and can start it twice when two threads count at once, failing the request with a 500 (limits
+    5.8; alisaifee/limits#352). Here a counter expires when read after its window, and the stale ones are swept
+    once a minute by whichever request counts then."""
 
     STORAGE_SCHEME = ["sibyl-memory"]  # noqa: RUF012 — limits reads this name; its base declares it so
 
-    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: str) -> None:
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: float | str | bool) -> None:
         super().__init__(uri, wrap_exceptions, **options)
-        self._counting = threading.Lock()
+        self._lock = threading.Lock()
+        self._counters: dict[str, tuple[int, float]] = {}  # key: (count, end of its window)
+        self._swept_at = time.time()
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return ValueError
 
     def incr(self, key: str, expiry: float, amount: int = 1) -> int:
-        with self._counting:
-            return super().incr(key, expiry, amount)
+        now = time.time()
+        with self._lock:
+            if now - self._swept_at >= _SWEEP_EVERY:
+                self._counters = {key: kept for key, kept in self._counters.items() if kept[1] > now}
+                self._swept_at = now
+            count, ends = self._counters.get(key, (0, now))
+            if ends <= now:
+                count, ends = 0, now + expiry
+            self._counters[key] = (count + amount, ends)
+            return count + amount
+
+    def get(self, key: str) -> int:
+        count, ends = self._counters.get(key, (0, 0.0))
+        return count if ends > time.time() else 0
+
+    def get_expiry(self, key: str) -> float:
+        return self._counters.get(key, (0, time.time()))[1]
+
+    def check(self) -> bool:
+        return True
+
+    def reset(self) -> int:
+        with self._lock:
+            count = len(self._counters)
+            self._counters = {}
+            return count
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._counters.pop(key, None)
 
 
 def storage_uri(configured: str) -> str:
-    """The storage the limiter uses for the configured one: in memory, the locked kind."""
+    """The storage the limiter uses for the configured one: in memory, `WindowCounters`."""
     return "sibyl-" + configured if configured.startswith("memory://") else configured
 
+
+_SWEEP_EVERY = 60.0  # seconds between sweeps of the counters whose window has ended
 
 limiter = Limiter(key_func=_api_key, headers_enabled=True, strategy="fixed-window")
 _limited: set[str] = set()  # blueprints are module globals: give each its limit once, however many apps are made
