@@ -1,6 +1,6 @@
 """Run the benchmarks side by side in one run and print one table: area | measure | value | goal | met.
 
-    .venv/bin/python -m bench [--only tracker,ingest,worker,workflows,dashboard,emails] [--quick]
+    .venv/bin/python -m bench [--only tracker,ingest,worker,workflows,dashboard,emails,retention] [--quick]
 
 PostgreSQL rows too when SIBYL_BENCH_POSTGRES_URL names a server (a database is created per measurement
 and dropped after). `--quick` runs every area at small sizes: a smoke run, not figures to quote.
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 
-from bench import dashboard, emails, ingest, tracker, worker, workflows
+from bench import dashboard, emails, ingest, retention, tracker, worker, workflows
 from bench.databases import kinds
 from bench.table import Row, render
 
@@ -26,6 +26,7 @@ FULL: dict[str, Callable[[], list[Row]]] = {
     "workflows": lambda: workflows.rows(runs=10_000, spread=100, waiting=100_000),
     "dashboard": lambda: dashboard.rows(events=1_000_000),
     "emails": lambda: emails.rows(runs=200),
+    "retention": lambda: retention.rows(events=1_000_000),
 }
 QUICK: dict[str, Callable[[], list[Row]]] = {
     "tracker": lambda: tracker.rows(calls=1_000),
@@ -34,6 +35,7 @@ QUICK: dict[str, Callable[[], list[Row]]] = {
     "workflows": lambda: workflows.rows(runs=300, spread=50, waiting=10_000),
     "dashboard": lambda: dashboard.rows(events=10_000, runs=3),
     "emails": lambda: emails.rows(runs=20),
+    "retention": lambda: retention.rows(events=10_000),
 }
 
 
