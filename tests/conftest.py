@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from server import create_app
+from server.automation.worker import INLINE_THREAD
 from server.models import Site
 
 from .support.browser import BROWSER_USER_AGENT, CHROMIUM_ARGS, PageHost
@@ -34,6 +36,21 @@ def pytest_report_header() -> str:
 
 def pytest_sessionfinish() -> None:
     drop_created()
+
+
+@pytest.fixture(autouse=True)
+def no_inline_worker_left_running() -> Iterator[None]:
+    """An app made with SIBYL_WORKER=inline (the default) starts a worker thread in this process at its first request,
+    and nothing stops it: on the session's database it would claim other tests' due runs and, with no SMTP server,
+    hold their emails. A test's app runs the automation only with `"WORKER": "external"`, or with the worker's `run`
+    kept from running."""
+    before = set(threading.enumerate())
+    yield
+    started = [thread for thread in threading.enumerate() if thread.name == INLINE_THREAD and thread not in before]
+    for thread in started:
+        thread.join(timeout=5)
+    if any(thread.is_alive() for thread in started):
+        pytest.fail('this test left an inline worker running: make its app with "WORKER": "external"')
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 TEND_EVERY = timedelta(hours=1)
+INLINE_THREAD = "sibyl-worker"  # the name of the web process's worker thread (SIBYL_WORKER=inline)
 
 
 class Worker:
@@ -132,8 +133,6 @@ def start_inline(app: Flask) -> None:
         with lock:
             if not started:
                 inline.beat_when_due()  # before this first request's page can ask whether a worker is alive
-                thread = threading.Thread(
-                    target=inline.run, args=(threading.Event(),), name="sibyl-worker", daemon=True
-                )
+                thread = threading.Thread(target=inline.run, args=(threading.Event(),), name=INLINE_THREAD, daemon=True)
                 thread.start()
                 started.append(thread)

@@ -22,7 +22,7 @@ class Store:
     """Direct access to the receiver's database, for arranging sites and reading results."""
 
     def __init__(self, database_url: str) -> None:
-        self.app = create_app({"DATABASE_URL": database_url})
+        self.app = create_app({"DATABASE_URL": database_url, "WORKER": "external"})
 
     def create_site(self, origins: list[str] | None = None, email_hosts: tuple[str, ...] = ("shop.example",)) -> Site:
         """A new site; its emails may link to the guide's shop (shop.example) besides its origins."""
