@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 import time
 
-from flask import Blueprint, Flask, current_app, request
-from flask_limiter import Limiter
+from flask import Blueprint, Flask, Response, current_app, request
+from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
 from limits.storage import Storage
 
@@ -88,12 +88,31 @@ def storage_uri(configured: str) -> str:
 
 _SWEEP_EVERY = 60.0  # seconds between sweeps of the counters whose window has ended
 
-limiter = Limiter(key_func=_api_key, headers_enabled=True, strategy="fixed-window")
+# Flask-Limiter puts its window's end in Retry-After on every answer, and raises a Retry-After already there to it:
+# a 503 saying "1" (the database restarting) would tell the tracker to wait up to a minute. Its value goes under
+# another name, and becomes Retry-After only on its own refusals (see `_retry_after_when_limited`).
+_WINDOW_ENDS = "X-RateLimit-Retry-After"
+limiter = Limiter(
+    key_func=_api_key,
+    headers_enabled=True,
+    strategy="fixed-window",
+    header_name_mapping={HeaderNames.RETRY_AFTER: _WINDOW_ENDS},
+)
 _limited: set[str] = set()  # blueprints are module globals: give each its limit once, however many apps are made
+
+
+def _retry_after_when_limited(response: Response) -> Response:
+    """Retry-After on the limiter's 429 only: the seconds until its window ends. Other answers keep their own (a
+    503's, the identification budget's 429) or carry none."""
+    window_ends = response.headers.pop(_WINDOW_ENDS, None)
+    if response.status_code == 429 and window_ends is not None and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = window_ends
+    return response
 
 
 def init_app(app: Flask, api_blueprints: list[Blueprint], tracker_blueprint: Blueprint) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = storage_uri(app.config["RATE_LIMIT_STORAGE"])
+    app.after_request(_retry_after_when_limited)  # registered first, so that it runs after the limiter's own
     for blueprint in api_blueprints:
         if blueprint.name not in _limited:
             limiter.limit(lambda: current_app.config["RATE_LIMIT"])(blueprint)
