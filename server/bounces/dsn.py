@@ -79,7 +79,11 @@ def _feedback_report(message: Message, raw: bytes) -> list[Report] | None:
     recipient = _typed_address(_field(feedback, "Original-Rcpt-To"))
     if recipient is None and original is not None:
         recipient = next(iter(_addresses(original, ("To",))), None)
-    addresses = _addresses(message, _DELIVERED_HEADERS) + (_addresses(original, _RETURNED_HEADERS) if original else ())
+    addresses = (
+        _addresses(message, _DELIVERED_HEADERS)
+        + _addresses(feedback, ("Original-Mail-From",))
+        + (_addresses(original, _RETURNED_HEADERS) if original else ())
+    )
     return [
         Report(
             kind=Feedback.COMPLAINT,
@@ -166,5 +170,6 @@ def _typed_address(value: str | None) -> str | None:
 
 
 def _addresses(message: Message, names: tuple[str, ...]) -> tuple[str, ...]:
+    """The addresses in the headers `names`, each once, in order."""
     values = [str(value) for name in names for value in message.get_all(name, [])]
-    return tuple(address for _, address in getaddresses(values) if address)
+    return tuple(dict.fromkeys(address for _, address in getaddresses(values) if address))
