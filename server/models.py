@@ -360,14 +360,17 @@ class OutboxEmail(Base):
 
 
 class FeedbackReport(Base):
-    """A bounce or complaint report about one email or address, kept once per report (`report_key`: the report's
-    own id, or a digest of it): a report read or posted twice is applied once."""
+    """A bounce or complaint report about one of a site's emails or addresses, kept once per site and report
+    (`report_key`: the report's own id, or a digest of it): a report read or posted twice is applied once."""
 
     __tablename__ = "feedback_reports"
-    __table_args__ = (Index("ix_feedback_reports_contact_kind", "contact_id", "kind", "received_at"),)
+    __table_args__ = (
+        UniqueConstraint("site_id", "report_key", name="uq_feedback_reports_site_key"),
+        Index("ix_feedback_reports_contact_kind", "contact_id", "kind", "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    report_key: Mapped[str] = mapped_column(String(100), unique=True)
+    report_key: Mapped[str] = mapped_column(String(100))
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))

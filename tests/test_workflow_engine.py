@@ -581,7 +581,15 @@ def test_without_holdout_every_run_sends(
     (run,) = runs_listed(app, site, "Cart")
     assert (run["group"], run["state"]) == ("sent", "done")
     stats = stats_of(app, site, "Cart")
-    assert stats["groups"]["sent"] == {"runs": 1, "emails": 1, "held": 1, "conversions": 0, "revenue": 0, "bounced": 0, "complained": 0}
+    assert stats["groups"]["sent"] == {
+        "runs": 1,
+        "emails": 1,
+        "held": 1,
+        "conversions": 0,
+        "revenue": 0,
+        "bounced": 0,
+        "complained": 0,
+    }
     assert stats["groups"]["holdout"]["runs"] == 0
     assert stats["lift"] is None
 

@@ -82,7 +82,10 @@ def apply_report(
     target = find_target(session, report, addresses, site)
     if target is None:
         return Outcome.UNMATCHED
-    if session.scalar(select(FeedbackReport.id).where(FeedbackReport.report_key == report.key)) is not None:
+    known = select(FeedbackReport.id).where(
+        FeedbackReport.site_id == target.site.id, FeedbackReport.report_key == report.key
+    )
+    if session.scalar(known) is not None:
         return Outcome.DUPLICATE
     moment = now or utcnow()
 
@@ -98,7 +101,7 @@ def apply_report(
 
 
 def _record(session: Session, report: Report, target: Target, now: datetime) -> None:
-    """Keep the report (once: a second copy stops here), mark its email, and blacklist its contact when due."""
+    """Keep the report (once per site: a second copy stops here), mark its email, and blacklist its contact when due."""
     insert = insert_for(session.connection().dialect.name)(_REPORTS)
     kept = session.execute(
         insert.values(
@@ -112,7 +115,7 @@ def _record(session: Session, report: Report, target: Target, now: datetime) -> 
             detail=report.detail,
             received_at=now,
         )
-        .on_conflict_do_nothing(index_elements=["report_key"])
+        .on_conflict_do_nothing(index_elements=["site_id", "report_key"])
         .returning(_REPORTS.c.id)
     ).scalar()
     if kept is None:

@@ -25,7 +25,7 @@ def upgrade() -> None:
     op.create_table(
         'feedback_reports',
         sa.Column('id', sa.Integer(), primary_key=True),
-        sa.Column('report_key', sa.String(100), nullable=False, unique=True),
+        sa.Column('report_key', sa.String(100), nullable=False),
         sa.Column('site_id', sa.Integer(), sa.ForeignKey('sites.id', ondelete='CASCADE'), nullable=False),
         sa.Column('outbox_id', sa.Integer(), sa.ForeignKey('outbox.id', ondelete='SET NULL'), nullable=True),
         sa.Column('contact_id', sa.Integer(), sa.ForeignKey('contacts.id', ondelete='CASCADE'), nullable=True),
@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column('status', sa.String(16), nullable=True),
         sa.Column('detail', sa.Text(), nullable=True),
         sa.Column('received_at', sa.DateTime(), nullable=False),
+        sa.UniqueConstraint('site_id', 'report_key', name='uq_feedback_reports_site_key'),
     )
     op.create_index('ix_feedback_reports_contact_kind', 'feedback_reports', ['contact_id', 'kind', 'received_at'])
 
