@@ -393,6 +393,10 @@ def test_the_webhook_accepts_a_relays_other_events_and_changes_nothing(shop: Sho
         (b"--x\r\n\r\n--x--", "multipart/report; report-type=delivery-status", 400, "not a delivery status"),
         (b"<xml/>", "application/xml", 415, "content-type"),
         (b'{"\xff": 1}', "application/json", 400, "not JSON"),
+        # What no database stores is never looked up or kept: answered, not a 5xx.
+        (b'{"RecordType": "Bounce", "Type": "HardBounce", "Email": "a\\u0000@x"}', "application/json", 200, "0"),
+        (b'[{"event": "bounce", "email": "\\ud800", "smtp-id": "<\\u0000>"}]', "application/json", 200, "0"),
+        (b"Subject: x\r\nMessage-ID: <\x00>\r\n\r\n", "message/rfc822", 400, "not a delivery status"),
     ],
 )
 def test_the_webhook_answers_bad_input_with_a_clear_4xx(

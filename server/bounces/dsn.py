@@ -157,7 +157,7 @@ def _decoded(part: Message) -> str:
 
 def _field(message: Message, name: str) -> str | None:
     value = message.get(name)
-    return " ".join(str(value).split()) if value is not None else None
+    return one_line(str(value)) if value is not None else None
 
 
 def _typed_address(value: str | None) -> str | None:

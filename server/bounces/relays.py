@@ -181,8 +181,9 @@ def _objects(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
 
 
 def _text(body: dict[str, Any], name: str) -> str | None:
+    """A string or number field as one printable line; None when absent, empty or of another type."""
     value = body.get(name)
-    return str(value) if isinstance(value, (str, int)) and str(value).strip() else None
+    return one_line(str(value)) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
 
 _SHAPES: list[tuple[Callable[[dict[str, Any]], bool], Callable[[dict[str, Any]], list[Report]]]] = [

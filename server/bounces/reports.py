@@ -54,7 +54,8 @@ def report_key(source: Source, *parts: object) -> str:
 
 
 def one_line(text: str | None) -> str | None:
-    """A diagnostic as stored: one line, at most DETAIL_CHARS characters; None for nothing."""
+    """A value as stored or looked up: one line of printable characters (a NUL or a lone surrogate, which the
+    database refuses, made a space), at most DETAIL_CHARS of them; None for nothing."""
     if text is None:
         return None
     flat = " ".join("".join(char if char.isprintable() else " " for char in str(text)).split())
@@ -68,7 +69,5 @@ def status_code(text: str | None) -> str | None:
 
 def bracketed(message_id: str | None) -> str | None:
     """A Message-ID in the `<…>` form the outbox keeps, however a report wrote it."""
-    if not message_id or not str(message_id).strip():
-        return None
-    bare = str(message_id).strip().strip("<>").strip()
+    bare = (one_line(message_id) or "").strip("<>").strip()
     return f"<{bare}>" if bare else None
