@@ -47,7 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     input_checks.init_app(app)
     cli.init_app(app)
-    request_rates.init_app(app, [rest_v2.bp, pixel.bp, v3.bp, commerce.bp], collect.bp)
+    request_rates.init_app(app, [rest_v2.bp, pixel.bp, v3.bp, commerce.bp, bounce_webhook.bp], collect.bp)
     modules = (collect, tracker_script, health, openapi, rest_v2, pixel, v3, commerce, unsubscribe, confirmation)
     for module in (*modules, bounce_webhook):
         app.register_blueprint(module.bp)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import mailbox
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from server.models import Contact, Event, FeedbackReport, OutboxEmail, Run, Site
 from .support.carts import cart_updated, track
 from .support.cli import cli, set_workflow
 from .support.clock import Clock
+from .support.imap_server import ImapServer, available
 from .support.smtp_sink import SmtpSink
 from .support.store import Store
 from .test_workflow_engine import catch_up, send
@@ -421,6 +423,39 @@ def test_a_report_about_no_known_email_is_counted_and_removed(shop: Shop, tmp_pa
     result = cli(shop.app, "bounces", "read", str(tmp_path / "Maildir"))
     assert result.output.startswith("0 applied, 0 applied before, 1 about no email known here; 1 messages removed")
     assert folder.keys() == []
+
+
+@pytest.fixture
+def imap_server() -> Iterator[ImapServer]:
+    if not available():
+        pytest.skip("Dovecot is not installed: `make imap` installs Debian's dovecot-imapd")
+    server = ImapServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_an_imap_mailbox_is_read_through_a_real_imap_server(shop: Shop, imap_server: ImapServer) -> None:
+    email = shop.first_email("gone@example.com")
+    folder = mailbox.Maildir(imap_server.maildir, create=True)
+    folder.add(sample("exim_no_such_user.eml", email, addresses_of(shop)))
+    folder.add(sample("out_of_office.eml"))
+    imap_server.hand_over()
+
+    result = cli(shop.app, "bounces", "read", imap_server.url)
+    assert result.exit_code == 0, result.output + imap_server.log()
+    assert result.output.startswith("1 applied, 0 applied before, 0 about no email known here; 1 messages removed, 1 ")
+    assert shop.contact("gone@example.com").email_blacklist_reason == "hard_bounce"
+    # The report was flagged and expunged on the server; the auto-reply is still there, so a second read applies
+    # nothing.
+    again = cli(shop.app, "bounces", "read", imap_server.url)
+    assert again.output.startswith("0 applied, 0 applied before, 0 about no email known here; 0 messages removed, 1 ")
+    assert [folder.get_bytes(key) for key in folder.iterkeys()] == [sample("out_of_office.eml")]
+
+
+def test_a_wrong_imap_password_is_a_clear_error(shop: Shop, imap_server: ImapServer) -> None:
+    result = cli(shop.app, "bounces", "read", imap_server.url.replace("s3cret", "wrong"))
+    assert result.exit_code != 0 and "Authentication failed" in result.output and "wrong" not in result.output
 
 
 def test_the_mailbox_read_refuses_what_is_no_mailbox(shop: Shop, tmp_path: Path) -> None:

@@ -117,9 +117,14 @@ class Imap(AbstractContextManager["Imap"]):
             self.connection = imaplib.IMAP4(settings.host, settings.port, timeout=timeout)
             if "STARTTLS" in self.connection.capabilities:
                 self.connection.starttls(context)
-        self.connection.login(settings.username, settings.password)
-        status, _ = self.connection.select(_quoted(settings.folder))
+        try:
+            self.connection.login(settings.username, settings.password)
+            status, _ = self.connection.select(_quoted(settings.folder))
+        except imaplib.IMAP4.error as error:
+            self.connection.shutdown()
+            raise ValueError(f"IMAP server {settings.host} refused: {error}") from None
         if status != "OK":
+            self.connection.shutdown()
             raise ValueError(f"IMAP folder {settings.folder!r} cannot be opened")
 
     def messages(self) -> Iterator[tuple[str, bytes]]:
