@@ -277,6 +277,15 @@ def test_a_hard_bounced_contact_gets_no_further_email_from_any_workflow(shop: Sh
     assert [email.status for email in shop.emails() if email.recipient == "gone@example.com"] == ["sent"]
 
 
+def test_the_dashboard_shows_why_a_contact_is_blacklisted_and_what_came_back(shop: Shop, owner: FlaskClient) -> None:
+    email = shop.first_email("gone@example.com")
+    assert shop.post(sample("ses_complaint.json", email, addresses_of(shop))).status_code == 200
+    contact_page = owner.get(f"/contacts/{shop.contact('gone@example.com').id}").get_data(as_text=True)
+    assert "Email blacklisted: complaint" in contact_page
+    email_page = owner.get(f"/outbox/{email.id}").get_data(as_text=True)
+    assert "Came back</th><td>Complaint, " in email_page
+
+
 def test_three_soft_bounces_within_a_week_count_as_a_hard_one(shop: Shop) -> None:
     email = shop.first_email("full@example.com")
     raw = sample("soft_mailbox_full.eml", email, addresses_of(shop))
