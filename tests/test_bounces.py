@@ -286,6 +286,19 @@ def test_the_dashboard_shows_why_a_contact_is_blacklisted_and_what_came_back(sho
     assert "Came back</th><td>Complaint, " in email_page
 
 
+def test_a_contacts_export_says_why_it_is_blacklisted_and_its_erasure_takes_the_reports(shop: Shop) -> None:
+    email = shop.first_email("gone@example.com")
+    assert shop.post(sample("postmark_bounce.json", email, addresses_of(shop))).status_code == 200
+    result = cli(shop.app, "contacts", "export", shop.site.name, "gone@example.com")
+    document = json.loads(result.output)
+    assert document["contact"]["emailBlacklistReason"] == "hard_bounce"
+    assert [row["feedback"] for row in document["emails"]] == ["hard_bounce"]
+    contact_id = shop.contact("gone@example.com").id
+    assert cli(shop.app, "contacts", "delete", shop.site.name, "gone@example.com", "--yes").exit_code == 0
+    with db.new_session(shop.app) as session:
+        assert session.scalars(select(FeedbackReport).where(FeedbackReport.contact_id == contact_id)).all() == []
+
+
 def test_three_soft_bounces_within_a_week_count_as_a_hard_one(shop: Shop) -> None:
     email = shop.first_email("full@example.com")
     raw = sample("soft_mailbox_full.eml", email, addresses_of(shop))
