@@ -548,3 +548,11 @@ Index(
 Index("ix_outbox_site_created", OutboxEmail.site_id, OutboxEmail.created_at)
 Index("ix_outbox_contact_created", OutboxEmail.contact_id, OutboxEmail.created_at)
 Index("ix_outbox_message_id", OutboxEmail.message_id)  # a bounce or a relay's report names the email by it
+# The emails something came back for, few among all: a workflow's bounced and complained figures read these only.
+Index(
+    "ix_outbox_feedback_run",
+    OutboxEmail.feedback,
+    OutboxEmail.run_id,
+    sqlite_where=OutboxEmail.feedback.is_not(None),
+    postgresql_where=OutboxEmail.feedback.is_not(None),
+)

@@ -22,6 +22,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column('feedback_at', sa.DateTime(), nullable=True))
         batch.add_column(sa.Column('soft_bounces', sa.Integer(), nullable=False, server_default='0'))
     op.create_index('ix_outbox_message_id', 'outbox', ['message_id'])
+    op.create_index(
+        'ix_outbox_feedback_run',
+        'outbox',
+        ['feedback', 'run_id'],
+        sqlite_where=sa.text('feedback IS NOT NULL'),
+        postgresql_where=sa.text('feedback IS NOT NULL'),
+    )
     op.create_table(
         'feedback_reports',
         sa.Column('id', sa.Integer(), primary_key=True),
@@ -42,6 +49,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_feedback_reports_contact_kind', table_name='feedback_reports')
     op.drop_table('feedback_reports')
+    op.drop_index('ix_outbox_feedback_run', table_name='outbox')
     op.drop_index('ix_outbox_message_id', table_name='outbox')
     with op.batch_alter_table('outbox') as batch:
         batch.drop_column('soft_bounces')
