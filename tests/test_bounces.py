@@ -246,6 +246,8 @@ def test_the_mailbox_read_blacklists_a_hard_bounce_once_and_leaves_other_mail(sh
         "complained": 0,
     }
     assert shop.stats()["steps"] == {"steps[0]": {"bounced": 1, "complained": 0}}
+    table = cli(shop.app, "workflows", "stats", shop.site.name, REMINDERS["name"]).output
+    assert "came back: 1 bounced for good, 0 drew complaints" in table
 
     # The same bounce again (a copy in the mailbox): recognised, removed, applied once.
     folder.add(sample("postfix_user_unknown.eml", email, addresses_of(shop)))
