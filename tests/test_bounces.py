@@ -454,9 +454,11 @@ def imap_server() -> Iterator[ImapServer]:
     if not available():
         pytest.skip("Dovecot is not installed: `make imap` installs Debian's dovecot-imapd")
     server = ImapServer()
-    server.start()
-    yield server
-    server.stop()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 def test_an_imap_mailbox_is_read_through_a_real_imap_server(shop: Shop, imap_server: ImapServer) -> None:
