@@ -7,7 +7,7 @@ NODE_MODULES := tracker_js/node_modules/.package-lock.json
 NODE_SDK := tests/node_sdk/node_modules/.package-lock.json
 FIREFOX_DRIVER := tests/firefox_driver/node_modules/.package-lock.json
 
-.PHONY: demo test check lint format build install chromium engines runtime serve worker clean screenshots bench
+.PHONY: demo test check lint format build install chromium engines imap runtime serve worker clean screenshots bench
 
 install: $(VENV)/.installed $(NODE_MODULES)
 
@@ -40,6 +40,11 @@ engines: install $(FIREFOX_DRIVER)
 	@command -v firefox-esr >/dev/null 2>&1 && command -v WebKitWebDriver >/dev/null 2>&1 && command -v Xvfb >/dev/null 2>&1 \
 	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr webkit2gtk-driver xvfb)
 
+# A real IMAP server for tests/test_bounces.py (`bounces read imap://…`): Debian's Dovecot, started by the test itself.
+imap:
+	@test -x /usr/sbin/dovecot \
+	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dovecot-imapd)
+
 $(FIREFOX_DRIVER): tests/firefox_driver/package.json tests/firefox_driver/package-lock.json
 	npm ci --prefix tests/firefox_driver --no-audit --no-fund
 
@@ -47,7 +52,7 @@ demo: build
 	$(PY) -m demo_site.launch
 
 # The suite on SQLite, then on PostgreSQL when SIBYL_TEST_POSTGRES_URL names a server (.ci/run sets it).
-test: build chromium engines $(NODE_SDK)
+test: build chromium engines imap $(NODE_SDK)
 	$(PY) -m pytest
 	@if [ -n "$$SIBYL_TEST_POSTGRES_URL" ]; then \
 	  SIBYL_TEST_DATABASE=postgres $(PY) -m pytest; \

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import cli, config, dashboard, db, errors, health
 from .api import openapi, v3
 from .automation import worker
+from .bounces import webhook as bounce_webhook
 from .commerce import v3 as commerce
 from .ingest import collect, input_checks, pixel, request_rates, rest_v2, sizes, tracker_script
 from .ingest.slow_clients import BodyDeadline
@@ -46,8 +47,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     input_checks.init_app(app)
     cli.init_app(app)
-    request_rates.init_app(app, [rest_v2.bp, pixel.bp, v3.bp, commerce.bp], collect.bp)
-    for module in (collect, tracker_script, health, openapi, rest_v2, pixel, v3, commerce, unsubscribe, confirmation):
+    request_rates.init_app(app, [rest_v2.bp, pixel.bp, v3.bp, commerce.bp, bounce_webhook.bp], collect.bp)
+    modules = (collect, tracker_script, health, openapi, rest_v2, pixel, v3, commerce, unsubscribe, confirmation)
+    for module in (*modules, bounce_webhook):
         app.register_blueprint(module.bp)
     dashboard.init_app(app)
     if app.config["WORKER"] == "inline":

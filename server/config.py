@@ -85,6 +85,20 @@ def public_url_warning(url: str) -> str | None:
     )
 
 
+def bounce_address(value: str | None) -> str | None:
+    """`SIBYL_BOUNCE_ADDRESS`, the mailbox bounces come back to (each email's envelope sender is it with a token
+    after a `+`), or None when unset; ValueError unless one plain address with no `+` of its own."""
+    address = (value or "").strip()
+    if not address:
+        return None
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain or "+" in local or any(char in address for char in ' <>"(),;:\\[]'):
+        raise ValueError(
+            f"SIBYL_BOUNCE_ADDRESS={value!r}: use one plain address without a '+', e.g. bounces@mail.yourshop.com"
+        )
+    return address
+
+
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
     value = os.environ.get(name, default).strip().lower()
     if value not in allowed:
@@ -107,6 +121,7 @@ def load(instance_path: str) -> dict[str, object]:
         "SMTP_CONNECTIONS": int(os.environ.get("SIBYL_SMTP_CONNECTIONS", "4")),
         "SMTP_URL": os.environ.get("SIBYL_SMTP_URL") or None,
         "MAIL_FROM": os.environ.get("SIBYL_MAIL_FROM", "shop@localhost"),
+        "BOUNCE_ADDRESS": bounce_address(os.environ.get("SIBYL_BOUNCE_ADDRESS")),
         "DKIM_KEY": os.environ.get("SIBYL_DKIM_KEY") or None,
         "DKIM_SELECTOR": os.environ.get("SIBYL_DKIM_SELECTOR") or "sibyl",
         "BODY_TIMEOUT": parse_duration(os.environ.get("SIBYL_BODY_TIMEOUT", "10s")),

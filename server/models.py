@@ -120,6 +120,9 @@ class Contact(Base):
     ext_id: Mapped[str | None] = mapped_column(String(255))
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     email_blacklisted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why its email is blacklisted (unsubscribed, hard_bounce, soft_bounces, complaint); None for a contact
+    # blacklisted before reasons were kept, or not blacklisted.
+    email_blacklist_reason: Mapped[str | None] = mapped_column(String(16))
     sms_blacklisted: Mapped[bool] = mapped_column(Boolean, default=False)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -349,6 +352,33 @@ class OutboxEmail(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     template: Mapped[str | None] = mapped_column(String(100))  # the template it was written from, if any
     template_version: Mapped[int | None] = mapped_column(Integer)  # 0: the shipped default of that name
+    # What came back after it was sent (mail.outbox.Feedback: soft_bounce, hard_bounce, complaint; the strongest
+    # so far), when, and how many soft bounces were reported for it.
+    feedback: Mapped[str | None] = mapped_column(String(16))
+    feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    soft_bounces: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class FeedbackReport(Base):
+    """A bounce or complaint report about one of a site's emails or addresses, kept once per site and report
+    (`report_key`: the report's own id, or a digest of it): a report read or posted twice is applied once."""
+
+    __tablename__ = "feedback_reports"
+    __table_args__ = (
+        UniqueConstraint("site_id", "report_key", name="uq_feedback_reports_site_key"),
+        Index("ix_feedback_reports_contact_kind", "contact_id", "kind", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_key: Mapped[str] = mapped_column(String(100))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # mail.outbox.Feedback
+    source: Mapped[str] = mapped_column(String(16))  # where it came from: dsn, arf, postmark, mailgun, sendgrid, ses
+    status: Mapped[str | None] = mapped_column(String(16))  # the enhanced status code, e.g. 5.1.1
+    detail: Mapped[str | None] = mapped_column(Text)  # the diagnostic or the relay's description
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class EmailTemplate(Base):
@@ -517,3 +547,12 @@ Index(
 )
 Index("ix_outbox_site_created", OutboxEmail.site_id, OutboxEmail.created_at)
 Index("ix_outbox_contact_created", OutboxEmail.contact_id, OutboxEmail.created_at)
+Index("ix_outbox_message_id", OutboxEmail.message_id)  # a bounce or a relay's report names the email by it
+# The emails something came back for, few among all: a workflow's bounced and complained figures read these only.
+Index(
+    "ix_outbox_feedback_run",
+    OutboxEmail.feedback,
+    OutboxEmail.run_id,
+    sqlite_where=OutboxEmail.feedback.is_not(None),
+    postgresql_where=OutboxEmail.feedback.is_not(None),
+)

@@ -30,6 +30,17 @@ def site_from_api_key() -> Site:
     return site
 
 
+def site_from_api_key_or_password() -> Site:
+    """The site whose secret api key is in the `api-key` header or, for a relay's webhook that can only carry
+    credentials in its URL (`https://any:KEY@host/…`), is the password of HTTP basic auth (401 otherwise)."""
+    if header_key("api-key") or request.authorization is None:
+        return site_from_api_key()
+    site = _secret_site(request.authorization.password or "")
+    if site is None:
+        raise ApiError(401, "Key not found")
+    return site
+
+
 def site_from_client_key() -> Site:
     """The site whose public client key is in the `ma-key` header (401 otherwise)."""
     key = header_key("ma-key")

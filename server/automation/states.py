@@ -53,6 +53,7 @@ class ExitReason(StrEnum):
     REDEFINED = "step_removed"
     MERGED = "merged"  # a visitor's run met the same run of the contact it turned out to be
     CART_CLOSED = "cart_closed"  # a run per cart whose cart was ordered, deleted or emptied
+    BLACKLISTED = "blacklisted"  # its contact unsubscribed, bounced for good or complained
 
 
 class Withheld(StrEnum):

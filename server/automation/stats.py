@@ -1,6 +1,6 @@
 """What a workflow did: for runs that sent and held-out runs, how many ran, were emailed (and of those, held for
-want of a mail server), converted and for how much, the lift of sending with its interval, and the same counts per
-step with the runs waiting there."""
+want of a mail server, bounced or drew complaints), converted and for how much, the lift of sending with its
+interval, and the same counts per step with the runs waiting there."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..mail.outbox import held_per_step
+from ..mail.outbox import Feedback, feedback_per_step, held_per_step
 from ..models import Run, StepCount
 from .lift import Lift, lift
 from .states import RunState
@@ -29,6 +29,8 @@ class Counts:
     converted: int = 0
     revenue: float = 0.0
     waiting: int = 0
+    bounced: int = 0  # of the emails, those that bounced for good (a hard bounce)
+    complained: int = 0  # and those whose reader complained (marked it as spam)
 
 
 @dataclass
@@ -51,6 +53,16 @@ class Stats:
             "held": sum(counts.held for counts in steps),
             "conversions": min(whole.converted, runs),  # a run converting before its first step counts once it ran
             "revenue": round(whole.revenue, 2),
+            "bounced": sum(counts.bounced for counts in steps),
+            "complained": sum(counts.complained for counts in steps),
+        }
+
+    def feedback_steps(self) -> dict[str, dict[str, int]]:
+        """Per email step of the sent group: its emails that bounced for good and drew complaints."""
+        return {
+            path: {"bounced": counts.bounced, "complained": counts.complained}
+            for (path, holdout), counts in sorted(self.counts.items())
+            if path and not holdout and (counts.emailed or counts.bounced or counts.complained)
         }
 
     @property
@@ -63,6 +75,7 @@ class Stats:
         measured = self.lift
         return {
             "groups": {name: self.group(holdout) for name, holdout in GROUPS.items()},
+            "steps": self.feedback_steps(),
             "lift": (
                 {"value": measured.value, "low": measured.low, "high": measured.high} if measured is not None else None
             ),
@@ -91,4 +104,7 @@ def workflow_stats(session: Session, workflow_id: int) -> Stats:
         counts.waiting += count
     for step, count in held_per_step(session, workflow_id).items():  # held-out runs write no email
         stats.counts.setdefault((step, False), Counts()).held = count
+    for step, kinds in feedback_per_step(session, workflow_id).items():
+        counts = stats.counts.setdefault((step, False), Counts())
+        counts.bounced, counts.complained = kinds.get(Feedback.HARD_BOUNCE, 0), kinds.get(Feedback.COMPLAINT, 0)
     return stats

@@ -14,6 +14,7 @@ from flask import Flask
 from .. import db
 from ..contacts.retention import prune_events
 from ..ingest import partitions
+from ..mail.bounce_address import BounceAddresses
 from ..mail.delivery import Delivery
 from ..mail.dkim import configured_signer
 from ..mail.outbox import Sender
@@ -48,6 +49,7 @@ class Worker:
         self.sender = Sender(str(app.config["MAIL_FROM"]), delivers=smtp is not None)
         self.mailer = Mailer(self.sender, self.public_url, self.secret_key)
         dkim = configured_signer(app.config)
+        bounces = BounceAddresses.of(app.config)
         self.heartbeat = Heartbeat(delivers=smtp is not None, started_at=clock())
         self.delivery = (
             Delivery(
@@ -58,6 +60,7 @@ class Worker:
                 lease=self.lease,
                 retry_base=float(app.config["SMTP_RETRY"]),
                 dkim=dkim,
+                bounces=bounces if bounces.address else None,
             )
             if smtp is not None
             else None

@@ -1,10 +1,11 @@
 """The `flask --app server` commands: sites, workflows, templates, the outbox, contacts, dashboard users, the
-schema and the doctor."""
+schema, the doctor and bounces."""
 
 from __future__ import annotations
 
 from flask import Flask
 
+from .bounces import bounces_cli
 from .contacts import attributes_cli, contacts_cli, events_cli
 from .doctor import doctor_command
 from .schema import db_cli
@@ -27,6 +28,7 @@ def init_app(app: Flask) -> None:
         templates_cli,
         worker_command,
         doctor_command,
+        bounces_cli,
     )
     for command in commands:
         app.cli.add_command(command)

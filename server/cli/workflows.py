@@ -305,8 +305,8 @@ def _run_document(run: Run, email: str | None, email_status: str | None) -> dict
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True, help='Print {"groups": {...}, "lift": {...}} instead of a table.')
 def workflows_stats_command(site_name: str, name: str, as_json: bool) -> None:
-    """For runs that sent and held-out runs: runs, emails (and of those, held for want of a mail server),
-    conversions, revenue; and the lift of sending."""
+    """For runs that sent and held-out runs: runs, emails (and of those, held for want of a mail server, bounced
+    and complained about), conversions, revenue; and the lift of sending."""
     with db.new_session(current_app) as session:
         definition = _named(session, site_name, name)
         site = session.get_one(Site, definition.site_id)
@@ -324,6 +324,9 @@ def workflows_stats_command(site_name: str, name: str, as_json: bool) -> None:
     held = document["groups"]["sent"]["held"]
     if held:
         click.echo(f"held: {held} of the emails never left ({HELD_WORDS}); `flask outbox release` sends them")
+    sent = document["groups"]["sent"]
+    if sent["bounced"] or sent["complained"]:
+        click.echo(f"came back: {sent['bounced']} bounced for good, {sent['complained']} drew complaints")
     measured = document["lift"]
     if measured is None:
         click.echo("lift: not measured yet (both groups need runs; set a holdout to have a control group)")

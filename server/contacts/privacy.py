@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Cart, Contact, Event, Order, OutboxEmail, Visitor
+from ..models import Cart, Contact, Event, FeedbackReport, Order, OutboxEmail, Visitor
 
 
 def _stamp(moment: datetime | None) -> str | None:
@@ -56,6 +56,7 @@ def export_contact(session: Session, contact: Contact) -> dict[str, Any]:
             "attributes": contact.attributes or {},
             "time_zone": contact.time_zone,
             "emailBlacklisted": contact.email_blacklisted,
+            "emailBlacklistReason": contact.email_blacklist_reason,
             "smsBlacklisted": contact.sms_blacklisted,
             "confirmed_at": _stamp(contact.confirmed_at),
             "created_at": _stamp(contact.created_at),
@@ -98,6 +99,7 @@ def export_contact(session: Session, contact: Contact) -> dict[str, Any]:
                 "status": m.status,
                 "created_at": _stamp(m.created_at),
                 "sent_at": _stamp(m.sent_at),
+                "feedback": m.feedback,
                 "text": m.text,
             }
             for m in emails
@@ -106,7 +108,8 @@ def export_contact(session: Session, contact: Contact) -> dict[str, Any]:
 
 
 def erase_contact(session: Session, contact: Contact) -> None:
-    """Delete the contact with its emails, carts, events, orders and browsers, and commit: all of it or none.
+    """Delete the contact with its emails (and the bounces and complaints about them), carts, events, orders and
+    browsers, and commit: all of it or none.
 
     A browser that another contact's events or carts still name (a shared computer) is kept for them, unlinked.
     """
@@ -114,6 +117,7 @@ def erase_contact(session: Session, contact: Contact) -> None:
     ours = Visitor.contact_id == contact.id
     named_by_others = or_(exists().where(Event.visitor_id == Visitor.id), exists().where(Cart.visitor_id == Visitor.id))
     for statement in (
+        delete(FeedbackReport).where(FeedbackReport.contact_id == contact.id),
         delete(OutboxEmail).where(or_(OutboxEmail.contact_id == contact.id, OutboxEmail.cart_id.in_(cart_ids))),
         delete(Cart).where(_carts(contact)),
         delete(Event).where(_events(contact)),

@@ -160,6 +160,7 @@ EXIT_REASONS: dict[str, str] = {
     ExitReason.REDEFINED: "its step was removed from the document",
     ExitReason.MERGED: "merged into the same run of the contact the visitor turned out to be",
     ExitReason.CART_CLOSED: "its cart was ordered, deleted or emptied",
+    ExitReason.BLACKLISTED: "its contact unsubscribed, bounced for good or complained",
 }
 
 

@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import Connection, Row
 
 from .. import db
+from .bounce_address import BounceAddresses
 from .dkim import DkimSigner
 from .outbox import OutboxStatus, claim_outbox, claimed_emails, record_attempt, release_outbox, renew_lease
 from .smtp import Email, Mailer, PermanentFailure, SmtpSettings, TemporaryFailure
@@ -36,6 +37,7 @@ class Delivery:
         lease: timedelta,
         retry_base: float,
         dkim: DkimSigner | None = None,
+        bounces: BounceAddresses | None = None,
     ) -> None:
         self.app = app
         self.clock = clock
@@ -44,6 +46,7 @@ class Delivery:
         self.lease = lease
         self.retry_base = retry_base
         self.dkim = dkim
+        self.bounces = bounces
 
     def deliver(self, stop: threading.Event | None = None) -> int:
         """Send the pending emails over a few SMTP connections at once, each marked before its next."""
@@ -98,7 +101,10 @@ class Delivery:
         outcome: dict[str, Any] = {"attempts": attempts, "lease_until": None}
         try:
             headers = list_unsubscribe_headers(row.unsubscribe_url) if row.unsubscribe_url else {}
-            mailer.send(Email(row.sender, row.recipient, row.subject, row.html, row.text, row.message_id, headers))
+            bounce_to = self.bounces.for_email(row.id) if self.bounces is not None else None
+            mailer.send(
+                Email(row.sender, row.recipient, row.subject, row.html, row.text, row.message_id, headers, bounce_to)
+            )
         except PermanentFailure as error:
             log.warning("outbox email %s failed: %s", row.id, error)
             outcome.update(status=OutboxStatus.FAILED, last_error=_error_text(error))

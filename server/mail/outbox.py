@@ -55,6 +55,15 @@ class OutboxStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class Feedback(StrEnum):
+    """What came back about a sent email, weakest first: a soft bounce (the mailbox may take mail later), a hard
+    bounce (it never will), a complaint (its reader marked it as spam). An email keeps the strongest."""
+
+    SOFT_BOUNCE = "soft_bounce"
+    HARD_BOUNCE = "hard_bounce"
+    COMPLAINT = "complaint"
+
+
 UNSENT = (OutboxStatus.PENDING, OutboxStatus.HELD)
 # The words a user reads for a held email, wherever it is shown: it never left the machine.
 HELD_WORDS = "Held: no mail server"
@@ -173,6 +182,20 @@ def held_per_step(session: Session, workflow_id: int) -> dict[str, int]:
         .group_by(OutboxEmail.step)
     )
     return {step or "": count for step, count in rows}
+
+
+def feedback_per_step(session: Session, workflow_id: int) -> dict[str, dict[Feedback, int]]:
+    """The workflow's emails that bounced for good or drew a complaint, per step path and kind."""
+    rows = session.execute(
+        select(OutboxEmail.step, OutboxEmail.feedback, func.count())
+        .join(Run, Run.id == OutboxEmail.run_id)
+        .where(Run.workflow_id == workflow_id, OutboxEmail.feedback.in_((Feedback.HARD_BOUNCE, Feedback.COMPLAINT)))
+        .group_by(OutboxEmail.step, OutboxEmail.feedback)
+    )
+    found: dict[str, dict[Feedback, int]] = {}
+    for step, kind, count in rows:
+        found.setdefault(step or "", {})[Feedback(str(kind))] = count
+    return found
 
 
 def cancel_unsent(session: Session, contact_id: int, reason: str) -> None:

@@ -79,6 +79,7 @@ class Email:
     text: str
     message_id: str
     headers: dict[str, str] = field(default_factory=dict)
+    bounce_to: str | None = None  # the envelope sender (MAIL FROM, Return-Path) when not the From address
 
 
 def message_id(key: str, domain: str) -> str:
@@ -143,7 +144,7 @@ def _address_header(value: str) -> str:
 
 
 def _envelope_sender(email: Email) -> str:
-    return parseaddr(email.sender)[1]
+    return email.bounce_to or parseaddr(email.sender)[1]
 
 
 class MailFailure(Exception):
@@ -218,7 +219,7 @@ class Mailer:
         try:
             connection = self._live_connection()
             options = self._smtputf8_options(connection) if international else ()
-            connection.sendmail(email.sender, [email.recipient], message, mail_options=options)
+            connection.sendmail(email.bounce_to or email.sender, [email.recipient], message, mail_options=options)
             self._last_used = time.monotonic()
         except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as error:
             raise _failure(error) from None

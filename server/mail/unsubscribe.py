@@ -3,12 +3,14 @@ RFC 8058 one-click POST, after one button on the page for a person (a GET never 
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from flask import Blueprint, Response
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from ..automation.states import CartState, CloseReason, closed
-from ..models import Cart, Contact, utcnow
+from ..automation.states import CartState, CloseReason, ExitReason, RunState, closed, exited
+from ..models import Cart, Contact, Run, utcnow
 from .outbox import cancel_unsent
 from .signed_links import LinkAction, LinkState, contact_link, follow_link, show_link
 
@@ -24,17 +26,36 @@ def list_unsubscribe_headers(url: str) -> dict[str, str]:
     return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
-def unsubscribe(session: Session, contact: Contact) -> None:
-    """Blacklist the contact's email; its waiting carts close and its unsent emails are cancelled."""
+class BlacklistReason(StrEnum):
+    """Why a contact's email is blacklisted: it unsubscribed (a link, the API, an import), its mailbox bounced for
+    good (or softly too often), or its reader complained (marked an email as spam)."""
+
+    UNSUBSCRIBED = "unsubscribed"
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCES = "soft_bounces"
+    COMPLAINT = "complaint"
+
+
+def unsubscribe(session: Session, contact: Contact, reason: BlacklistReason = BlacklistReason.UNSUBSCRIBED) -> None:
+    """Blacklist the contact's email for `reason`; its waiting carts close, its waiting runs end and its unsent
+    emails are cancelled. No workflow emails it again: an email step withholds mail from a blacklisted contact."""
+    now = utcnow()
     contact.email_blacklisted = True
-    contact.modified_at = utcnow()
+    contact.email_blacklist_reason = reason
+    contact.modified_at = now
     session.execute(
         update(Cart)
         .where(Cart.contact_id == contact.id, Cart.state == CartState.OPEN)
         .values(**closed(CloseReason.UNSUBSCRIBED, Cart.version))
         .execution_options(synchronize_session=False)
     )
-    cancel_unsent(session, contact.id, CloseReason.UNSUBSCRIBED)
+    session.execute(
+        update(Run)
+        .where(Run.contact_id == contact.id, Run.state == RunState.WAITING)
+        .values(**exited(ExitReason.BLACKLISTED, now), version=Run.version + 1, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    cancel_unsent(session, contact.id, reason)
 
 
 def _state(contact: Contact) -> LinkState:

@@ -165,6 +165,7 @@ def _apply_contact_changes(
         unsubscribe(session, contact)
     elif body.emailBlacklisted is not None:
         contact.email_blacklisted = body.emailBlacklisted
+        contact.email_blacklist_reason = contact.email_blacklist_reason if body.emailBlacklisted else None
     if body.smsBlacklisted is not None:
         contact.sms_blacklisted = body.smsBlacklisted
     session.flush()
