@@ -14,7 +14,7 @@ from . import cli, config, dashboard, db, errors, health
 from .api import openapi, v3
 from .automation import worker
 from .commerce import v3 as commerce
-from .ingest import collect, input_checks, pixel, request_rates, rest_v2, sizes, tracker_script
+from .ingest import collect, email_engagement, input_checks, pixel, request_rates, rest_v2, sizes, tracker_script
 from .ingest.slow_clients import BodyDeadline
 from .mail import confirmation, unsubscribe
 from .sending_setup.checks import log_start_warnings
@@ -47,7 +47,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     input_checks.init_app(app)
     cli.init_app(app)
     request_rates.init_app(app, [rest_v2.bp, pixel.bp, v3.bp, commerce.bp], collect.bp)
-    for module in (collect, tracker_script, health, openapi, rest_v2, pixel, v3, commerce, unsubscribe, confirmation):
+    for module in (
+        collect,
+        tracker_script,
+        health,
+        openapi,
+        rest_v2,
+        pixel,
+        v3,
+        commerce,
+        unsubscribe,
+        confirmation,
+        email_engagement,
+    ):
         app.register_blueprint(module.bp)
     dashboard.init_app(app)
     if app.config["WORKER"] == "inline":
