@@ -303,10 +303,12 @@ def _run_document(run: Run, email: str | None, email_status: str | None) -> dict
 @workflows_cli.command("stats")
 @click.argument("site_name")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help='Print {"groups": {...}, "lift": {...}} instead of a table.')
+@click.option(
+    "--json", "as_json", is_flag=True, help='Print {"groups": {...}, "steps": {...}, "lift": {...}} instead of a table.'
+)
 def workflows_stats_command(site_name: str, name: str, as_json: bool) -> None:
-    """For runs that sent and held-out runs: runs, emails (and of those, held for want of a mail server),
-    conversions, revenue; and the lift of sending."""
+    """For runs that sent and held-out runs: runs, emails (and of those, held for want of a mail server), the
+    people who opened and clicked, conversions, revenue; the same per email step; and the lift of sending."""
     with db.new_session(current_app) as session:
         definition = _named(session, site_name, name)
         site = session.get_one(Site, definition.site_id)
@@ -315,11 +317,19 @@ def workflows_stats_command(site_name: str, name: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(document))
         return
-    click.echo(f"{'group':<8} {'runs':>8} {'emails':>8} {'held':>8} {'conversions':>12} {'revenue':>12}")
+    click.echo(
+        f"{'group':<8} {'runs':>8} {'emails':>8} {'held':>8} {'opened':>8} {'clicked':>8} {'conversions':>12} "
+        f"{'revenue':>12}"
+    )
     for group, figures in document["groups"].items():
         click.echo(
-            f"{group:<8} {figures['runs']:>8} {figures['emails']:>8} {figures['held']:>8} "
-            f"{figures['conversions']:>12} {site_money(site, figures['revenue']):>12}"
+            f"{group:<8} {figures['runs']:>8} {figures['emails']:>8} {figures['held']:>8} {figures['opened']:>8} "
+            f"{figures['clicked']:>8} {figures['conversions']:>12} {site_money(site, figures['revenue']):>12}"
+        )
+    for path, figures in document["steps"].items():
+        click.echo(
+            f"{path}: {figures['emails']} emails, opened by {figures['opened']}, clicked by {figures['clicked']} "
+            "(people, not link scanners)"
         )
     held = document["groups"]["sent"]["held"]
     if held:

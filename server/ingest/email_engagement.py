@@ -150,8 +150,8 @@ def _click_event(session: Session, followed: Click, now: datetime) -> _Made:
     properties = {**_about(email), "link": followed.target}
     if reason is not None:
         properties["scanner"] = reason.value
-    link = hashlib.sha256(followed.target.encode()).hexdigest()[:16]
-    event = _event(email, name, f"{name}-{email.id}-{link}-{_window(now, CLICK_WINDOW)}", properties, now)
+    window = _window(now, CLICK_WINDOW)
+    event = _event(email, name, _message_id(name, email.id, followed.target, reason or "", window), properties, now)
     also = None if reason else _first(email.id, OutboxEmail.clicked_at, now)
     return session.get_one(Site, email.site_id), event, also
 
@@ -161,7 +161,7 @@ def _open_event(session: Session, key: str, now: datetime) -> _Made:
     if email is None:
         return None
     name = Engagement.OPENED
-    event = _event(email, name, f"{name}-{email.id}-{_window(now, OPEN_WINDOW)}", _about(email), now)
+    event = _event(email, name, _message_id(name, email.id, _window(now, OPEN_WINDOW)), _about(email), now)
     return session.get_one(Site, email.site_id), event, _first(email.id, OutboxEmail.opened_at, now)
 
 
@@ -182,6 +182,12 @@ def _event(email: Row[Any], name: str, message_id: str, properties: dict[str, An
         properties=properties,
         vouched=True,
     )
+
+
+def _message_id(name: str, *parts: object) -> str:
+    """The event's id: its name, and a digest of what makes it one (the email, the link, the window)."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+    return f"{name}:{digest}"
 
 
 def _window(now: datetime, window: timedelta) -> int:
