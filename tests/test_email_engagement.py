@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import requests
+from flask import Flask
+from flask.testing import FlaskClient
 from playwright.sync_api import Page
 from sqlalchemy import select
 
@@ -29,6 +31,7 @@ from .support.carts import DELAY, THOMAS, cart_updated, outbox
 from .support.cli import cli
 from .support.clock import Clock
 from .support.collect import send
+from .support.dashboard import csrf_token
 from .support.guide import GUIDE_CART
 from .support.servers import Process
 from .support.smtp_sink import SmtpSink, body
@@ -275,3 +278,26 @@ def test_the_open_pixel_is_off_by_default_and_records_opens_when_on(
     assert (first_row.opened_at, second_row.opened_at is not None) == (None, True)
     assert stats(store, site)["steps"][second_row.step]["opened"] == 1
     assert requests.get(f"{receiver.url}/o/forged.gif", timeout=5).status_code == 404
+
+
+def test_the_site_page_turns_the_open_pixel_on_and_off(app: Flask, owner: FlaskClient, store: Store) -> None:
+    site = store.create_site()
+    page = f"/sites/{site.id}"
+    token = csrf_token(owner, page)
+
+    def pixel_on() -> bool:
+        with db.new_session(app) as session:
+            return session.get_one(Site, site.id).open_pixel
+
+    def box_checked() -> bool:
+        found = re.search(r'<input id="open_pixel"[^>]*>', owner.get(page).get_data(as_text=True))
+        assert found is not None
+        return " checked" in found.group(0)
+
+    assert not box_checked()
+    assert owner.post(f"{page}/engagement", data={"csrf_token": token, "open_pixel": "on"}).status_code == 302
+    assert pixel_on() and box_checked()
+    assert owner.post(f"{page}/engagement", data={"csrf_token": token}).status_code == 302
+    assert not pixel_on()
+    assert owner.post(f"{page}/engagement", data={"open_pixel": "on"}).status_code == 400  # no CSRF token
+    assert not pixel_on()

@@ -317,15 +317,14 @@ def workflows_stats_command(site_name: str, name: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(document))
         return
-    click.echo(
-        f"{'group':<8} {'runs':>8} {'emails':>8} {'held':>8} {'opened':>8} {'clicked':>8} {'conversions':>12} "
-        f"{'revenue':>12}"
-    )
+    click.echo(f"{'group':<8} {'runs':>8} {'emails':>8} {'held':>8} {'conversions':>12} {'revenue':>12}")
     for group, figures in document["groups"].items():
         click.echo(
-            f"{group:<8} {figures['runs']:>8} {figures['emails']:>8} {figures['held']:>8} {figures['opened']:>8} "
-            f"{figures['clicked']:>8} {figures['conversions']:>12} {site_money(site, figures['revenue']):>12}"
+            f"{group:<8} {figures['runs']:>8} {figures['emails']:>8} {figures['held']:>8} "
+            f"{figures['conversions']:>12} {site_money(site, figures['revenue']):>12}"
         )
+    sent = document["groups"]["sent"]
+    click.echo(f"opened by {sent['opened']}, clicked by {sent['clicked']} (people, not link scanners)")
     for path, figures in document["steps"].items():
         click.echo(
             f"{path}: {figures['emails']} emails, opened by {figures['opened']}, clicked by {figures['clicked']} "
