@@ -10,6 +10,7 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from server.automation.worker import Worker
 from server.email_templates.finishing import finish
 from server.ingest.email_engagement import CLICK_WINDOW, Scanner, scanner
 from server.mail.tracked_links import read_click, tracking
-from server.models import Event, OutboxEmail, Site, WorkflowDefinition
+from server.models import Event, OutboxEmail, Run, Site, WorkflowDefinition
 
 from .support.browser import BROWSER_HEADERS, PageHost
 from .support.carts import DELAY, THOMAS, cart_updated, outbox
@@ -91,9 +92,11 @@ def events(store: Store, site: Site, name: str) -> list[Event]:
     return [event for event in store.events(site, "track") if event.name == name]
 
 
-def stats(store: Store, site: Site) -> dict[str, Any]:
-    with db.new_session(store.app) as session:
-        name = session.scalars(select(WorkflowDefinition.name).where(WorkflowDefinition.site_id == site.id)).one()
+def stats(store: Store, site: Site, name: str | None = None) -> dict[str, Any]:
+    """`workflows stats --json` of the workflow `name`, by default the site's one (the cart preset)."""
+    if name is None:
+        with db.new_session(store.app) as session:
+            name = session.scalars(select(WorkflowDefinition.name).where(WorkflowDefinition.site_id == site.id)).one()
     result = cli(store.app, "workflows", "stats", site.name, name, "--json")
     assert result.exit_code == 0, result.output
     document: dict[str, Any] = json.loads(result.output)
@@ -136,9 +139,29 @@ def test_a_link_followed_in_chromium_lands_on_the_shop_and_is_a_click_on_the_tim
     assert figures["steps"][sent.step]["opened"] == 0
 
 
+def runs_of(store: Store, site: Site, name: str) -> list[Run]:
+    with db.new_session(store.app) as session:
+        definition = session.scalars(
+            select(WorkflowDefinition).where(WorkflowDefinition.site_id == site.id, WorkflowDefinition.name == name)
+        ).one()
+        return list(session.scalars(select(Run).where(Run.workflow_id == definition.id)))
+
+
 def test_scanners_are_counted_apart_and_never_as_people(
-    receiver: Process, site: Site, store: Store, worker: Worker, smtp_sink: SmtpSink, clock: Clock, shop_page: str
+    receiver: Process,
+    site: Site,
+    store: Store,
+    worker: Worker,
+    smtp_sink: SmtpSink,
+    clock: Clock,
+    shop_page: str,
+    tmp_path: Path,
 ) -> None:
+    clicked_flow = tmp_path / "clicked.json"
+    clicked_flow.write_text(
+        json.dumps({"name": "Clicked", "trigger": {"event": "email_clicked"}, "steps": [{"wait": "1d"}]})
+    )
+    assert cli(store.app, "workflows", "import", site.name, str(clicked_flow)).exit_code == 0
     clock.advance(timedelta(seconds=-30))
     link = cart_link(email_the_cart(receiver, site, store, worker, smtp_sink, clock, shop_page), receiver)
 
@@ -153,7 +176,12 @@ def test_scanners_are_counted_apart_and_never_as_people(
     assert events(store, site, "email_clicked") == []
     [sent] = outbox(store, site)
     assert sent.clicked_at is None
-    assert stats(store, site)["groups"]["sent"]["clicked"] == 0
+    assert stats(store, site, "Abandoned cart")["groups"]["sent"]["clicked"] == 0
+    assert runs_of(store, site, "Clicked") == []  # a workflow started by a click never starts for a scanner
+
+    assert requests.get(link, headers=BROWSER_HEADERS, allow_redirects=False, timeout=5).status_code == 302
+    assert len(runs_of(store, site, "Clicked")) == 1  # a person's click does start it
+    assert stats(store, site, "Abandoned cart")["groups"]["sent"]["clicked"] == 1
 
 
 def test_a_click_within_a_second_of_delivery_is_a_scanner(
