@@ -112,6 +112,7 @@ def test_a_link_followed_in_chromium_lands_on_the_shop_and_is_a_click_on_the_tim
     clock: Clock,
     shop_page: str,
     page: Page,
+    owner: FlaskClient,
 ) -> None:
     clock.advance(timedelta(seconds=-30))  # the email went out half a minute ago: no scanner is that slow
     email = email_the_cart(receiver, site, store, worker, smtp_sink, clock, shop_page)
@@ -137,6 +138,8 @@ def test_a_link_followed_in_chromium_lands_on_the_shop_and_is_a_click_on_the_tim
     assert figures["groups"]["sent"]["clicked"] == 1
     assert figures["steps"][sent.step]["clicked"] == 1
     assert figures["steps"][sent.step]["opened"] == 0
+    shown = owner.get(f"/outbox/{sent.id}").get_data(as_text=True)
+    assert 'id="email-clicked"' in shown and 'id="email-opened"' not in shown
 
 
 def runs_of(store: Store, site: Site, name: str) -> list[Run]:
