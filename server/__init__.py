@@ -15,7 +15,7 @@ from .api import openapi, v3
 from .automation import worker
 from .bounces import webhook as bounce_webhook
 from .commerce import v3 as commerce
-from .ingest import collect, input_checks, pixel, request_rates, rest_v2, sizes, tracker_script
+from .ingest import collect, email_engagement, input_checks, pixel, request_rates, rest_v2, sizes, tracker_script
 from .ingest.slow_clients import BodyDeadline
 from .mail import confirmation, unsubscribe
 from .sending_setup.checks import log_start_warnings
@@ -49,7 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     request_rates.init_app(app, [rest_v2.bp, pixel.bp, v3.bp, commerce.bp, bounce_webhook.bp], collect.bp)
     modules = (collect, tracker_script, health, openapi, rest_v2, pixel, v3, commerce, unsubscribe, confirmation)
-    for module in (*modules, bounce_webhook):
+    for module in (*modules, email_engagement, bounce_webhook):
         app.register_blueprint(module.bp)
     dashboard.init_app(app)
     if app.config["WORKER"] == "inline":

@@ -82,6 +82,8 @@ class Site(Base):
     locale: Mapped[str | None] = mapped_column(String(20))  # money and dates in emails and on the dashboard
     # The optional tracker modules `/sa.js?key=` serves with the core: names joined by commas, sorted ('' none).
     tracker_modules: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # Emails carry a 1x1 image counting opens (off by default: it tells the shop who reads, and is unreliable).
+    open_pixel: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Attribute(Base):
@@ -350,6 +352,9 @@ class OutboxEmail(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first open (the pixel) and the first click of a person (not a scanner's), for the counts per step.
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     template: Mapped[str | None] = mapped_column(String(100))  # the template it was written from, if any
     template_version: Mapped[int | None] = mapped_column(Integer)  # 0: the shipped default of that name
     # What came back after it was sent (mail.outbox.Feedback: soft_bounce, hard_bounce, complaint; the strongest

@@ -20,8 +20,8 @@ UNSUBSCRIBE = "https://sibyl.example/u/abc123"
 EVIL = "evil.example"
 
 
-def finished(html: str, **options: str) -> FinishedEmail:
-    return finish(html, hosts=HOSTS, unsubscribe_url=UNSUBSCRIBE, **options)
+def finished(html: str, preheader: str = "", text: str = "") -> FinishedEmail:
+    return finish(html, hosts=HOSTS, unsubscribe_url=UNSUBSCRIBE, preheader=preheader, text=text)
 
 
 def tree(html: str) -> lxml.html.HtmlElement:

@@ -562,8 +562,28 @@ def test_a_held_out_run_goes_through_its_steps_and_sends_nothing(
     (run,) = runs_listed(app, site, "Cart")
     assert (run["group"], run["state"], run["step"]) == ("holdout", "done", "steps[1]")
     assert stats_of(app, site, "Cart")["groups"] == {
-        "sent": {"runs": 0, "emails": 0, "held": 0, "conversions": 0, "revenue": 0, "bounced": 0, "complained": 0},
-        "holdout": {"runs": 1, "emails": 0, "held": 0, "conversions": 0, "revenue": 0, "bounced": 0, "complained": 0},
+        "sent": {
+            "runs": 0,
+            "emails": 0,
+            "held": 0,
+            "conversions": 0,
+            "revenue": 0,
+            "bounced": 0,
+            "complained": 0,
+            "opened": 0,
+            "clicked": 0,
+        },
+        "holdout": {
+            "runs": 1,
+            "emails": 0,
+            "held": 0,
+            "conversions": 0,
+            "revenue": 0,
+            "bounced": 0,
+            "complained": 0,
+            "opened": 0,
+            "clicked": 0,
+        },
     }
     assert withheld_at(app, site, "Cart", "steps[1]", holdout=True) == 1
 
@@ -589,6 +609,8 @@ def test_without_holdout_every_run_sends(
         "revenue": 0,
         "bounced": 0,
         "complained": 0,
+        "opened": 0,
+        "clicked": 0,
     }
     assert stats["groups"]["holdout"]["runs"] == 0
     assert stats["lift"] is None
@@ -637,7 +659,17 @@ def test_a_goal_within_the_window_converts_the_contacts_run_whatever_the_cart(
     (run,) = runs_of(app, site)
     assert (run.converted_at is not None, run.revenue) == (True, 30)
     sent = stats_of(app, site, "Recovered")["groups"]["sent"]
-    assert sent == {"runs": 1, "emails": 1, "held": 1, "conversions": 1, "revenue": 30, "bounced": 0, "complained": 0}
+    assert sent == {
+        "runs": 1,
+        "emails": 1,
+        "held": 1,
+        "conversions": 1,
+        "revenue": 30,
+        "bounced": 0,
+        "complained": 0,
+        "opened": 0,
+        "clicked": 0,
+    }
 
 
 def test_a_goals_revenue_is_its_data_revenue_before_its_total(
@@ -704,8 +736,28 @@ def test_the_lift_appears_once_both_groups_have_runs(
     send(client, site, order(clock.now, {"total": 30}, email=ANNA), cuid="d" * 20)
     stats = stats_of(app, site, "Recovered")
     assert stats["groups"] == {
-        "sent": {"runs": 1, "emails": 1, "held": 1, "conversions": 1, "revenue": 30, "bounced": 0, "complained": 0},
-        "holdout": {"runs": 1, "emails": 0, "held": 0, "conversions": 0, "revenue": 0, "bounced": 0, "complained": 0},
+        "sent": {
+            "runs": 1,
+            "emails": 1,
+            "held": 1,
+            "conversions": 1,
+            "revenue": 30,
+            "bounced": 0,
+            "complained": 0,
+            "opened": 0,
+            "clicked": 0,
+        },
+        "holdout": {
+            "runs": 1,
+            "emails": 0,
+            "held": 0,
+            "conversions": 0,
+            "revenue": 0,
+            "bounced": 0,
+            "complained": 0,
+            "opened": 0,
+            "clicked": 0,
+        },
     }
     assert stats["lift"]["value"] == 1.0
     assert stats["lift"]["low"] < 1.0 <= stats["lift"]["high"]

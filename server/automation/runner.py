@@ -23,8 +23,9 @@ from ..email_templates.money import DEFAULT_LOCALE
 from ..email_templates.store import Template, current_template, template_names
 from ..mail.confirmation import confirmation_context, confirmation_key, confirmation_url
 from ..mail.outbox import Sender, already_queued, last_emailed_at, outbox_row, queue
-from ..mail.recovery import recovery_context
+from ..mail.recovery import recovery_context, tracked_context
 from ..mail.render import RenderedEmail, render
+from ..mail.tracked_links import Tracking, tracking
 from ..mail.unsubscribe import unsubscribe_url
 from ..models import Cart, Contact, Run, Site, Workflow, WorkflowDefinition
 from ..sites import email_hosts
@@ -269,16 +270,20 @@ class RunPass:
         outbox row under the run's key for the step and cycle."""
         site = self._site(run.site_id)
         link = unsubscribe_url(self.mailer.public_url, self.mailer.secret_key, site.id, contact.id, contact.link_nonce)
+        key = f"run-{run.id}-{run.cycle}-{path}"
+        counted = tracking(
+            self.mailer.public_url, self.mailer.secret_key, key, email_hosts(site), pixel=bool(site.open_pixel)
+        )
         written_from, failure = None, None
         if email.template is None:
-            rendered = self._cart_email(site, run, email, contact, cart, link)
+            rendered = self._cart_email(site, run, email, contact, cart, link, counted)
         else:
             rendered, written_from, failure = self._template_email(
-                site, run, email, email.template, contact, cart, link
+                site, run, email, email.template, contact, cart, link, counted
             )
         return outbox_row(
             self.mailer.sender,
-            f"run-{run.id}-{run.cycle}-{path}",
+            key,
             site_id=site.id,
             cart_id=cart.id if cart is not None else None,
             run_id=run.id,
@@ -303,6 +308,7 @@ class RunPass:
         contact: Row[Any],
         cart: Row[Any] | None,
         link: str,
+        counted: Tracking,
     ) -> tuple[RenderedEmail, tuple[str, int] | None, str | None]:
         """The email from the site's template `name`, its `params` the run's cart as it is now (the triggering
         event's data otherwise); with the template and version it was written from, and why it failed to render."""
@@ -322,7 +328,7 @@ class RunPass:
             )
             if email.subject:  # the step's subject, in the same language, instead of the template's
                 template = replace(template, subject=email.subject)
-            rendered = render_template(template, variables, hosts=hosts, unsubscribe_url=link)
+            rendered = render_template(template, variables, hosts=hosts, unsubscribe_url=link, tracking=counted)
             return rendered, (name, template.version), None
         except (TemplateError, FinishingError) as error:
             failure = f"template {name!r}" + (f" v{template.version}" if template else "") + f": {error}"
@@ -330,23 +336,28 @@ class RunPass:
             return RenderedEmail(subject=email.subject or name, html="", text=""), written_from, failure
 
     def _cart_email(
-        self, site: Site, run: Row[Any], email: Email, contact: Row[Any], cart: Row[Any] | None, link: str
+        self,
+        site: Site,
+        run: Row[Any],
+        email: Email,
+        contact: Row[Any],
+        cart: Row[Any] | None,
+        link: str,
+        counted: Tracking,
     ) -> RenderedEmail:
         """The built-in cart recovery email, listing what the run's cart holds now (its latest snapshot; the
-        triggering event's data when the cart is gone)."""
+        triggering event's data when the cart is gone), its links to the shop counted."""
         settings = self._site_settings(site.id)
-        return render(
-            "recovery",
-            recovery_context(
-                shop_name=site.name,
-                subject=email.subject or (settings.subject if settings else DEFAULT_SUBJECT),
-                firstname=_firstname(contact),
-                cart=readable_cart(self.session, site.id, cart.snapshot if cart is not None else run.data),
-                unsubscribe_url=link,
-                hosts=email_hosts(site),
-                locale=site.locale or DEFAULT_LOCALE,
-            ),
+        context = recovery_context(
+            shop_name=site.name,
+            subject=email.subject or (settings.subject if settings else DEFAULT_SUBJECT),
+            firstname=_firstname(contact),
+            cart=readable_cart(self.session, site.id, cart.snapshot if cart is not None else run.data),
+            unsubscribe_url=link,
+            hosts=email_hosts(site),
+            locale=site.locale or DEFAULT_LOCALE,
         )
+        return render("recovery", tracked_context(context, counted.link, counted.pixel_url()))
 
     def _confirmation_email(self, run: Row[Any], contact: Row[Any]) -> dict[str, Any]:
         """The one email asking the contact of a confirmed-only site to confirm."""

@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, case, distinct, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from ..mail.outbox import Feedback, feedback_per_step, held_per_step
-from ..models import Run, StepCount
+from ..models import OutboxEmail, Run, StepCount
 from .lift import Lift, lift
 from .states import RunState
 
@@ -31,6 +31,8 @@ class Counts:
     waiting: int = 0
     bounced: int = 0  # of the emails, those that bounced for good (a hard bounce)
     complained: int = 0  # and those whose reader complained (marked it as spam)
+    opened: int = 0  # distinct contacts whose email showed the open pixel (where the site has it on)
+    clicked: int = 0  # distinct contacts who clicked a link of the email: people, not link scanners
 
 
 @dataclass
@@ -55,12 +57,23 @@ class Stats:
             "revenue": round(whole.revenue, 2),
             "bounced": sum(counts.bounced for counts in steps),
             "complained": sum(counts.complained for counts in steps),
+            "opened": whole.opened,
+            "clicked": whole.clicked,
         }
 
-    def feedback_steps(self) -> dict[str, dict[str, int]]:
-        """Per email step of the sent group: its emails that bounced for good and drew complaints."""
+    def steps(self) -> dict[str, dict[str, int]]:
+        """Each email step's figures for runs that sent (held-out runs write no email), as `workflows stats --json`
+        writes them: emails, held, the people who opened and clicked, the emails that bounced for good and drew
+        complaints."""
         return {
-            path: {"bounced": counts.bounced, "complained": counts.complained}
+            path: {
+                "emails": counts.emailed,
+                "held": counts.held,
+                "opened": counts.opened,
+                "clicked": counts.clicked,
+                "bounced": counts.bounced,
+                "complained": counts.complained,
+            }
             for (path, holdout), counts in sorted(self.counts.items())
             if path and not holdout and (counts.emailed or counts.bounced or counts.complained)
         }
@@ -75,7 +88,7 @@ class Stats:
         measured = self.lift
         return {
             "groups": {name: self.group(holdout) for name, holdout in GROUPS.items()},
-            "steps": self.feedback_steps(),
+            "steps": self.steps(),
             "lift": (
                 {"value": measured.value, "low": measured.low, "high": measured.high} if measured is not None else None
             ),
@@ -107,4 +120,27 @@ def workflow_stats(session: Session, workflow_id: int) -> Stats:
     for step, kinds in feedback_per_step(session, workflow_id).items():
         counts = stats.counts.setdefault((step, False), Counts())
         counts.bounced, counts.complained = kinds.get(Feedback.HARD_BOUNCE, 0), kinds.get(Feedback.COMPLAINT, 0)
+    for step, opened, clicked in _engaged(session, workflow_id, per_step=True):
+        counts = stats.counts.setdefault((step or "", False), Counts())
+        counts.opened, counts.clicked = opened, clicked
+    for _, opened, clicked in _engaged(session, workflow_id, per_step=False):
+        whole = stats.counts.setdefault(("", False), Counts())
+        whole.opened, whole.clicked = opened, clicked
     return stats
+
+
+def _engaged(session: Session, workflow_id: int, per_step: bool) -> list[tuple[str | None, int, int]]:
+    """The distinct contacts who opened and who clicked the workflow's emails, per step or over all of them: from
+    each email's first open and first click by a person, through the outbox's index on run."""
+    opened = func.count(distinct(case((OutboxEmail.opened_at.is_not(None), OutboxEmail.contact_id))))
+    clicked = func.count(distinct(case((OutboxEmail.clicked_at.is_not(None), OutboxEmail.contact_id))))
+    step = OutboxEmail.step if per_step else literal(None, String)
+    engaged = or_(OutboxEmail.opened_at.is_not(None), OutboxEmail.clicked_at.is_not(None))
+    query = (
+        select(step, opened, clicked)
+        .select_from(OutboxEmail)
+        .join(Run, Run.id == OutboxEmail.run_id)
+        .where(Run.workflow_id == workflow_id, engaged)
+    )
+    rows = session.execute(query.group_by(OutboxEmail.step) if per_step else query)
+    return [(row[0], row[1], row[2]) for row in rows if row[1] or row[2]]

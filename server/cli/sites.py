@@ -151,6 +151,13 @@ def delete_command(name: str, yes: bool) -> None:
     help="The tracker's optional modules, replacing those chosen before, comma-separated: outbound, downloads, "
     "forms, tagged ('none' for the core alone); sa.js serves them within seconds, the tracking code stays the same.",
 )
+@click.option(
+    "--open-pixel/--no-open-pixel",
+    "open_pixel",
+    default=None,
+    help="Automation emails carry a 1x1 image recording email_opened (off by default; unreliable since Apple Mail "
+    "Privacy Protection fetches every image).",
+)
 def sites_set_command(
     name: str,
     require_consent: bool | None,
@@ -161,9 +168,10 @@ def sites_set_command(
     quiet_hours: str | None,
     time_zone: str | None,
     track: str | None,
+    open_pixel: bool | None,
 ) -> None:
     """Change a site's consent settings (its tracking code must then be pasted again), its emails' hosts, its
-    servers, its email period, quiet hours, time zone or tracker modules."""
+    servers, its email period, quiet hours, time zone, tracker modules or open pixel."""
     with db.new_session(current_app) as session:
         site = site_named(session, name)
         settings = workflow_of(session, site.id)
@@ -187,6 +195,8 @@ def sites_set_command(
             site.require_consent = require_consent
         if respect_dnt is not None:
             site.respect_dnt = respect_dnt
+        if open_pixel is not None:
+            site.open_pixel = open_pixel
         if hosts is not None:
             try:
                 site.email_hosts = sorted({normalise_host(host) for host in hosts.split(",") if host.strip()})
@@ -214,6 +224,7 @@ def sites_set_command(
         )
         modules = ", ".join(sorted(site_modules(site.tracker_modules))) or "none (the core alone)"
         click.echo(f"{name}: tracker modules {modules}.")
+        click.echo(f"{name}: open pixel {'on' if site.open_pixel else 'off'} in emails written from now on.")
         if require_consent is not None or respect_dnt is not None:
             click.echo(f"Paste what `{snippet_hint(name)}` prints again.")
 

@@ -303,10 +303,13 @@ def _run_document(run: Run, email: str | None, email_status: str | None) -> dict
 @workflows_cli.command("stats")
 @click.argument("site_name")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help='Print {"groups": {...}, "lift": {...}} instead of a table.')
+@click.option(
+    "--json", "as_json", is_flag=True, help='Print {"groups": {...}, "steps": {...}, "lift": {...}} instead of a table.'
+)
 def workflows_stats_command(site_name: str, name: str, as_json: bool) -> None:
     """For runs that sent and held-out runs: runs, emails (and of those, held for want of a mail server, bounced
-    and complained about), conversions, revenue; and the lift of sending."""
+    and complained about), the people who opened and clicked, conversions, revenue; the same per email step; and
+    the lift of sending."""
     with db.new_session(current_app) as session:
         definition = _named(session, site_name, name)
         site = session.get_one(Site, definition.site_id)
@@ -321,10 +324,15 @@ def workflows_stats_command(site_name: str, name: str, as_json: bool) -> None:
             f"{group:<8} {figures['runs']:>8} {figures['emails']:>8} {figures['held']:>8} "
             f"{figures['conversions']:>12} {site_money(site, figures['revenue']):>12}"
         )
-    held = document["groups"]["sent"]["held"]
-    if held:
-        click.echo(f"held: {held} of the emails never left ({HELD_WORDS}); `flask outbox release` sends them")
     sent = document["groups"]["sent"]
+    click.echo(f"opened by {sent['opened']}, clicked by {sent['clicked']} (people, not link scanners)")
+    for path, figures in document["steps"].items():
+        click.echo(
+            f"{path}: {figures['emails']} emails, opened by {figures['opened']}, clicked by {figures['clicked']} "
+            "(people, not link scanners)"
+        )
+    if sent["held"]:
+        click.echo(f"held: {sent['held']} of the emails never left ({HELD_WORDS}); `flask outbox release` sends them")
     if sent["bounced"] or sent["complained"]:
         click.echo(f"came back: {sent['bounced']} bounced for good, {sent['complained']} drew complaints")
     measured = document["lift"]

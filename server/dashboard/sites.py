@@ -187,6 +187,18 @@ def save_privacy(site_id: int) -> Response:
     return redirect(url_for("dashboard.site", site_id=found.id))
 
 
+@bp.post("/sites/<int:site_id>/engagement")
+def save_engagement(site_id: int) -> Response:
+    """The open pixel, in the emails written from now on (clicks are always counted)."""
+    session = db.session()
+    found = visible_site(site_id)
+    found.open_pixel = request.form.get("open_pixel") == "on"
+    session.commit()
+    carry = "carry the open pixel" if found.open_pixel else "carry no open pixel"
+    flash(f"Saved: emails written from now on {carry}.", "success")
+    return redirect(url_for("dashboard.site", site_id=found.id, _anchor="engagement-title"))
+
+
 @bp.post("/sites/<int:site_id>/tracker-modules")
 def save_tracker_modules(site_id: int) -> Response:
     """The tracker's optional modules: sa.js serves them within seconds, with the same tracking code."""

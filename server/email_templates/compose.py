@@ -11,6 +11,7 @@ from typing import Any
 
 from ..mail.recovery import recovery_context, web_url
 from ..mail.render import RenderedEmail
+from ..mail.tracked_links import Tracking
 from ..models import Site
 from ..values import one_line
 from .finishing import finish
@@ -87,12 +88,20 @@ def render_preheader(template: Template, variables: Mapping[str, Any]) -> str:
 
 
 def render_template(
-    template: Template, variables: Mapping[str, Any], *, hosts: Collection[str], unsubscribe_url: str
+    template: Template,
+    variables: Mapping[str, Any],
+    *,
+    hosts: Collection[str],
+    unsubscribe_url: str,
+    tracking: Tracking | None = None,
 ) -> RenderedEmail:
-    """The email as it goes out; a TemplateError (or FinishingError) when it cannot be rendered."""
+    """The email as it goes out (its links counted with `tracking`); a TemplateError (or FinishingError) when it
+    cannot be rendered."""
     subject = _compiled(template.subject, False).render(variables)
     preheader = render_preheader(template, variables)
     html = _compiled(template.html, True).render(variables)
     text = _compiled(template.text, False).render(variables) if template.text.strip() else ""
-    finished = finish(html, hosts=hosts, unsubscribe_url=unsubscribe_url, preheader=preheader, text=text)
+    finished = finish(
+        html, hosts=hosts, unsubscribe_url=unsubscribe_url, preheader=preheader, text=text, tracking=tracking
+    )
     return RenderedEmail(subject=" ".join(subject.split())[:255], html=finished.html, text=finished.text)

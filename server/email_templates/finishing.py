@@ -23,6 +23,7 @@ from inscriptis import Inscriptis
 from inscriptis.model.config import ParserConfig
 
 from ..mail.recovery import UNSAFE_URL_CHARS, web_url
+from ..mail.tracked_links import Tracking
 
 MAX_BYTES = 1_000_000  # of the HTML, the text part or the preheader, in UTF-8
 MAX_CSS_NESTING = 32  # blocks and functions within one CSS value, or at-rules within each other
@@ -74,6 +75,7 @@ _PREHEADER_STYLE = (
 )
 _PREVIEW_FILLER = "\u200c\u00a0" * 40  # keeps mail clients from filling the preview with the email's first lines
 _FOOTER_STYLE = "margin:24px 0 0;padding:16px 0;font-size:12px;line-height:18px;color:#71717a;text-align:center"
+_PIXEL_STYLE = "display:block;width:1px;height:1px;border:0"
 _FOOTER_LINK_STYLE = "color:#71717a;text-decoration:underline"
 
 
@@ -108,10 +110,17 @@ class _Allowed:
 
 
 def finish(
-    html: str, *, hosts: Collection[str], unsubscribe_url: str, preheader: str = "", text: str = ""
+    html: str,
+    *,
+    hosts: Collection[str],
+    unsubscribe_url: str,
+    preheader: str = "",
+    text: str = "",
+    tracking: Tracking | None = None,
 ) -> FinishedEmail:
     """`html` (a whole document or a fragment, untrusted values already escaped) as it is sent, and its text part:
-    `text` when given, else the HTML's text with each link's URL; both carry `unsubscribe_url`."""
+    `text` when given, else the HTML's text with each link's URL; both carry `unsubscribe_url`. With `tracking`, the
+    links to the shop go through its click redirect, and the open pixel closes the body when the site has it on."""
     source = _bounded("html", html)
     _bounded("text", text)
     _bounded("preheader", preheader)
@@ -123,12 +132,19 @@ def finish(
         _add_first(body, _preheader(preheader))
     if not any(_visible_link(link, unsubscribe_url) for link in body.iter("a")):
         body.append(_footer(unsubscribe_url))
+    if tracking is not None:
+        _track_links(body, tracking)
+        text = tracking.text(text)
+    text_part = _text_part(text, document, unsubscribe_url)
+    pixel = tracking.pixel_url() if tracking is not None else None
+    if pixel is not None:  # after the text part is read, in which an image would show
+        body.append(lxml.html.Element("img", src=pixel, width="1", height="1", alt="", style=_PIXEL_STYLE))
     whole = bool(_WHOLE_DOCUMENT.search(html))
     if whole:
         _add_first(_part(document, "head"), lxml.html.Element("meta", charset="utf-8"))
     return FinishedEmail(
         html=_document_html(document) if whole else _fragment_html(document),
-        text=_text_part(text, document, unsubscribe_url),
+        text=text_part,
     )
 
 
@@ -362,6 +378,15 @@ def _footer(unsubscribe_url: str) -> lxml.html.HtmlElement:
     link.text = "Unsubscribe"
     footer.append(link)
     return footer
+
+
+def _track_links(body: lxml.html.HtmlElement, tracking: Tracking) -> None:
+    """Each link to the shop through the click redirect (the tree is clean by now: the redirect is on the server's
+    host, which need not be among the shop's)."""
+    for link in body.iter("a"):
+        href = link.get("href")
+        if href is not None:
+            link.set("href", tracking.link(href))
 
 
 def _document_html(document: lxml.html.HtmlElement) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -103,4 +103,16 @@ def recovery_context(
         "total": format_money(total, currency, locale) if total is not None else None,
         "cart_url": web_url(cart.get("url"), hosts),
         "unsubscribe_url": unsubscribe_url,
+        "pixel_url": None,
+    }
+
+
+def tracked_context(context: dict[str, Any], link: Callable[[str], str], pixel_url: str | None) -> dict[str, Any]:
+    """The recovery email's context with its links to the shop made by `link` (the click redirect) and the open
+    pixel's URL, when the site has it on."""
+    return {
+        **context,
+        "lines": [replace(line, url=link(line.url) if line.url else None) for line in context["lines"]],
+        "cart_url": link(context["cart_url"]) if context["cart_url"] else None,
+        "pixel_url": pixel_url,
     }
