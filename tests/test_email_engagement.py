@@ -25,7 +25,7 @@ from server.automation.worker import Worker
 from server.email_templates.finishing import finish
 from server.ingest.email_engagement import CLICK_WINDOW, Scanner, scanner
 from server.mail.tracked_links import read_click, tracking
-from server.models import Event, OutboxEmail, Run, Site, WorkflowDefinition
+from server.models import Contact, Event, OutboxEmail, Run, Site, WorkflowDefinition
 
 from .support.browser import BROWSER_HEADERS, PageHost
 from .support.carts import DELAY, THOMAS, cart_updated, outbox
@@ -185,6 +185,8 @@ def test_scanners_are_counted_apart_and_never_as_people(
     assert requests.get(link, headers=BROWSER_HEADERS, allow_redirects=False, timeout=5).status_code == 302
     assert len(runs_of(store, site, "Clicked")) == 1  # a person's click does start it
     assert stats(store, site, "Abandoned cart")["groups"]["sent"]["clicked"] == 1
+    with db.new_session(store.app) as session:  # following a link (a GET) changes no flag of the contact
+        assert session.scalars(select(Contact.confirmed_at).where(Contact.site_id == site.id)).all() == [None]
 
 
 def test_a_click_within_a_second_of_delivery_is_a_scanner(

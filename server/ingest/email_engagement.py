@@ -171,8 +171,9 @@ def _about(email: Row[Any]) -> dict[str, Any]:
 
 
 def _event(email: Row[Any], name: str, message_id: str, properties: dict[str, Any], now: datetime) -> IncomingEvent:
-    """The event for the email's contact, vouched for (the signed link names it), under an id derived from the email
-    and the time window, so that a repeat within the window is stored once."""
+    """The event for the email's contact (the signed link names it), under an id derived from the email and the time
+    window, so that a repeat within the window is stored once. Not vouched for: following a link is a GET, often a
+    scanner's, and changes no flag of the contact (a vouched event would confirm it)."""
     return IncomingEvent(
         message_id=message_id,
         kind="track",
@@ -180,7 +181,6 @@ def _event(email: Row[Any], name: str, message_id: str, properties: dict[str, An
         occurred_at=now,
         contact_id=email.contact_id,
         properties=properties,
-        vouched=True,
     )
 
 
