@@ -70,21 +70,14 @@ class Page(Generic[T]):
 def paginate(
     session: Session, query: Select[*tuple[Any, ...]], number: int, size: int = PAGE_SIZE, scalars: bool = True
 ) -> Page[Any]:
-    """One page of `query` (numbered from 1) and the count of all its rows.
-
-    The first page is read before the count, which it makes unnecessary when it is not full (a search matching
-    a few rows, or none, then reads them once instead of twice)."""
-
-    def read(offset: int) -> list[Any]:
-        paged = query.limit(size).offset(offset)
-        return list(session.scalars(paged)) if scalars else list(session.execute(paged).all())
-
-    first = read(0) if number <= 1 else None
-    if first is not None and len(first) < size:
-        return Page(items=first, number=1, size=size, total=len(first))
+    """One page of `query` (numbered from 1) and the count of all its rows; no page is read when there are none (a
+    search that matches nothing reads the table once)."""
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     number = min(max(1, number), max(1, ceil(total / size)))
-    items = first if first is not None else read((number - 1) * size)
+    if not total:
+        return Page(items=[], number=number, size=size, total=0)
+    paged = query.limit(size).offset((number - 1) * size)
+    items = list(session.scalars(paged)) if scalars else list(session.execute(paged).all())
     return Page(items=items, number=number, size=size, total=total)
 
 
