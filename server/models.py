@@ -112,7 +112,7 @@ class Contact(Base):
     __table_args__ = (
         UniqueConstraint("site_id", "email"),
         UniqueConstraint("site_id", "ext_id", name="uq_contacts_site_ext_id"),
-        Index("ix_contacts_site_modified", "site_id", "modified_at"),
+        Index("ix_contacts_site_modified_id", "site_id", "modified_at", "id"),
         {"sqlite_autoincrement": True},
     )
 
@@ -551,6 +551,8 @@ Index(
     postgresql_where=Run.state == "waiting",
 )
 Index("ix_outbox_site_created", OutboxEmail.site_id, OutboxEmail.created_at)
+# The dashboard's counts and lists of a site's emails of one status (held, failed): the few, not the whole outbox.
+Index("ix_outbox_site_status_created", OutboxEmail.site_id, OutboxEmail.status, OutboxEmail.created_at)
 Index("ix_outbox_contact_created", OutboxEmail.contact_id, OutboxEmail.created_at)
 Index("ix_outbox_message_id", OutboxEmail.message_id)  # a bounce or a relay's report names the email by it
 # The emails something came back for, few among all: a workflow's bounced and complained figures read these only.

@@ -198,6 +198,21 @@ def test_contact_search_matches_emails_and_attribute_values_not_keys(app: Flask,
     assert found("") == ["ann@example.com", "jose@example.com"]
 
 
+def test_contact_search_finds_values_with_quotes_and_backslashes(app: Flask, site: Site) -> None:
+    """Values whose JSON text escapes characters: found by their own text, in part or around what is escaped."""
+    now = datetime.now(UTC)
+    attributes = {"FIRSTNAME": 'Zoë "Zo"', "LASTNAME": "Back\\slash"}
+    store(app, site, event("identify", "identify", now, email="zoe@example.com", attributes=attributes))
+
+    def found(search: str) -> list[str]:
+        with db.new_session(app) as session:
+            return [contact.email for contact, _ in contacts_page(session, site.id, search, 1).items]
+
+    for search in ("zoë", '"zo"', 'ë "z', "k\\sl", "slash", "back"):
+        assert found(search) == ["zoe@example.com"], search
+    assert found('\\"zo') == []
+
+
 def test_the_live_feed_returns_events_after_a_cursor(owner: FlaskClient, app: Flask, site: Site) -> None:
     now = datetime.now(UTC)
     store(app, site, event("page", "First", now))
