@@ -1,5 +1,6 @@
 """Events kept once by their message ids whatever month they fall in, and PostgreSQL's events table by month:
-the migration that partitions it, months made ahead (and late), retention dropping whole months."""
+the migration that partitions it, months made ahead (and late), retention dropping whole months; and the setting its
+large reads need (no JIT compilation)."""
 
 from __future__ import annotations
 
@@ -165,3 +166,9 @@ def test_retention_drops_the_months_that_ended_and_deletes_the_rest(app: Flask, 
         made = partitions.months(session.connection())
     assert datetime(2018, 1, 1) not in made and datetime(2018, 2, 1) in made
     assert set(partition_counts(app, site)) == {f"events_{partitions.month_of(datetime.now(UTC)):%Y_%m}"}
+
+
+@postgres_only
+def test_postgresql_connections_run_without_the_jit_compiler(app: Flask) -> None:
+    with db.new_session(app) as session:
+        assert session.scalar(text("SHOW jit")) == "off"
