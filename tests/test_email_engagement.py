@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from playwright.sync_api import Page
 from sqlalchemy import select
 
-from server import create_app, db
+from server import db
 from server.automation.worker import Worker
 from server.email_templates.finishing import finish
 from server.ingest.email_engagement import CLICK_WINDOW, Scanner, scanner
@@ -38,6 +38,7 @@ from .support.servers import Process
 from .support.smtp_sink import SmtpSink, body
 from .support.store import Store
 from .support.waiting import wait_until
+from .support.workers import worker_linking_back
 
 SCANNER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) BingPreview/1.0b"
 
@@ -55,17 +56,7 @@ def site(store: Store) -> Site:
 
 @pytest.fixture
 def worker(store: Store, site: Site, smtp_sink: SmtpSink, clock: Clock, receiver: Process) -> Worker:
-    """A worker whose emails link back to the test receiver (its SIBYL_PUBLIC_URL)."""
-    store.leave_only_carts_of(site)
-    app = create_app(
-        {
-            "DATABASE_URL": store.app.config["DATABASE_URL"],
-            "SMTP_URL": smtp_sink.url,
-            "WORKER": "external",
-            "PUBLIC_URL": receiver.url,
-        }
-    )
-    return Worker(app, clock)
+    return worker_linking_back(store, site, smtp_sink, clock, receiver)
 
 
 def email_the_cart(

@@ -11,7 +11,6 @@ import pytest
 import requests
 from flask import Flask
 
-from server import create_app
 from server.automation.worker import Worker
 from server.models import Site
 
@@ -22,21 +21,12 @@ from .support.collect import send
 from .support.servers import Process
 from .support.smtp_sink import SmtpSink, body
 from .support.store import Store
+from .support.workers import worker_linking_back
 
 
 @pytest.fixture
 def worker(store: Store, site: Site, smtp_sink: SmtpSink, clock: Clock, receiver: Process) -> Worker:
-    """A worker whose emails link back to the test receiver (its SIBYL_PUBLIC_URL)."""
-    store.leave_only_carts_of(site)
-    app = create_app(
-        {
-            "DATABASE_URL": store.app.config["DATABASE_URL"],
-            "SMTP_URL": smtp_sink.url,
-            "WORKER": "external",
-            "PUBLIC_URL": receiver.url,
-        }
-    )
-    return Worker(app, clock)
+    return worker_linking_back(store, site, smtp_sink, clock, receiver)
 
 
 def api(site: Site) -> dict[str, str]:
