@@ -1,7 +1,8 @@
 """Trigram indexes for the dashboard's contact search on PostgreSQL: the email and the attributes' JSON text, the
 two expressions its ILIKE '%…%' tries first, so a search reads the contacts that may match rather than every
 contact of the site. pg_trgm is a trusted extension (PostgreSQL 13 and later): the database's owner may create it.
-SQLite has no such index; its search stays a scan.
+Indexes of these names built beforehand (CREATE INDEX CONCURRENTLY, not to hold writes to the contacts while they
+build) are kept. SQLite has no such index; its search stays a scan.
 
 Revision ID: 0025
 Revises: 0024
@@ -19,8 +20,10 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != 'postgresql':
         return
     op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
-    op.execute('CREATE INDEX ix_contacts_email_trgm ON contacts USING gin (email gin_trgm_ops)')
-    op.execute('CREATE INDEX ix_contacts_attributes_trgm ON contacts USING gin (CAST(attributes AS TEXT) gin_trgm_ops)')
+    op.execute('CREATE INDEX IF NOT EXISTS ix_contacts_email_trgm ON contacts USING gin (email gin_trgm_ops)')
+    op.execute(
+        'CREATE INDEX IF NOT EXISTS ix_contacts_attributes_trgm ON contacts USING gin (CAST(attributes AS TEXT) gin_trgm_ops)'
+    )
 
 
 def downgrade() -> None:
