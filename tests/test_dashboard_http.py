@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from server import create_app, db
 from server.dashboard.charts import axis
@@ -23,7 +23,9 @@ from server.models import Contact, Event, Site
 from .support.browser import BROWSER_HEADERS
 from .support.cli import cli
 from .support.dashboard import PASSWORD, csrf_token
+from .support.databases import on_postgres
 from .support.sites import new_site
+from .support.statements import statements
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +213,38 @@ def test_contact_search_finds_values_with_quotes_and_backslashes(app: Flask, sit
     for search in ("zoë", '"zo"', 'ë "z', "k\\sl", "slash", "back"):
         assert found(search) == ["zoe@example.com"], search
     assert found('\\"zo') == []
+
+
+@pytest.mark.skipif(not on_postgres(), reason="reads PostgreSQL's query plans")
+def test_contact_search_can_read_the_trigram_indexes(app: Flask, site: Site) -> None:
+    """The search's ILIKEs are on the very expressions migration 0025 indexes, for a word and for the words of a
+    search with a space alike: among a site's thousands of contacts, the planner finds the one through the
+    trigram indexes rather than reading them all."""
+    now = datetime.now(UTC)
+    attributes = {"FIRSTNAME": "Emma", "LASTNAME": "Bianchi"}
+    store(app, site, event("identify", "identify", now, email="emma@example.com", attributes=attributes))
+    others = [
+        {
+            "site_id": site.id,
+            "email": f"ann.{n}@example.com",
+            "attributes": {"FIRSTNAME": "Ann", "LASTNAME": f"Rossi {n}"},
+        }
+        for n in range(5000)
+    ]
+    with db.new_session(app) as session:
+        session.execute(insert(Contact), others)
+        session.commit()
+    with app.extensions["sibyl.engine"].connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("ANALYZE contacts")
+    for search in ("bianchi", "bianchi emma"):  # PostgreSQL joins the values in its key order
+        with statements(app) as seen, db.new_session(app) as session:
+            assert [contact.email for contact, _ in contacts_page(session, site.id, search, 1).items] == [
+                "emma@example.com"
+            ]
+        (count, *_) = [(statement, parameters) for statement, parameters in seen if "ILIKE" in statement]
+        with app.extensions["sibyl.engine"].connect() as connection:
+            plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {count[0]}", count[1]))
+        assert "ix_contacts_email_trgm" in plan and "ix_contacts_attributes_trgm" in plan, plan
 
 
 def test_the_live_feed_returns_events_after_a_cursor(owner: FlaskClient, app: Flask, site: Site) -> None:
