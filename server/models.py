@@ -362,6 +362,8 @@ class OutboxEmail(Base):
     feedback: Mapped[str | None] = mapped_column(String(16))
     feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     soft_bounces: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When its contact unsubscribed, on the newest email sent to the contact before then: the one it came from.
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class FeedbackReport(Base):

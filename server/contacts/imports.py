@@ -260,7 +260,7 @@ def _apply(
 ) -> None:
     book.set_attributes(contact, values)
     if email_flag and not contact.email_blacklisted:
-        unsubscribe(session, contact)
+        unsubscribe(session, contact, from_email=False)  # unsubscribed elsewhere: no email of ours is counted
     if sms_flag and not contact.sms_blacklisted:
         contact.sms_blacklisted = True
         contact.modified_at = utcnow()

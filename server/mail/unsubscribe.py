@@ -3,15 +3,16 @@ RFC 8058 one-click POST, after one button on the page for a person (a GET never 
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from flask import Blueprint, Response
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..automation.states import CartState, CloseReason, ExitReason, RunState, closed, exited
-from ..models import Cart, Contact, Run, utcnow
-from .outbox import cancel_unsent
+from ..models import Cart, Contact, OutboxEmail, Run, utcnow
+from .outbox import OutboxStatus, cancel_unsent
 from .signed_links import LinkAction, LinkState, contact_link, follow_link, show_link
 
 bp = Blueprint("unsubscribe", __name__)
@@ -36,10 +37,19 @@ class BlacklistReason(StrEnum):
     COMPLAINT = "complaint"
 
 
-def unsubscribe(session: Session, contact: Contact, reason: BlacklistReason = BlacklistReason.UNSUBSCRIBED) -> None:
+def unsubscribe(
+    session: Session,
+    contact: Contact,
+    reason: BlacklistReason = BlacklistReason.UNSUBSCRIBED,
+    from_email: bool = True,
+) -> None:
     """Blacklist the contact's email for `reason`; its waiting carts close, its waiting runs end and its unsent
-    emails are cancelled. No workflow emails it again: an email step withholds mail from a blacklisted contact."""
+    emails are cancelled. No workflow emails it again: an email step withholds mail from a blacklisted contact.
+    Unsubscribing marks the newest email sent to the contact, the one the unsubscribe is counted against, unless
+    it was not `from_email` (an import carries unsubscribes made elsewhere)."""
     now = utcnow()
+    if reason == BlacklistReason.UNSUBSCRIBED and from_email and not contact.email_blacklisted:
+        _mark_unsubscribed_from(session, contact.id, now)
     contact.email_blacklisted = True
     contact.email_blacklist_reason = reason
     contact.modified_at = now
@@ -56,6 +66,24 @@ def unsubscribe(session: Session, contact: Contact, reason: BlacklistReason = Bl
         .execution_options(synchronize_session=False)
     )
     cancel_unsent(session, contact.id, reason)
+
+
+def _mark_unsubscribed_from(session: Session, contact_id: int, now: datetime) -> None:
+    """Mark the newest email sent to the contact (through the outbox's index on contact and creation time) as
+    the one it unsubscribed from, as mail tools count an unsubscribe against the last campaign sent."""
+    newest = (
+        select(OutboxEmail.id)
+        .where(OutboxEmail.contact_id == contact_id, OutboxEmail.status == OutboxStatus.SENT)
+        .order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.id == newest, OutboxEmail.unsubscribed_at.is_(None))
+        .values(unsubscribed_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _state(contact: Contact) -> LinkState:
