@@ -112,6 +112,12 @@ class Shop:
 
 @pytest.fixture
 def shop(store: Store, smtp_sink: SmtpSink, tmp_path: Path) -> Shop:
+    return open_shop(store, smtp_sink, tmp_path, REMINDERS)
+
+
+def open_shop(store: Store, smtp_sink: SmtpSink, tmp_path: Path, reminders: dict[str, Any]) -> Shop:
+    """A new site whose only workflow is `reminders` (named as REMINDERS), sending through the real SMTP server."""
+    assert reminders["name"] == REMINDERS["name"]
     site = store.create_site()
     store.leave_only_carts_of(site)
     app = create_app(
@@ -124,7 +130,7 @@ def shop(store: Store, smtp_sink: SmtpSink, tmp_path: Path) -> Shop:
     )
     set_workflow(app, site, "--disable")  # the built-in abandoned cart: only the Reminders write emails
     path = tmp_path / "reminders.json"
-    path.write_text(json.dumps(REMINDERS))
+    path.write_text(json.dumps(reminders))
     assert cli(app, "workflows", "import", site.name, str(path)).exit_code == 0
     clock = Clock()
     return Shop(app, app.test_client(), site, Worker(app, clock), clock, smtp_sink)
@@ -210,6 +216,7 @@ def test_without_a_bounce_address_the_envelope_sender_is_the_from_address(
 
 def test_the_mailbox_read_blacklists_a_hard_bounce_once_and_leaves_other_mail(shop: Shop, tmp_path: Path) -> None:
     email = shop.first_email("gone@example.com")
+    assert (shop.stats()["groups"]["sent"]["delivered"], shop.stats()["steps"]["steps[0]"]["delivered"]) == (1, 1)
     folder = mailbox.Maildir(tmp_path / "Maildir", create=True)
     folder.add(sample("postfix_user_unknown.eml", email, addresses_of(shop)))
     folder.add(sample("out_of_office.eml"))
@@ -246,9 +253,22 @@ def test_the_mailbox_read_blacklists_a_hard_bounce_once_and_leaves_other_mail(sh
         "complained": 0,
         "opened": 0,
         "clicked": 0,
+        "delivered": 0,
+        "unsubscribed": 0,
     }
     assert shop.stats()["steps"] == {
-        "steps[0]": {"emails": 1, "held": 0, "opened": 0, "clicked": 0, "bounced": 1, "complained": 0}
+        "steps[0]": {
+            "emails": 1,
+            "held": 0,
+            "delivered": 0,  # the hard bounce is no longer delivered
+            "opened": 0,
+            "clicked": 0,
+            "bounced": 1,
+            "complained": 0,
+            "unsubscribed": 0,
+            "converted": 0,
+            "revenue": 0,
+        }
     }
     table = cli(shop.app, "workflows", "stats", shop.site.name, REMINDERS["name"]).output
     assert "came back: 1 bounced for good, 0 drew complaints" in table
@@ -361,7 +381,11 @@ def test_the_webhook_applies_each_relays_bounces_and_complaints(
     assert event.name == ("email_complained" if kind is Feedback.COMPLAINT else "email_bounced")
     assert (event.properties["workflow"], event.properties["step"]) == ("Reminders", "steps[0]")
     figures = shop.stats()["steps"]["steps[0]"]
-    came_back = {"bounced": int(kind is Feedback.HARD_BOUNCE), "complained": int(kind is Feedback.COMPLAINT)}
+    came_back = {
+        "bounced": int(kind is Feedback.HARD_BOUNCE),
+        "complained": int(kind is Feedback.COMPLAINT),
+        "delivered": int(kind is not Feedback.HARD_BOUNCE),  # a complaint came from a reader: it was delivered
+    }
     assert {key: figures[key] for key in came_back} == came_back
     # A relay retrying its post changes nothing more.
     assert shop.post(body, content_type).get_json() == {"applied": 0, "duplicate": 1, "unmatched": 0}

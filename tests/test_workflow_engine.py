@@ -572,6 +572,8 @@ def test_a_held_out_run_goes_through_its_steps_and_sends_nothing(
             "complained": 0,
             "opened": 0,
             "clicked": 0,
+            "delivered": 0,
+            "unsubscribed": 0,
         },
         "holdout": {
             "runs": 1,
@@ -583,6 +585,8 @@ def test_a_held_out_run_goes_through_its_steps_and_sends_nothing(
             "complained": 0,
             "opened": 0,
             "clicked": 0,
+            "delivered": 0,
+            "unsubscribed": 0,
         },
     }
     assert withheld_at(app, site, "Cart", "steps[1]", holdout=True) == 1
@@ -611,6 +615,8 @@ def test_without_holdout_every_run_sends(
         "complained": 0,
         "opened": 0,
         "clicked": 0,
+        "delivered": 0,
+        "unsubscribed": 0,
     }
     assert stats["groups"]["holdout"]["runs"] == 0
     assert stats["lift"] is None
@@ -669,6 +675,8 @@ def test_a_goal_within_the_window_converts_the_contacts_run_whatever_the_cart(
         "complained": 0,
         "opened": 0,
         "clicked": 0,
+        "delivered": 0,
+        "unsubscribed": 0,
     }
 
 
@@ -746,6 +754,8 @@ def test_the_lift_appears_once_both_groups_have_runs(
             "complained": 0,
             "opened": 0,
             "clicked": 0,
+            "delivered": 0,
+            "unsubscribed": 0,
         },
         "holdout": {
             "runs": 1,
@@ -757,6 +767,8 @@ def test_the_lift_appears_once_both_groups_have_runs(
             "complained": 0,
             "opened": 0,
             "clicked": 0,
+            "delivered": 0,
+            "unsubscribed": 0,
         },
     }
     assert stats["lift"]["value"] == 1.0

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import String, case, distinct, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from ..mail.outbox import Feedback, feedback_per_step, held_per_step
+from ..mail.outbox import Feedback, OutboxStatus, feedback_per_step, held_per_step
 from ..models import OutboxEmail, Run, StepCount
 from .lift import Lift, lift
 from .states import RunState
@@ -33,6 +33,12 @@ class Counts:
     complained: int = 0  # and those whose reader complained (marked it as spam)
     opened: int = 0  # distinct contacts whose email showed the open pixel (where the site has it on)
     clicked: int = 0  # distinct contacts who clicked a link of the email: people, not link scanners
+    delivered: int = 0  # emails sent that did not bounce for good
+    unsubscribed: int = 0  # distinct contacts who unsubscribed, each from the newest email sent to it before then
+    # Converted runs whose last email before the conversion was this step's, and their revenue (per step only:
+    # `converted` and `revenue` count every step a converted run passed).
+    converted_by_email: int = 0
+    revenue_by_email: float = 0.0
 
 
 @dataclass
@@ -57,25 +63,32 @@ class Stats:
             "revenue": round(whole.revenue, 2),
             "bounced": sum(counts.bounced for counts in steps),
             "complained": sum(counts.complained for counts in steps),
+            "delivered": whole.delivered,
+            "unsubscribed": whole.unsubscribed,
             "opened": whole.opened,
             "clicked": whole.clicked,
         }
 
-    def steps(self) -> dict[str, dict[str, int]]:
+    def steps(self) -> dict[str, dict[str, Any]]:
         """Each email step's figures for runs that sent (held-out runs write no email), as `workflows stats --json`
-        writes them: emails, held, the people who opened and clicked, the emails that bounced for good and drew
-        complaints."""
+        writes them: emails, held, delivered, the people who opened, clicked and unsubscribed, the emails that
+        bounced for good and drew complaints, and the runs that converted after this step's email was their last,
+        with their revenue."""
         return {
             path: {
                 "emails": counts.emailed,
                 "held": counts.held,
+                "delivered": counts.delivered,
                 "opened": counts.opened,
                 "clicked": counts.clicked,
                 "bounced": counts.bounced,
                 "complained": counts.complained,
+                "unsubscribed": counts.unsubscribed,
+                "converted": counts.converted_by_email,
+                "revenue": round(counts.revenue_by_email, 2),
             }
             for (path, holdout), counts in sorted(self.counts.items())
-            if path and not holdout and (counts.emailed or counts.bounced or counts.complained)
+            if path and not holdout and (counts.emailed or counts.delivered or counts.bounced or counts.complained)
         }
 
     @property
@@ -120,27 +133,82 @@ def workflow_stats(session: Session, workflow_id: int) -> Stats:
     for step, kinds in feedback_per_step(session, workflow_id).items():
         counts = stats.counts.setdefault((step, False), Counts())
         counts.bounced, counts.complained = kinds.get(Feedback.HARD_BOUNCE, 0), kinds.get(Feedback.COMPLAINT, 0)
-    for step, opened, clicked in _engaged(session, workflow_id, per_step=True):
+    for step, opened, clicked, unsubscribed in _engaged(session, workflow_id, per_step=True):
         counts = stats.counts.setdefault((step or "", False), Counts())
-        counts.opened, counts.clicked = opened, clicked
-    for _, opened, clicked in _engaged(session, workflow_id, per_step=False):
+        counts.opened, counts.clicked, counts.unsubscribed = opened, clicked, unsubscribed
+    for _, opened, clicked, unsubscribed in _engaged(session, workflow_id, per_step=False):
         whole = stats.counts.setdefault(("", False), Counts())
-        whole.opened, whole.clicked = opened, clicked
+        whole.opened, whole.clicked, whole.unsubscribed = opened, clicked, unsubscribed
+    for step, delivered in _delivered(session, workflow_id):
+        stats.counts.setdefault((step or "", False), Counts()).delivered = delivered
+        stats.counts.setdefault(("", False), Counts()).delivered += delivered
+    for step, converted, revenue in _converted_by_email(session, workflow_id):
+        counts = stats.counts.setdefault((step or "", False), Counts())
+        counts.converted_by_email, counts.revenue_by_email = converted, revenue
     return stats
 
 
-def _engaged(session: Session, workflow_id: int, per_step: bool) -> list[tuple[str | None, int, int]]:
-    """The distinct contacts who opened and who clicked the workflow's emails, per step or over all of them: from
-    each email's first open and first click by a person, through the outbox's index on run."""
+def _engaged(session: Session, workflow_id: int, per_step: bool) -> list[tuple[str | None, int, int, int]]:
+    """The distinct contacts who opened, clicked and unsubscribed from the workflow's emails, per step or over all
+    of them: from each email's first open and first click by a person and the unsubscribe marked on it, through
+    the outbox's index on run."""
     opened = func.count(distinct(case((OutboxEmail.opened_at.is_not(None), OutboxEmail.contact_id))))
     clicked = func.count(distinct(case((OutboxEmail.clicked_at.is_not(None), OutboxEmail.contact_id))))
+    unsubscribed = func.count(distinct(case((OutboxEmail.unsubscribed_at.is_not(None), OutboxEmail.contact_id))))
     step = OutboxEmail.step if per_step else literal(None, String)
-    engaged = or_(OutboxEmail.opened_at.is_not(None), OutboxEmail.clicked_at.is_not(None))
+    engaged = or_(
+        OutboxEmail.opened_at.is_not(None),
+        OutboxEmail.clicked_at.is_not(None),
+        OutboxEmail.unsubscribed_at.is_not(None),
+    )
     query = (
-        select(step, opened, clicked)
+        select(step, opened, clicked, unsubscribed)
         .select_from(OutboxEmail)
         .join(Run, Run.id == OutboxEmail.run_id)
         .where(Run.workflow_id == workflow_id, engaged)
     )
     rows = session.execute(query.group_by(OutboxEmail.step) if per_step else query)
-    return [(row[0], row[1], row[2]) for row in rows if row[1] or row[2]]
+    return [(row[0], row[1], row[2], row[3]) for row in rows if row[1] or row[2] or row[3]]
+
+
+def _delivered(session: Session, workflow_id: int) -> list[tuple[str | None, int]]:
+    """The workflow's emails sent per step that did not bounce for good, through the outbox's index on run."""
+    kept = or_(OutboxEmail.feedback.is_(None), OutboxEmail.feedback != Feedback.HARD_BOUNCE)
+    rows = session.execute(
+        select(OutboxEmail.step, func.count())
+        .join(Run, Run.id == OutboxEmail.run_id)
+        .where(Run.workflow_id == workflow_id, OutboxEmail.status == OutboxStatus.SENT, kept)
+        .group_by(OutboxEmail.step)
+    )
+    return [(step, count) for step, count in rows]
+
+
+def _converted_by_email(session: Session, workflow_id: int) -> list[tuple[str | None, int, float]]:
+    """The workflow's converted runs that sent, per step of the last email each sent at or before its conversion,
+    with their revenue: one grouped query, each run's last email found through the outbox's (run_id, created_at)
+    index (an email is sent after it is written, so none written after the conversion counts)."""
+    last_step = (
+        select(OutboxEmail.step)
+        .where(
+            OutboxEmail.run_id == Run.id,
+            OutboxEmail.created_at <= Run.converted_at,
+            OutboxEmail.status == OutboxStatus.SENT,
+            OutboxEmail.sent_at <= Run.converted_at,
+        )
+        .order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc())
+        .limit(1)
+        .correlate(Run)
+        .scalar_subquery()
+        .label("step")
+    )
+    runs = (
+        select(last_step, Run.revenue)
+        .where(Run.workflow_id == workflow_id, Run.converted_at.is_not(None), Run.holdout.is_(False))
+        .subquery()
+    )
+    rows = session.execute(
+        select(runs.c.step, func.count(), func.coalesce(func.sum(runs.c.revenue), 0.0))
+        .where(runs.c.step.is_not(None))
+        .group_by(runs.c.step)
+    )
+    return [(step, count, float(revenue)) for step, count, revenue in rows]

@@ -307,9 +307,9 @@ def _run_document(run: Run, email: str | None, email_status: str | None) -> dict
     "--json", "as_json", is_flag=True, help='Print {"groups": {...}, "steps": {...}, "lift": {...}} instead of a table.'
 )
 def workflows_stats_command(site_name: str, name: str, as_json: bool) -> None:
-    """For runs that sent and held-out runs: runs, emails (and of those, held for want of a mail server, bounced
-    and complained about), the people who opened and clicked, conversions, revenue; the same per email step; and
-    the lift of sending."""
+    """For runs that sent and held-out runs: runs, emails (and of those, held for want of a mail server, delivered,
+    bounced and complained about), the people who opened, clicked and unsubscribed, conversions, revenue; the same
+    per email step, with the conversions after its email as the run's last; and the lift of sending."""
     with db.new_session(current_app) as session:
         definition = _named(session, site_name, name)
         site = session.get_one(Site, definition.site_id)
@@ -325,11 +325,15 @@ def workflows_stats_command(site_name: str, name: str, as_json: bool) -> None:
             f"{figures['conversions']:>12} {site_money(site, figures['revenue']):>12}"
         )
     sent = document["groups"]["sent"]
-    click.echo(f"opened by {sent['opened']}, clicked by {sent['clicked']} (people, not link scanners)")
+    click.echo(
+        f"{sent['delivered']} delivered, opened by {sent['opened']}, clicked by {sent['clicked']} "
+        f"(people, not link scanners), {sent['unsubscribed']} unsubscribed"
+    )
     for path, figures in document["steps"].items():
         click.echo(
-            f"{path}: {figures['emails']} emails, opened by {figures['opened']}, clicked by {figures['clicked']} "
-            "(people, not link scanners)"
+            f"{path}: {figures['emails']} emails, {figures['delivered']} delivered, opened by {figures['opened']}, "
+            f"clicked by {figures['clicked']} (people, not link scanners), {figures['unsubscribed']} unsubscribed, "
+            f"{figures['converted']} converted after it as their last email ({site_money(site, figures['revenue'])})"
         )
     if sent["held"]:
         click.echo(f"held: {sent['held']} of the emails never left ({HELD_WORDS}); `flask outbox release` sends them")
