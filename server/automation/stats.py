@@ -1,6 +1,7 @@
 """What a workflow did: for runs that sent and held-out runs, how many ran, were emailed (and of those, held for
-want of a mail server, bounced or drew complaints), converted and for how much, the lift of sending with its
-interval, and the same counts per step with the runs waiting there."""
+want of a mail server, delivered, bounced or drew complaints, opened, clicked or unsubscribed from), converted and
+for how much, the lift of sending with its interval, and the same counts per step with the runs waiting there and
+the conversions each step's email was the last before."""
 
 from __future__ import annotations
 
