@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, case, distinct, func, literal, or_, select
+from sqlalchemy import and_, case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..mail.outbox import Feedback, OutboxStatus, feedback_per_step, held_per_step
+from ..mail.outbox import Feedback, OutboxStatus, feedback_per_step
 from ..models import OutboxEmail, Run, StepCount
 from .lift import Lift, lift
 from .states import RunState
@@ -110,8 +110,10 @@ class Stats:
 
 
 def workflow_stats(session: Session, workflow_id: int) -> Stats:
-    """The workflow's step counts, its waiting runs per step (through the workflow, state and step index), and its
-    emails held per step for want of a mail server (through the outbox's index on run)."""
+    """The workflow's step counts, its waiting runs per step (through the workflow, state and step index), what
+    came of its emails per step and over all of them (through the outbox's index on run, one pass per step and
+    one for the whole), its bounces and complaints (through the outbox's index on feedback) and the conversions per
+    step's email."""
     stats = Stats()
     for row in session.execute(select(StepCount).where(StepCount.workflow_id == workflow_id)).scalars():
         stats.counts[row.path, row.holdout] = Counts(
@@ -129,59 +131,64 @@ def workflow_stats(session: Session, workflow_id: int) -> Stats:
     for step, holdout, count in waiting:
         counts = stats.counts.setdefault((step or "", holdout), Counts())
         counts.waiting += count
-    for step, count in held_per_step(session, workflow_id).items():  # held-out runs write no email
-        stats.counts.setdefault((step, False), Counts()).held = count
     for step, kinds in feedback_per_step(session, workflow_id).items():
         counts = stats.counts.setdefault((step, False), Counts())
         counts.bounced, counts.complained = kinds.get(Feedback.HARD_BOUNCE, 0), kinds.get(Feedback.COMPLAINT, 0)
-    for step, opened, clicked, unsubscribed in _engaged(session, workflow_id, per_step=True):
-        counts = stats.counts.setdefault((step or "", False), Counts())
+    whole = stats.counts.setdefault(("", False), Counts())
+    for step, held, delivered, opened, clicked, unsubscribed in _per_step(session, workflow_id):
+        counts = stats.counts.setdefault((step or "", False), Counts())  # held-out runs write no email
+        counts.held, counts.delivered = held, delivered
         counts.opened, counts.clicked, counts.unsubscribed = opened, clicked, unsubscribed
-    for _, opened, clicked, unsubscribed in _engaged(session, workflow_id, per_step=False):
-        whole = stats.counts.setdefault(("", False), Counts())
-        whole.opened, whole.clicked, whole.unsubscribed = opened, clicked, unsubscribed
-    for step, delivered in _delivered(session, workflow_id):
-        stats.counts.setdefault((step or "", False), Counts()).delivered = delivered
-        stats.counts.setdefault(("", False), Counts()).delivered += delivered
+        whole.delivered += delivered
+    whole.opened, whole.clicked, whole.unsubscribed = _engaged(session, workflow_id)
     for step, converted, revenue in _converted_by_email(session, workflow_id):
         counts = stats.counts.setdefault((step or "", False), Counts())
         counts.converted_by_email, counts.revenue_by_email = converted, revenue
     return stats
 
 
-def _engaged(session: Session, workflow_id: int, per_step: bool) -> list[tuple[str | None, int, int, int]]:
-    """The distinct contacts who opened, clicked and unsubscribed from the workflow's emails, per step or over all
-    of them: from each email's first open and first click by a person and the unsubscribe marked on it, through
-    the outbox's index on run."""
-    opened = func.count(distinct(case((OutboxEmail.opened_at.is_not(None), OutboxEmail.contact_id))))
-    clicked = func.count(distinct(case((OutboxEmail.clicked_at.is_not(None), OutboxEmail.contact_id))))
-    unsubscribed = func.count(distinct(case((OutboxEmail.unsubscribed_at.is_not(None), OutboxEmail.contact_id))))
-    step = OutboxEmail.step if per_step else literal(None, String)
+def _people(column: Any) -> Any:
+    """The distinct contacts of the emails where `column` is set."""
+    return func.count(distinct(case((column.is_not(None), OutboxEmail.contact_id))))
+
+
+def _per_step(session: Session, workflow_id: int) -> list[tuple[str | None, int, int, int, int, int]]:
+    """Per step, the workflow's emails held for want of a mail server, those sent that did not bounce for good,
+    and the distinct contacts who opened, clicked (people, from each email's first open and click) and
+    unsubscribed from them: one pass over the emails, through the outbox's index on run."""
+    kept = or_(OutboxEmail.feedback.is_(None), OutboxEmail.feedback != Feedback.HARD_BOUNCE)
+    rows = session.execute(
+        select(
+            OutboxEmail.step,
+            func.count(case((OutboxEmail.status == OutboxStatus.HELD, 1))),
+            func.count(case((and_(OutboxEmail.status == OutboxStatus.SENT, kept), 1))),
+            _people(OutboxEmail.opened_at),
+            _people(OutboxEmail.clicked_at),
+            _people(OutboxEmail.unsubscribed_at),
+        )
+        .join(Run, Run.id == OutboxEmail.run_id)
+        .where(Run.workflow_id == workflow_id)
+        .group_by(OutboxEmail.step)
+    )
+    return [(row[0], row[1], row[2], row[3], row[4], row[5]) for row in rows]
+
+
+def _engaged(session: Session, workflow_id: int) -> tuple[int, int, int]:
+    """The distinct contacts who opened, clicked and unsubscribed from any of the workflow's emails, through the
+    outbox's index on run."""
     engaged = or_(
         OutboxEmail.opened_at.is_not(None),
         OutboxEmail.clicked_at.is_not(None),
         OutboxEmail.unsubscribed_at.is_not(None),
     )
     query = (
-        select(step, opened, clicked, unsubscribed)
+        select(_people(OutboxEmail.opened_at), _people(OutboxEmail.clicked_at), _people(OutboxEmail.unsubscribed_at))
         .select_from(OutboxEmail)
         .join(Run, Run.id == OutboxEmail.run_id)
         .where(Run.workflow_id == workflow_id, engaged)
     )
-    rows = session.execute(query.group_by(OutboxEmail.step) if per_step else query)
-    return [(row[0], row[1], row[2], row[3]) for row in rows if row[1] or row[2] or row[3]]
-
-
-def _delivered(session: Session, workflow_id: int) -> list[tuple[str | None, int]]:
-    """The workflow's emails sent per step that did not bounce for good, through the outbox's index on run."""
-    kept = or_(OutboxEmail.feedback.is_(None), OutboxEmail.feedback != Feedback.HARD_BOUNCE)
-    rows = session.execute(
-        select(OutboxEmail.step, func.count())
-        .join(Run, Run.id == OutboxEmail.run_id)
-        .where(Run.workflow_id == workflow_id, OutboxEmail.status == OutboxStatus.SENT, kept)
-        .group_by(OutboxEmail.step)
-    )
-    return [(step, count) for step, count in rows]
+    opened, clicked, unsubscribed = session.execute(query).one()
+    return opened, clicked, unsubscribed
 
 
 def _converted_by_email(session: Session, workflow_id: int) -> list[tuple[str | None, int, float]]:

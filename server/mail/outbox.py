@@ -173,17 +173,6 @@ def newest_statuses(session: Session, run_ids: list[int]) -> dict[int, str]:
     return {run_id: status for run_id, status in rows if run_id is not None}
 
 
-def held_per_step(session: Session, workflow_id: int) -> dict[str, int]:
-    """The workflow's held emails per step path: from the outbox, each one's run looked up by its id."""
-    rows = session.execute(
-        select(OutboxEmail.step, func.count())
-        .join(Run, Run.id == OutboxEmail.run_id)
-        .where(OutboxEmail.status == OutboxStatus.HELD, Run.workflow_id == workflow_id)
-        .group_by(OutboxEmail.step)
-    )
-    return {step or "": count for step, count in rows}
-
-
 def feedback_per_step(session: Session, workflow_id: int) -> dict[str, dict[Feedback, int]]:
     """The workflow's emails that bounced for good or drew a complaint, per step path and kind."""
     rows = session.execute(
