@@ -1,14 +1,14 @@
 """The email a contact unsubscribed from: the newest one sent to it before it unsubscribed.
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0026
+Revises: 0025
 Create Date: 2026-12-01 16:00:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0024'
-down_revision = '0023'
+revision = '0026'
+down_revision = '0025'
 branch_labels = None
 depends_on = None
 
