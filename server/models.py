@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    or_,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -557,6 +558,15 @@ Index("ix_outbox_site_created", OutboxEmail.site_id, OutboxEmail.created_at)
 Index("ix_outbox_site_status_created", OutboxEmail.site_id, OutboxEmail.status, OutboxEmail.created_at)
 Index("ix_outbox_contact_created", OutboxEmail.contact_id, OutboxEmail.created_at)
 Index("ix_outbox_message_id", OutboxEmail.message_id)  # a bounce or a relay's report names the email by it
+# The emails a workflow's figures single out, few among all (most are sent and no more): those not sent (held,
+# failed, pending, cancelled) and those opened, clicked or unsubscribed from. The per-step figures read these only.
+NOTABLE_EMAIL = or_(
+    OutboxEmail.status != "sent",
+    OutboxEmail.opened_at.is_not(None),
+    OutboxEmail.clicked_at.is_not(None),
+    OutboxEmail.unsubscribed_at.is_not(None),
+)
+Index("ix_outbox_notable_run", OutboxEmail.run_id, sqlite_where=NOTABLE_EMAIL, postgresql_where=NOTABLE_EMAIL)
 # The emails something came back for, few among all: a workflow's bounced and complained figures read these only.
 Index(
     "ix_outbox_feedback_run",

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from ..mail.outbox import Feedback, OutboxStatus, feedback_per_step
-from ..models import OutboxEmail, Run, StepCount
+from ..models import NOTABLE_EMAIL, OutboxEmail, Run, StepCount
 from .lift import Lift, lift
 from .states import RunState
 
@@ -35,6 +35,7 @@ class Counts:
     opened: int = 0  # distinct contacts whose email showed the open pixel (where the site has it on)
     clicked: int = 0  # distinct contacts who clicked a link of the email: people, not link scanners
     delivered: int = 0  # emails sent that did not bounce for good
+    unsent: int = 0  # emails written and not sent (held, failed, pending, cancelled)
     unsubscribed: int = 0  # distinct contacts who unsubscribed, each from the newest email sent to it before then
     # Converted runs whose last email before the conversion was this step's, and their revenue (per step only:
     # `converted` and `revenue` count every step a converted run passed).
@@ -111,9 +112,9 @@ class Stats:
 
 def workflow_stats(session: Session, workflow_id: int) -> Stats:
     """The workflow's step counts, its waiting runs per step (through the workflow, state and step index), what
-    came of its emails per step and over all of them (through the outbox's index on run, one pass per step and
-    one for the whole), its bounces and complaints (through the outbox's index on feedback) and the conversions per
-    step's email."""
+    came of its emails per step and over all of them (from the few notable ones: delivered is what was written less
+    what was not sent or bounced for good), its bounces and complaints (through the outbox's index on feedback) and
+    the conversions per step's email."""
     stats = Stats()
     for row in session.execute(select(StepCount).where(StepCount.workflow_id == workflow_id)).scalars():
         stats.counts[row.path, row.holdout] = Counts(
@@ -135,11 +136,14 @@ def workflow_stats(session: Session, workflow_id: int) -> Stats:
         counts = stats.counts.setdefault((step, False), Counts())
         counts.bounced, counts.complained = kinds.get(Feedback.HARD_BOUNCE, 0), kinds.get(Feedback.COMPLAINT, 0)
     whole = stats.counts.setdefault(("", False), Counts())
-    for step, held, delivered, opened, clicked, unsubscribed in _per_step(session, workflow_id):
+    for step, held, unsent, opened, clicked, unsubscribed in _per_step(session, workflow_id):
         counts = stats.counts.setdefault((step or "", False), Counts())  # held-out runs write no email
-        counts.held, counts.delivered = held, delivered
+        counts.held, counts.unsent = held, unsent
         counts.opened, counts.clicked, counts.unsubscribed = opened, clicked, unsubscribed
-        whole.delivered += delivered
+    for (path, holdout), counts in stats.counts.items():
+        if path and not holdout:
+            counts.delivered = max(counts.emailed - counts.unsent - counts.bounced, 0)
+            whole.delivered += counts.delivered
     whole.opened, whole.clicked, whole.unsubscribed = _engaged(session, workflow_id)
     for step, converted, revenue in _converted_by_email(session, workflow_id):
         counts = stats.counts.setdefault((step or "", False), Counts())
@@ -153,39 +157,33 @@ def _people(column: Any) -> Any:
 
 
 def _per_step(session: Session, workflow_id: int) -> list[tuple[str | None, int, int, int, int, int]]:
-    """Per step, the workflow's emails held for want of a mail server, those sent that did not bounce for good,
-    and the distinct contacts who opened, clicked (people, from each email's first open and click) and
-    unsubscribed from them: one pass over the emails, through the outbox's index on run."""
-    kept = or_(OutboxEmail.feedback.is_(None), OutboxEmail.feedback != Feedback.HARD_BOUNCE)
+    """Per step, the workflow's emails held for want of a mail server and not sent at all (held, failed, pending,
+    cancelled), and the distinct contacts who opened, clicked (people, from each email's first open and click) and
+    unsubscribed from them: one pass over the notable emails only (`ix_outbox_notable_run`), never all of them."""
     rows = session.execute(
         select(
             OutboxEmail.step,
             func.count(case((OutboxEmail.status == OutboxStatus.HELD, 1))),
-            func.count(case((and_(OutboxEmail.status == OutboxStatus.SENT, kept), 1))),
+            func.count(case((OutboxEmail.status != OutboxStatus.SENT, 1))),
             _people(OutboxEmail.opened_at),
             _people(OutboxEmail.clicked_at),
             _people(OutboxEmail.unsubscribed_at),
         )
         .join(Run, Run.id == OutboxEmail.run_id)
-        .where(Run.workflow_id == workflow_id)
+        .where(NOTABLE_EMAIL, Run.workflow_id == workflow_id)
         .group_by(OutboxEmail.step)
     )
     return [(row[0], row[1], row[2], row[3], row[4], row[5]) for row in rows]
 
 
 def _engaged(session: Session, workflow_id: int) -> tuple[int, int, int]:
-    """The distinct contacts who opened, clicked and unsubscribed from any of the workflow's emails, through the
-    outbox's index on run."""
-    engaged = or_(
-        OutboxEmail.opened_at.is_not(None),
-        OutboxEmail.clicked_at.is_not(None),
-        OutboxEmail.unsubscribed_at.is_not(None),
-    )
+    """The distinct contacts who opened, clicked and unsubscribed from any of the workflow's emails, from the
+    notable emails only."""
     query = (
         select(_people(OutboxEmail.opened_at), _people(OutboxEmail.clicked_at), _people(OutboxEmail.unsubscribed_at))
         .select_from(OutboxEmail)
         .join(Run, Run.id == OutboxEmail.run_id)
-        .where(Run.workflow_id == workflow_id, engaged)
+        .where(NOTABLE_EMAIL, Run.workflow_id == workflow_id)
     )
     opened, clicked, unsubscribed = session.execute(query).one()
     return opened, clicked, unsubscribed
