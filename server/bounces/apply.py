@@ -17,7 +17,7 @@ from ..contacts.identity import contact_by_email
 from ..db import insert_for
 from ..ingest.pipeline import IncomingEvent, ingest
 from ..mail.bounce_address import BounceAddresses
-from ..mail.outbox import Feedback, OutboxStatus
+from ..mail.outbox import Feedback, newest_sent
 from ..mail.unsubscribe import BlacklistReason, unsubscribe
 from ..models import Contact, FeedbackReport, OutboxEmail, Run, Site, WorkflowDefinition, utcnow
 from .reports import Report
@@ -62,13 +62,7 @@ def find_target(
     contact = _contact_by_address(session, site, report.recipient)
     if contact is None:
         return None
-    newest = session.scalar(
-        select(OutboxEmail)
-        .where(OutboxEmail.contact_id == contact.id, OutboxEmail.status == OutboxStatus.SENT)
-        .order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc())
-        .limit(1)
-    )
-    return Target(site, newest, contact.id)
+    return Target(site, session.scalar(newest_sent(contact.id, OutboxEmail)), contact.id)
 
 
 def apply_report(

@@ -23,11 +23,11 @@ def is_bot(user_agent: str | None) -> bool:
 
 
 # Mail security gateways that follow every link of an email before (or as) it reaches the inbox, in the words their
-# fetches carry; those CrawlerDetect knows already (Barracuda, BingPreview, "Microsoft Office Existence Discovery")
-# are matched by it. Many gateways (Microsoft's Safe Links among them) fetch with a browser's user agent: the time
+# fetches carry; those CrawlerDetect knows already (BingPreview, "Microsoft Office Existence Discovery") are matched
+# by it. Many gateways (Microsoft's Safe Links among them) fetch with a browser's user agent: the time
 # since delivery tells those apart, not this list.
 _MAIL_SCANNERS = re.compile(
-    r"barracuda|proofpoint|urldefense|mimecast|bingpreview|safelinks|msoffice|ms-office|microsoft office|"
+    r"barracuda|proofpoint|urldefense|mimecast|safelinks|msoffice|ms-office|microsoft office|"
     r"ironport|cisco ?secure ?email|trend ?micro|\btmes\b|fortimail|fortiguard|sophos|symantec|forcepoint|"
     r"mcafee|trellix|fireeye|zscaler|checkpoint|check point|avanan|abnormal ?security|vade|spamtitan|"
     r"libraesva|hornetsecurity|zix",

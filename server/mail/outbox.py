@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..automation.claims import lease
@@ -139,6 +139,17 @@ def queue(session: Session, rows: list[dict[str, Any]]) -> None:
     """Write the rows (of `outbox_row`) in the caller's transaction: a key written twice fails it."""
     if rows:
         session.connection().execute(insert(_OUTBOX), rows)
+
+
+def newest_sent(contact_id: int, *columns: Any) -> Select[Any]:
+    """`columns` of the newest email sent to the contact (through the outbox's index on contact and creation time):
+    the one an unsubscribe, or a bounce naming only the address, is counted against."""
+    return (
+        select(*columns)
+        .where(OutboxEmail.contact_id == contact_id, OutboxEmail.status == OutboxStatus.SENT)
+        .order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc())
+        .limit(1)
+    )
 
 
 def already_queued(session: Session, keys: Collection[str]) -> set[str]:

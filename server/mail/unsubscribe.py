@@ -7,12 +7,12 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask import Blueprint, Response
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ..automation.states import CartState, CloseReason, ExitReason, RunState, closed, exited
 from ..models import Cart, Contact, OutboxEmail, Run, utcnow
-from .outbox import OutboxStatus, cancel_unsent
+from .outbox import cancel_unsent, newest_sent
 from .signed_links import LinkAction, LinkState, contact_link, follow_link, show_link
 
 bp = Blueprint("unsubscribe", __name__)
@@ -69,18 +69,12 @@ def unsubscribe(
 
 
 def _mark_unsubscribed_from(session: Session, contact_id: int, now: datetime) -> None:
-    """Mark the newest email sent to the contact (through the outbox's index on contact and creation time) as
-    the one it unsubscribed from, as mail tools count an unsubscribe against the last campaign sent."""
-    newest = (
-        select(OutboxEmail.id)
-        .where(OutboxEmail.contact_id == contact_id, OutboxEmail.status == OutboxStatus.SENT)
-        .order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    """Mark the newest email sent to the contact as the one it unsubscribed from, as mail tools count an
+    unsubscribe against the last campaign sent."""
     session.execute(
         update(OutboxEmail)
-        .where(OutboxEmail.id == newest, OutboxEmail.unsubscribed_at.is_(None))
+        .where(OutboxEmail.id == newest_sent(contact_id, OutboxEmail.id).scalar_subquery())
+        .where(OutboxEmail.unsubscribed_at.is_(None))
         .values(unsubscribed_at=now)
         .execution_options(synchronize_session=False)
     )
